@@ -1,0 +1,70 @@
+"""Evaluation of a finished task set (paper IV-B): held-out R^2, SRBench's symbolic solution, seconds per stage.
+
+A task's row gathers what every stage said about it; the metrics are the benchmark's headline numbers: the
+symbolic solution rate (SSR), the share of tasks with R^2 > 0.99 (the paper's Fig. 5) and > 0.999 (SRBench's
+accuracy solution), and seconds per task. A task that ran out of time counts as not solved, and its R^2 as
+missing (the paper's Table I reports such runs in their own column).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Mapping, Sequence
+
+import numpy as np
+
+from lies.metrics import is_symbolic_solution, r2_score
+from lies.tasks import TaskData
+
+
+def evaluate_task(task: TaskData, summaries: Mapping[str, dict], formula, symbolic_timeout: float = 10.0) -> dict:
+    """One row of results.csv. ``summaries``: stage name -> that stage's summary for this task, in DAG order."""
+    out_of_time = any(s.get("out_of_time") for s in summaries.values())
+    row: dict = {
+        "task": task.name,
+        "equation": task.spec.equation or "",
+        "trial": task.spec.trial,
+        "formula": formula.text if formula is not None and not out_of_time else "",
+        "out_of_time": out_of_time,
+    }
+    if formula is None or out_of_time:
+        row.update(r2_test=math.nan, r2_train=math.nan, symbolic_solution=False, complexity=math.nan)
+    else:
+        r2_test = r2_score(task.test.y, formula(task.test.X))
+        row["r2_test"] = r2_test
+        row["r2_train"] = r2_score(task.train.y, formula(task.train.X))
+        eq = task.equation
+        row["symbolic_solution"] = bool(
+            eq is not None and is_symbolic_solution(formula, eq.expr, timeout=symbolic_timeout, r2=r2_test)
+        )
+        row["complexity"] = formula.complexity
+    total = 0.0
+    for stage, summary in summaries.items():
+        seconds = float(summary.get("seconds", 0.0))
+        row[f"seconds_{stage}"] = seconds
+        total += seconds
+    row["seconds_total"] = total
+    return row
+
+
+def summarize(rows: Sequence[dict]) -> dict:
+    """The benchmark's metrics over task rows (rates in [0, 1])."""
+    n = len(rows)
+    if n == 0:
+        return {"tasks": 0}
+    r2 = np.array([r["r2_test"] for r in rows], dtype=float)
+    finite = np.isfinite(r2)
+    seconds = np.array([r["seconds_total"] for r in rows], dtype=float)
+    solved = sum(bool(r["symbolic_solution"]) for r in rows)
+    return {
+        "tasks": n,
+        "ssr": solved / n,
+        "solved": solved,
+        "r2_gt_0.99": float((r2[finite] > 0.99).sum() / n),
+        "r2_gt_0.999": float((r2[finite] > 0.999).sum() / n),
+        "mean_r2": float(np.clip(r2[finite], -1.0, 1.0).mean()) if finite.any() else math.nan,
+        "median_r2": float(np.median(r2[finite])) if finite.any() else math.nan,
+        "out_of_time": sum(bool(r["out_of_time"]) for r in rows) / n,
+        "mean_seconds_per_task": float(seconds.mean()),
+        "median_seconds_per_task": float(np.median(seconds)),
+    }

@@ -1,0 +1,556 @@
+"""The paper's pipeline stages (Fig. 3), one class each: typed params, typed input and output artifacts.
+
+    prepare -> weak_admm -> oversampling -> strong_admm -> gradient_pruning -> extract -> rounding_to_zero
+            -> coefficient_optimization -> final_rounding  (-> evaluation, see `lies.evaluation`)
+
+A stage processes a whole task set at once: training stages group tasks with the same number of variables and
+train their networks together (one batched model axis, see `lies.network`), formula stages fan out across tasks
+with joblib. A stage's name is the same string everywhere: here, in ``dvc.yaml``, ``params.yaml``,
+``stages/<name>.py``, ``data/<name>/`` and ``ablation.skip``.
+
+Every params model forbids unknown keys and suggests the closest known one on a typo.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+import os
+import time
+from dataclasses import dataclass
+from typing import Any, Callable, ClassVar, Literal, Sequence
+
+import numpy as np
+import pydantic
+import torch
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from lies.admm import AdmmConfig, fraction_small, log_r2, strong_lambda, train_admm
+from lies.artifacts import FormulaArtifact, NetworkArtifact, TaskArtifact
+from lies.datasets import Dataset
+from lies.errors import LiesError
+from lies.extraction import extract_formula
+from lies.network import LiesNetwork, add_constant_column
+from lies.oversampling import ModelData, OversamplingConfig, oversample
+from lies.pruning import gradient_prune
+from lies.tasks import TaskData, make_tasks, prepare_task
+from lies.timeout import call_with_timeout
+from lies.transforms import Transform
+
+
+# ------------------------------------------------------------------------------------------------------ params
+class StageParams(BaseModel):
+    """Base of every params model: frozen, no unknown keys, a "did you mean" hint on a typo."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _known_keys(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            known = list(cls.model_fields)
+            for key in data:
+                if key not in known:
+                    close = difflib.get_close_matches(str(key), known, n=1)
+                    hint = f"; did you mean {close[0]!r}?" if close else f"; known keys: {', '.join(known)}"
+                    raise ValueError(f"unknown key {key!r}{hint}")
+        return data
+
+
+def parse_params(model: type[StageParams], data: Any, section: str) -> StageParams:
+    """Validate one params.yaml section; a mistake becomes one LiesError line naming the section and the key."""
+    try:
+        return model.model_validate(data if data is not None else {})
+    except pydantic.ValidationError as exc:
+        err = exc.errors()[0]
+        where = ".".join(str(p) for p in (section, *err["loc"]) if p != "__root__")
+        message = err["msg"].removeprefix("Value error, ")
+        raise LiesError(f"params: {where}: {message}") from None
+
+
+class TasksParams(StageParams):
+    """Which tasks the pipeline runs: a named set or a list of Feynman ids, or one CSV; trials with own seeds."""
+
+    set: str | list[str] = "default"
+    trials: int = Field(1, ge=1)
+    seed: int = 0
+    n_train: int = Field(10_000, ge=10)
+    n_test: int = Field(2_000, ge=1)
+    csv: str | None = None
+    target: str | None = None
+    variables: list[str] | None = None
+
+    def specs(self):
+        return make_tasks(self.set, self.trials, self.seed, self.csv, self.target, self.variables)
+
+
+class AdmmParams(StageParams):
+    """One ADMM phase (eq. 4-14); see `lies.admm.AdmmConfig` for the meaning of each field."""
+
+    epochs: int = Field(20, ge=0)
+    rho: float = Field(0.5, ge=0)
+    lam: float | None = Field(5e-4, ge=0)
+    alpha: float = Field(0.01, ge=0)
+    l1_mode: Literal["proximal", "subgradient"] = "proximal"
+    lr: float = Field(1.5e-2, gt=0)
+    lr_decay: float = Field(0.9, gt=0, le=1)
+    batch_size: int = Field(256, ge=1)
+    admm_every: int = Field(0, ge=0)
+    gate_mode: Literal["l1", "cardinality"] = "l1"
+    gate_budget: int | None = Field(None, ge=0)
+    mask_weight: float = Field(1.0, ge=0)
+
+    def config(self, n_inputs: int) -> AdmmConfig:
+        fields = self.model_dump(exclude={"log"})
+        fields["lam"] = self.lam if self.lam is not None else strong_lambda(n_inputs)
+        return AdmmConfig(**{k: v for k, v in fields.items() if k in AdmmConfig.__dataclass_fields__})
+
+
+class WeakAdmmParams(AdmmParams):
+    """Weak ADMM (paper IV-A: rho 0.5, lambda 5e-4, 20 epochs) and the data transform it fixes (III-G)."""
+
+    log: bool = True  # fit in log space (the paper); false: raw space, max-normalised
+
+
+class OversamplingParams(StageParams):
+    """Algorithm 1 (max_iter 2, P 30 %, k 8) and the weak ADMM that retrains after each round."""
+
+    max_iter: int = Field(2, ge=0)
+    fraction: float = Field(0.3, gt=0)
+    bins: int = Field(8, ge=1)
+    min_bin_samples: int = Field(5, ge=2)
+    retrain: AdmmParams = AdmmParams()
+
+
+class StrongAdmmParams(AdmmParams):
+    """Strong ADMM (paper IV-A: rho 0.005, lambda 5 * 10^-(n-1) when ``lam`` is null, 30 epochs)."""
+
+    epochs: int = Field(30, ge=0)
+    rho: float = Field(0.005, ge=0)
+    lam: float | None = Field(None, ge=0)
+    lr_decay: float = Field(0.95, gt=0, le=1)
+
+
+class GradientPruningParams(StageParams):
+    """Theorem 2 pruning: drop weights with |w dO/dw| < threshold on every sample (quantile 1) of the data."""
+
+    threshold: float = Field(0.01, ge=0)
+    quantile: float = Field(1.0, gt=0, le=1)
+    max_samples: int = Field(4096, ge=1)
+
+
+class FormulaStageParams(StageParams):
+    """Formula stages share a time limit per task: beyond it the task is recorded as out of time."""
+
+    time_limit: float = Field(120.0, gt=0)
+
+
+class ExtractParams(FormulaStageParams):
+    pass
+
+
+class RoundingToZeroParams(FormulaStageParams):
+    """III-E, first use: a constant becomes 0 when |c| * max|df/dc| < tau (relative to the spread of y: ``scale``)."""
+
+    tau: float = Field(0.1, ge=0)
+    scale: Literal["std", "rms", "absolute"] = "std"
+
+
+class CoefficientOptimizationParams(FormulaStageParams):
+    """III-F: least-squares refit of every constant on raw-unit data, bounded in time."""
+
+    fit_seconds: float = Field(10.0, gt=0)
+    max_rows: int = Field(20_000, ge=10)
+
+
+class FinalRoundingParams(FormulaStageParams):
+    """III-E, second use: round constants to ``decimals`` where the bound allows, then simplify."""
+
+    tau: float = Field(0.1, ge=0)
+    decimals: int = Field(1, ge=0)
+    scale: Literal["std", "rms", "absolute"] = "std"
+    simplify_seconds: float = Field(10.0, gt=0)
+
+
+class RuntimeParams(StageParams):
+    """Where and how wide to run; does not change results on one device (so DVC does not track it)."""
+
+    device: str = "auto"  # "auto": CUDA when present, else CPU
+    n_jobs: int = Field(2, ge=1)  # processes for CPU work (joblib); each uses `torch_threads` threads
+    torch_threads: int = Field(1, ge=1)
+    progress: bool = True
+
+    def torch_device(self) -> torch.device:
+        if self.device == "auto":
+            return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        try:
+            return torch.device(self.device)
+        except RuntimeError:
+            raise LiesError(f"runtime.device: unknown device {self.device!r}") from None
+
+
+# ------------------------------------------------------------------------------------------------------ stages
+class Stage:
+    """A pipeline stage: ``run(inputs, tasks, params, runtime)`` maps one input artifact per task to one output.
+
+    Subclass it for a custom stage: set ``name``, ``Params`` (a `StageParams` model), ``input_kind`` and
+    ``output_kind`` (``"task"``, ``"network"`` or ``"formula"``), and implement `run`.
+    """
+
+    name: ClassVar[str]
+    Params: ClassVar[type[StageParams]] = StageParams
+    input_kind: ClassVar[str]
+    output_kind: ClassVar[str]
+    skippable: ClassVar[bool] = False
+
+    def run(self, inputs: list, tasks: list[TaskData], params: StageParams, runtime: RuntimeParams) -> list:
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        return f"<stage {self.name}: {self.input_kind} -> {self.output_kind}>"
+
+
+def skipped(stage_name: str, artifact):
+    """Pass-through of an artifact through a skipped stage; its summary says so."""
+    summary = {"stage": stage_name, "skipped": True, "seconds": 0.0}
+    for key in ("out_of_time", "r2_train", "complexity", "log_r2", "nonzero", "fraction_small"):
+        if key in artifact.summary:
+            summary[key] = artifact.summary[key]
+    if isinstance(artifact, NetworkArtifact):
+        return NetworkArtifact(artifact.net, artifact.transform, artifact.variables, artifact.target,
+                               artifact.history, summary, artifact.added)
+    if isinstance(artifact, FormulaArtifact):
+        return FormulaArtifact(artifact.formula, summary)
+    raise TypeError(f"cannot skip a {type(artifact).__name__}")
+
+
+class Prepare(Stage):
+    name = "prepare"
+    Params = TasksParams
+    input_kind = "none"
+    output_kind = "task"
+
+    def run(self, inputs, tasks, params: TasksParams, runtime) -> list[TaskArtifact]:
+        return [TaskArtifact(prepare_task(spec, params.n_train, params.n_test)) for spec in params.specs()]
+
+
+# ---------------------------------------------------------------------- training stages (batched over tasks)
+def _network_tensors(transform: Transform, data: Dataset, device) -> tuple[torch.Tensor, torch.Tensor]:
+    x = torch.tensor(transform.inputs(data.X), dtype=torch.float32)
+    return add_constant_column(x).to(device), torch.tensor(transform.target(data.y), dtype=torch.float32).to(device)
+
+
+def _generator(seed: int, salt: int) -> torch.Generator:
+    return torch.Generator().manual_seed(int(np.random.SeedSequence([seed, salt]).generate_state(1)[0]))
+
+
+def _groups(keys: Sequence, n_chunks: int) -> list[list[int]]:
+    """Indices grouped by key (tasks that can share a batched network), each group split into ``n_chunks``."""
+    by_key: dict = {}
+    for i, k in enumerate(keys):
+        by_key.setdefault(k, []).append(i)
+    chunks = []
+    for group in by_key.values():
+        size = math.ceil(len(group) / max(1, min(n_chunks, len(group))))
+        chunks.extend(group[i : i + size] for i in range(0, len(group), size))
+    return chunks
+
+
+def _parallel_chunks(fn: Callable, chunks: list, runtime: RuntimeParams, device: torch.device) -> list:
+    """Run ``fn(chunk)`` for every chunk: in joblib workers on the CPU, in this process on a GPU."""
+    if device.type != "cpu" or runtime.n_jobs == 1 or len(chunks) == 1:
+        torch.set_num_threads(runtime.torch_threads if runtime.n_jobs > 1 else max(1, runtime.torch_threads))
+        return [fn(c) for c in chunks]
+    from joblib import Parallel, delayed
+
+    return Parallel(n_jobs=min(runtime.n_jobs, len(chunks)))(
+        delayed(_with_threads)(fn, c, runtime.torch_threads) for c in chunks
+    )
+
+
+def _with_threads(fn, chunk, threads: int):
+    torch.set_num_threads(threads)
+    return fn(chunk)
+
+
+def _training_summary(stage: str, net: LiesNetwork, m: int, x, t, seconds: float, diverged: bool) -> dict:
+    single = net.select([m])
+    return {
+        "stage": stage,
+        "skipped": False,
+        "seconds": seconds,
+        "log_r2": log_r2(single, x[None], t[None])[0],
+        "nonzero": single.nonzero_counts()[0]["total"],
+        "n_weights": single.n_weights(),
+        "fraction_small": fraction_small(single)[0],
+        "diverged": diverged,
+    }
+
+
+class _TrainingStage(Stage):
+    """Shared machinery: build per-task tensors, train chunks of same-size networks together, split back."""
+
+    def _train(self, nets: list[LiesNetwork], data: list[tuple[torch.Tensor, torch.Tensor]], seeds: list[int],
+               configs: list[AdmmConfig], runtime: RuntimeParams, salt: int):
+        device = runtime.torch_device()
+        keys = [(net.arch.n_inputs, len(d[1]), cfg) for net, d, cfg in zip(nets, data, configs)]
+        chunks = _groups(keys, runtime.n_jobs if device.type == "cpu" else 1)
+
+        def train_chunk(chunk):
+            start = time.perf_counter()
+            net = LiesNetwork.stack([nets[i] for i in chunk]).to(device)
+            x = torch.stack([data[i][0] for i in chunk]).to(device)
+            t = torch.stack([data[i][1] for i in chunk]).to(device)
+            result = train_admm(net, x, t, configs[chunk[0]], generators=[_generator(seeds[i], salt) for i in chunk])
+            return chunk, net.cpu(), result, (time.perf_counter() - start) / len(chunk)
+
+        out: list = [None] * len(nets)
+        for chunk, net, result, seconds in _parallel_chunks(train_chunk, chunks, runtime, device):
+            for j, i in enumerate(chunk):
+                out[i] = (net.select([j]), result.history[j], result.diverged[j], seconds)
+        return out
+
+
+class WeakAdmm(_TrainingStage):
+    name = "weak_admm"
+    Params = WeakAdmmParams
+    input_kind = "task"
+    output_kind = "network"
+
+    def run(self, inputs: list[TaskArtifact], tasks, params: WeakAdmmParams, runtime) -> list[NetworkArtifact]:
+        transforms, nets, data, seeds = [], [], [], []
+        for task in tasks:
+            tr = Transform.fit(task.train.X, task.train.y, task.variables, task.train.target, log=params.log)
+            transforms.append(tr)
+            n = len(task.variables)
+            nets.append(LiesNetwork(n, 1, generator=_generator(task.spec.seed, 1)))
+            data.append(_network_tensors(tr, task.train, "cpu"))
+            seeds.append(task.spec.seed)
+        configs = [params.config(len(t.variables)) for t in tasks]
+        results = self._train(nets, data, seeds, configs, runtime, salt=2)
+        out = []
+        for task, tr, (net, history, diverged, seconds), (x, t) in zip(tasks, transforms, results, data):
+            summary = _training_summary(self.name, net, 0, x, t, seconds, diverged)
+            out.append(NetworkArtifact(net, tr, task.variables, task.train.target,
+                                       [{"phase": self.name, **h} for h in history], summary))
+        return out
+
+
+class Oversampling(_TrainingStage):
+    name = "oversampling"
+    Params = OversamplingParams
+    input_kind = "network"
+    output_kind = "network"
+    skippable = True
+
+    def run(self, inputs: list[NetworkArtifact], tasks, params: OversamplingParams, runtime) -> list[NetworkArtifact]:
+        device = runtime.torch_device()
+        config = OversamplingConfig(params.max_iter, params.fraction, params.bins, params.min_bin_samples)
+        keys = [(a.net.arch.n_inputs, t.train.n_samples) for a, t in zip(inputs, tasks)]
+        chunks = _groups(keys, runtime.n_jobs if device.type == "cpu" else 1)
+
+        def run_chunk(chunk):
+            start = time.perf_counter()
+            models = []
+            for i in chunk:
+                task, art = tasks[i], inputs[i]
+                eq = task.equation
+                sampler = None
+                if eq is not None:
+                    def sampler(low, high, n, rng, eq=eq):
+                        ds = eq.sample(n, rng, low=low, high=high)
+                        return ds.X, ds.y
+                models.append(ModelData(X=task.train.X, y=task.train.y, transform=art.transform, sampler=sampler,
+                                        rng=np.random.default_rng([task.spec.seed, 3]),
+                                        generator=_generator(task.spec.seed, 4)))
+            net = LiesNetwork.stack([inputs[i].net for i in chunk]).to(device)
+            retrain = params.retrain.config(net.arch.n_inputs)
+            net = oversample(net, models, config, retrain, device)
+            return chunk, net.cpu(), models, (time.perf_counter() - start) / len(chunk)
+
+        out: list = [None] * len(inputs)
+        for chunk, net, models, seconds in _parallel_chunks(run_chunk, chunks, runtime, device):
+            for j, i in enumerate(chunk):
+                art, md, task = inputs[i], models[j], tasks[i]
+                added = Dataset(md.added_X, md.added_y, task.variables, task.train.target)
+                single = net.select([j])
+                x, t = _network_tensors(art.transform, task.train.concat(added), "cpu")
+                summary = _training_summary(self.name, single, 0, x, t, seconds, False)
+                summary.update(rounds=md.rounds, n_added=int(added.n_samples))
+                history = art.history + [{"phase": self.name, **r} for r in md.rounds]
+                out[i] = NetworkArtifact(single, art.transform, art.variables, art.target, history, summary, added)
+        return out
+
+
+class StrongAdmm(_TrainingStage):
+    name = "strong_admm"
+    Params = StrongAdmmParams
+    input_kind = "network"
+    output_kind = "network"
+
+    def run(self, inputs: list[NetworkArtifact], tasks, params: StrongAdmmParams, runtime) -> list[NetworkArtifact]:
+        data = []
+        for art, task in zip(inputs, tasks):
+            train = task.train.concat(art.added) if art.added is not None and art.added.n_samples else task.train
+            data.append(_network_tensors(art.transform, train, "cpu"))
+        configs = [params.config(a.net.arch.n_inputs) for a in inputs]
+        nets = [a.net.select([0]) for a in inputs]
+        results = self._train(nets, data, [t.spec.seed for t in tasks], configs, runtime, salt=5)
+        out = []
+        for art, (net, history, diverged, seconds), (x, t) in zip(inputs, results, data):
+            summary = _training_summary(self.name, net, 0, x, t, seconds, diverged)
+            out.append(NetworkArtifact(net, art.transform, art.variables, art.target,
+                                       art.history + [{"phase": self.name, **h} for h in history], summary))
+        return out
+
+
+class GradientPruning(Stage):
+    name = "gradient_pruning"
+    Params = GradientPruningParams
+    input_kind = "network"
+    output_kind = "network"
+    skippable = True
+
+    def run(self, inputs: list[NetworkArtifact], tasks, params: GradientPruningParams, runtime):
+        device = runtime.torch_device()
+        out = []
+        for art, task in zip(inputs, tasks):
+            start = time.perf_counter()
+            net = art.net.select([0]).to(device)
+            x, t = _network_tensors(art.transform, task.train, device)
+            gradient_prune(net, x[None], params.threshold, params.quantile, params.max_samples,
+                           generator=_generator(task.spec.seed, 6))
+            net = net.cpu()
+            summary = _training_summary(self.name, net, 0, x.cpu(), t.cpu(), time.perf_counter() - start, False)
+            out.append(NetworkArtifact(net, art.transform, art.variables, art.target, art.history, summary))
+        return out
+
+
+# ---------------------------------------------------------------------- formula stages (joblib over tasks)
+def _formula_summary(stage: str, formula, task: TaskData, seconds: float, **extra) -> dict:
+    from lies.metrics import r2_score
+
+    summary = {"stage": stage, "skipped": False, "seconds": seconds, "out_of_time": False}
+    if formula is not None:
+        summary["r2_train"] = r2_score(task.train.y, formula(task.train.X))
+        summary["complexity"] = formula.complexity
+        summary["n_constants"] = formula.n_constants
+    summary.update(extra)
+    return summary
+
+
+def _run_formula_task(stage: "_FormulaStage", art, task: TaskData, params: FormulaStageParams):
+    """One task of a formula stage, under the stage's time limit (out of time = recorded, not raised)."""
+    torch.set_num_threads(1)
+    previous = getattr(art, "formula", None)
+    if getattr(art, "summary", {}).get("out_of_time"):
+        return FormulaArtifact(previous, {"stage": stage.name, "skipped": False, "seconds": 0.0, "out_of_time": True})
+    start = time.perf_counter()
+    try:
+        formula = call_with_timeout(stage.transform, params.time_limit, art, task, params)
+    except TimeoutError:
+        return FormulaArtifact(previous, {"stage": stage.name, "skipped": False,
+                                          "seconds": time.perf_counter() - start, "out_of_time": True})
+    return FormulaArtifact(formula, _formula_summary(stage.name, formula, task, time.perf_counter() - start))
+
+
+class _FormulaStage(Stage):
+    """A stage whose work per task is one function ``transform(artifact, task, params) -> Formula``."""
+
+    output_kind = "formula"
+
+    def transform(self, art, task: TaskData, params):
+        raise NotImplementedError
+
+    def run(self, inputs, tasks, params, runtime) -> list[FormulaArtifact]:
+        if runtime.n_jobs == 1 or len(tasks) == 1:
+            return [_run_formula_task(self, a, t, params) for a, t in zip(inputs, tasks)]
+        from joblib import Parallel, delayed
+
+        return Parallel(n_jobs=min(runtime.n_jobs, len(tasks)))(
+            delayed(_run_formula_task)(self, a, t, params) for a, t in zip(inputs, tasks)
+        )
+
+
+class Extract(_FormulaStage):
+    name = "extract"
+    Params = ExtractParams
+    input_kind = "network"
+
+    def transform(self, art: NetworkArtifact, task, params):
+        return extract_formula(art.net, art.transform, art.variables)
+
+
+class RoundingToZero(_FormulaStage):
+    name = "rounding_to_zero"
+    Params = RoundingToZeroParams
+    input_kind = "formula"
+    skippable = True
+
+    def transform(self, art: FormulaArtifact, task, params: RoundingToZeroParams):
+        from lies.rounding import round_to_zero
+
+        return round_to_zero(art.formula, task.train.X, params.tau, scale=params.scale)
+
+
+class CoefficientOptimization(_FormulaStage):
+    name = "coefficient_optimization"
+    Params = CoefficientOptimizationParams
+    input_kind = "formula"
+    skippable = True
+
+    def transform(self, art: FormulaArtifact, task, params: CoefficientOptimizationParams):
+        from lies.coefficients import optimize_coefficients
+
+        return optimize_coefficients(art.formula, task.train.X, task.train.y, time_limit=params.fit_seconds,
+                                     max_rows=params.max_rows, seed=task.spec.seed)
+
+
+class FinalRounding(_FormulaStage):
+    name = "final_rounding"
+    Params = FinalRoundingParams
+    input_kind = "formula"
+    skippable = True
+
+    def transform(self, art: FormulaArtifact, task, params: FinalRoundingParams):
+        from lies.rounding import final_round
+
+        return final_round(art.formula, task.train.X, params.tau, params.decimals, scale=params.scale,
+                           simplify_timeout=params.simplify_seconds)
+
+
+#: The paper's stages in DAG order (prepare first).
+STAGES: dict[str, Stage] = {
+    s.name: s
+    for s in (
+        Prepare(),
+        WeakAdmm(),
+        Oversampling(),
+        StrongAdmm(),
+        GradientPruning(),
+        Extract(),
+        RoundingToZero(),
+        CoefficientOptimization(),
+        FinalRounding(),
+    )
+}
+
+#: The stages ``ablation.skip`` accepts: the four ablations of the paper's Table I, and final rounding.
+SKIPPABLE = tuple(name for name, s in STAGES.items() if s.skippable)
+
+
+def check_skip(skip: str | Sequence[str] | None) -> tuple[str, ...]:
+    """Normalise ``ablation.skip`` (a bare string is one stage) and refuse names that are no skippable stage."""
+    if skip is None:
+        return ()
+    names = [skip] if isinstance(skip, str) else list(skip)
+    names = [n.strip() for n in names if str(n).strip()]
+    for name in names:
+        if name not in SKIPPABLE:
+            close = difflib.get_close_matches(name, SKIPPABLE, n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            raise LiesError(f"ablation.skip: {name!r} is not a stage that can be skipped{hint} "
+                            f"(skippable: {', '.join(SKIPPABLE)})")
+    return tuple(sorted(set(names), key=list(STAGES).index))
+
+

@@ -1,0 +1,155 @@
+"""Tasks: what one run of the pipeline works on (an equation or a CSV, times one trial), and its prepared data.
+
+A task is named ``<source>-t<trial>`` (``I.12.1-t0``, ``mydata-t2``). Every random choice of a task (sampling,
+network initialisation, data order, oversampling) comes from one integer seed derived from the base seed, the
+trial and the source name, so a trial is reproducible on its own, whatever else runs beside it.
+"""
+
+from __future__ import annotations
+
+import zlib
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from lies.datasets import SUBSETS, Dataset, FeynmanEquation, equations, get_equation, load_csv
+from lies.errors import LiesError
+
+#: The built-in default task set: easy formulas, so that the default pipeline runs in minutes on 2 CPU cores.
+DEFAULT_SET = ("I.12.1", "II.8.31", "I.6.2a")
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    """Identity of a task. Exactly one of ``equation`` and ``csv`` is set."""
+
+    name: str
+    trial: int
+    seed: int
+    equation: str | None = None
+    csv: str | None = None
+    target: str | None = None
+    variables: tuple[str, ...] | None = None  # CSV only: the input columns (default: every other column)
+
+    @property
+    def source(self) -> str:
+        return self.equation if self.equation is not None else Path(self.csv or "data").stem
+
+    def to_dict(self) -> dict:
+        return {
+            "name": self.name,
+            "trial": self.trial,
+            "seed": self.seed,
+            "equation": self.equation,
+            "csv": self.csv,
+            "target": self.target,
+            "variables": list(self.variables) if self.variables is not None else None,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "TaskSpec":
+        v = d.get("variables")
+        return cls(
+            name=d["name"],
+            trial=int(d["trial"]),
+            seed=int(d["seed"]),
+            equation=d.get("equation"),
+            csv=d.get("csv"),
+            target=d.get("target"),
+            variables=tuple(v) if v is not None else None,
+        )
+
+
+def task_seed(base_seed: int, trial: int, source: str) -> int:
+    """A 31-bit seed from (base seed, trial, source name): independent streams per task and per trial."""
+    seq = np.random.SeedSequence([base_seed, trial, zlib.crc32(source.encode())])
+    return int(seq.generate_state(1)[0] & 0x7FFFFFFF)
+
+
+def resolve_equations(selection: str | Sequence[str]) -> list[str]:
+    """A named set (``default``, ``lies61``, ``all``) or a list of Feynman ids -> ids (LiesError when unknown)."""
+    if isinstance(selection, str) and selection == "default":
+        return list(DEFAULT_SET)
+    if isinstance(selection, str) and selection not in SUBSETS:
+        known = ", ".join(["default", *SUBSETS])
+        try:
+            return [get_equation(selection).id]
+        except LiesError:
+            raise LiesError(f"unknown task set {selection!r}: use one of {known}, or a list of equation ids") from None
+    return [eq.id for eq in equations(selection)]
+
+
+def make_tasks(
+    selection: str | Sequence[str] = "default",
+    trials: int = 1,
+    seed: int = 0,
+    csv: str | None = None,
+    target: str | None = None,
+    variables: Sequence[str] | None = None,
+) -> list[TaskSpec]:
+    """The task set: every equation (or the one CSV) times ``trials``, each trial with its own seed."""
+    if trials < 1:
+        raise LiesError(f"tasks.trials must be at least 1, got {trials}")
+    if csv is not None:
+        if not target:
+            raise LiesError("a CSV task needs a target column (tasks.target / --target)")
+        source = Path(csv).stem
+        return [
+            TaskSpec(
+                name=f"{source}-t{t}",
+                trial=t,
+                seed=task_seed(seed, t, source),
+                csv=str(csv),
+                target=target,
+                variables=tuple(variables) if variables else None,
+            )
+            for t in range(trials)
+        ]
+    ids = resolve_equations(selection)
+    return [TaskSpec(name=f"{e}-t{t}", trial=t, seed=task_seed(seed, t, e), equation=e) for e in ids for t in range(trials)]
+
+
+@dataclass(frozen=True)
+class TaskData:
+    """A prepared task: training samples and held-out test samples in raw units.
+
+    For a Feynman equation both are fresh uniform samples over the table's ranges (different seeds); for a CSV the
+    rows are shuffled and split. ``equation`` is set when new samples can be drawn from a known formula (the
+    oversampling stage and the held-out R^2 use it).
+    """
+
+    spec: TaskSpec
+    train: Dataset
+    test: Dataset
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    @property
+    def equation(self) -> FeynmanEquation | None:
+        return get_equation(self.spec.equation) if self.spec.equation else None
+
+    @property
+    def variables(self) -> tuple[str, ...]:
+        return self.train.variables
+
+
+def prepare_task(spec: TaskSpec, n_train: int = 10_000, n_test: int = 2_000, test_fraction: float = 0.2) -> TaskData:
+    """Sample (equation) or load and split (CSV) the data of one task."""
+    rng = np.random.default_rng(spec.seed)
+    if spec.equation is not None:
+        eq = get_equation(spec.equation)
+        train = eq.sample(n_train, rng)
+        test = eq.sample(n_test, rng)
+        return TaskData(spec=spec, train=train, test=test)
+    data = load_csv(spec.csv, spec.target, spec.variables)
+    order = rng.permutation(data.n_samples)
+    n_hold = max(1, int(round(test_fraction * data.n_samples)))
+    test, train = data.subset(order[:n_hold]), data.subset(order[n_hold:])
+    if train.n_samples > n_train:
+        train = train.subset(np.arange(n_train))
+    spec = replace(spec, variables=data.variables)
+    return TaskData(spec=spec, train=train, test=test)

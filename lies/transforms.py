@@ -1,0 +1,110 @@
+"""Data transforms of paper III-G: inputs and target to log space, inputs max-normalised; and the exact inverse.
+
+In log space a product of powers ``C * prod v_k ** a_k`` is the linear function ``ln C + sum a_k ln v_k``, which a
+LIES network expresses with a single skip edge per variable. The inputs are then divided by their largest absolute
+value over the training data so that every input lies in [-1, 1].
+
+The network computes ``t = net(ln(v) / s)`` and the model is ``y = exp(t)``; `symbolic_inputs` and
+`symbolic_output` give that map in sympy form so that `lies.extraction` writes the formula in raw units.
+
+Deviation from the authors' code: the scale is ``max |ln v|`` rather than ``max ln v``. They agree whenever a
+variable's range reaches above 1 more than it reaches below; for variables in (0, 1] (``n``, ``alpha`` in II.11.27)
+``max ln v`` is ~0 or negative and the division breaks.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+import sympy
+
+from lies.errors import LiesError
+
+
+@dataclass(frozen=True)
+class Transform:
+    """Fitted input/target transform. ``log`` switches log space on (the paper) or off (raw, max-normalised)."""
+
+    scales: tuple[float, ...]
+    log: bool = True
+
+    @classmethod
+    def fit(
+        cls, X: np.ndarray, y: np.ndarray, variables: Sequence[str], target: str, *, log: bool = True
+    ) -> "Transform":
+        """Check the data and compute one scale per input column."""
+        X = np.asarray(X, dtype=np.float64)
+        y = np.asarray(y, dtype=np.float64)
+        check_finite(X, y, variables, target)
+        if log:
+            check_positive(X, y, variables, target)
+            tx = np.log(X)
+        else:
+            tx = X
+        scales = np.abs(tx).max(axis=0) if len(tx) else np.ones(X.shape[1])
+        scales = np.where(scales > 1e-12, scales, 1.0)
+        return cls(scales=tuple(float(s) for s in scales), log=log)
+
+    @property
+    def n_inputs(self) -> int:
+        return len(self.scales)
+
+    def inputs(self, X: np.ndarray) -> np.ndarray:
+        """Raw inputs (N, n) -> network inputs (N, n), without the constant column."""
+        X = np.asarray(X, dtype=np.float64)
+        tx = np.log(X) if self.log else X
+        return tx / np.asarray(self.scales)
+
+    def target(self, y: np.ndarray) -> np.ndarray:
+        y = np.asarray(y, dtype=np.float64)
+        return np.log(y) if self.log else y
+
+    def inverse_target(self, t: np.ndarray) -> np.ndarray:
+        t = np.asarray(t, dtype=np.float64)
+        return np.exp(t) if self.log else t
+
+    def inverse_inputs(self, tx: np.ndarray) -> np.ndarray:
+        """Network inputs -> raw inputs (used to turn bin edges in network space into sampling boxes)."""
+        v = np.asarray(tx, dtype=np.float64) * np.asarray(self.scales)
+        return np.exp(v) if self.log else v
+
+    def symbolic_inputs(self, symbols: Sequence[sympy.Symbol]) -> list[sympy.Expr]:
+        """The network input of each raw variable as a sympy expression, e.g. ``log(v)/1.609``."""
+        return [
+            (sympy.log(s) if self.log else s) * sympy.Float(1.0 / scale)
+            for s, scale in zip(symbols, self.scales, strict=True)
+        ]
+
+    def symbolic_output(self, t: sympy.Expr) -> sympy.Expr:
+        """The raw-unit model for a network output expression ``t``."""
+        return sympy.exp(t) if self.log else t
+
+    def to_dict(self) -> dict:
+        return {"log": self.log, "scales": list(self.scales)}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Transform":
+        return cls(scales=tuple(float(s) for s in d["scales"]), log=bool(d["log"]))
+
+
+def check_finite(X: np.ndarray, y: np.ndarray, variables: Sequence[str], target: str) -> None:
+    """NaN or inf anywhere -> LiesError naming the columns and the number of bad rows."""
+    columns = list(variables) + [target]
+    data = np.column_stack([X, y])
+    bad = ~np.isfinite(data)
+    if bad.any():
+        names = ", ".join(repr(c) for c, b in zip(columns, bad.any(axis=0)) if b)
+        raise LiesError(f"{int(bad.any(axis=1).sum())} rows hold NaN or inf values (columns {names}); drop or fix them")
+
+
+def check_positive(X: np.ndarray, y: np.ndarray, variables: Sequence[str], target: str) -> None:
+    """Log space needs strictly positive data: otherwise LiesError naming the first bad column and its bad rows."""
+    for name, col in zip(list(variables) + [target], np.column_stack([X, y]).T):
+        n_bad = int((col <= 0).sum())
+        if n_bad:
+            raise LiesError(
+                f"column {name!r} has {n_bad} non-positive values, but log-space fitting needs every value > 0 "
+                "(use raw space: log=false)"
+            )

@@ -1,0 +1,6 @@
+"""DVC stage `evaluation`: a thin shim over `lies.pipeline.run_stage` (see dvc.yaml and params.yaml section `evaluation`)."""
+
+from lies.cli import stage_main
+
+if __name__ == "__main__":
+    stage_main("evaluation")

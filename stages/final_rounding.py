@@ -1,0 +1,6 @@
+"""DVC stage `final_rounding`: a thin shim over `lies.pipeline.run_stage` (see dvc.yaml and params.yaml section `final_rounding`)."""
+
+from lies.cli import stage_main
+
+if __name__ == "__main__":
+    stage_main("final_rounding")

@@ -1,0 +1,6 @@
+"""DVC stage `prepare`: a thin shim over `lies.pipeline.run_stage` (see dvc.yaml and params.yaml section `tasks`)."""
+
+from lies.cli import stage_main
+
+if __name__ == "__main__":
+    stage_main("prepare")

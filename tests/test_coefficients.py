@@ -1,0 +1,78 @@
+"""lies.coefficients: least-squares refit of the constants (III-F), with fixed structure."""
+
+import time
+
+import numpy as np
+import sympy
+
+from lies.coefficients import optimize_coefficients
+from lies.formula import Formula, parametrize
+
+x, y = sympy.symbols("x y")
+F = sympy.Float
+
+
+def _data(n=3000, seed=0):
+    # Columns in the formula's order ["y", "x"], which is not alphabetical: a reversed binding (bug B10) would
+    # fit x**1.5*y with the roles of x and y swapped, and fail on these asymmetric ranges.
+    rng = np.random.default_rng(seed)
+    Y = rng.uniform(1.0, 2.0, n)
+    Xc = rng.uniform(1.0, 5.0, n)
+    return np.column_stack([Y, Xc])
+
+
+def test_recovers_perturbed_constants_in_column_order():
+    truth = Formula(F(2.5) * x ** F(1.5) * y + F(0.3), ["y", "x"])
+    start = Formula(F(2.0) * x ** F(1.4) * y + F(0.1), ["y", "x"])
+    X = _data()
+    yv = 2.5 * X[:, 1] ** 1.5 * X[:, 0] + 0.3  # written out by column, independent of Formula's binding
+    np.testing.assert_allclose(truth(X), yv)
+    fit = optimize_coefficients(start, X, yv)
+    assert fit.variables == start.variables
+    got = sorted(parametrize(fit).values)
+    np.testing.assert_allclose(got, [0.3, 1.5, 2.5], rtol=1e-6, atol=1e-8)
+    assert fit.srepr.count("Float") == 3  # same structure, three fitted Floats
+
+
+def test_result_is_never_worse_and_structure_is_kept():
+    X = _data(seed=1)
+    yv = np.sin(X[:, 1]) + X[:, 0]  # outside the model class
+    start = Formula(F(1.0) * x + F(0.5) * y, ["y", "x"])
+    fit = optimize_coefficients(start, X, yv)
+    assert np.sum((fit(X) - yv) ** 2) <= np.sum((start(X) - yv) ** 2)
+    assert fit.expr.free_symbols == start.expr.free_symbols and fit.n_constants == 2
+
+
+def test_time_limit_really_bounds_the_run():
+    rng = np.random.default_rng(2)
+    X = rng.uniform(1.0, 5.0, size=(20_000, 2))
+    yv = 3.0 * np.exp(-0.7 * X[:, 0]) * np.sin(1.3 * X[:, 1]) + 0.2
+    start = Formula(F(1.0) * sympy.exp(F(-0.1) * x) * sympy.sin(F(1.0) * y) + F(0.0001), ["x", "y"])
+    t0 = time.monotonic()
+    fit = optimize_coefficients(start, X, yv, time_limit=0.05, max_nfev=100_000)
+    assert time.monotonic() - t0 < 0.5
+    assert np.sum((fit(X) - yv) ** 2) <= np.sum((start(X) - yv) ** 2)
+
+
+def test_non_finite_start_returns_input_unchanged():
+    X = _data()
+    start = Formula(sympy.log(x - F(3.0)) * y, ["y", "x"])  # x in [1, 5]: nan on part of the rows
+    assert optimize_coefficients(start, X, X[:, 0]) is start
+
+
+def test_no_constants_returns_input():
+    f = Formula("x*y", ["y", "x"])
+    X = _data()
+    assert optimize_coefficients(f, X, X[:, 0]) is f
+
+
+def test_non_finite_rows_dropped_and_large_n_subsampled_deterministically():
+    truth = Formula(F(1.7) * x + F(0.4) * y**2, ["y", "x"])
+    X = _data(n=50_000, seed=3)
+    yv = truth(X)
+    yv[::97] = np.nan
+    start = Formula(F(1.0) * x + F(1.0) * y**2, ["y", "x"])
+    a = optimize_coefficients(start, X, yv, max_rows=2000, seed=7)
+    b = optimize_coefficients(start, X, yv, max_rows=2000, seed=7)
+    assert a == b
+    np.testing.assert_allclose(sorted(parametrize(a).values), [0.4, 1.7], rtol=1e-6)

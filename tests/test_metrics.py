@@ -1,0 +1,118 @@
+"""lies.metrics: R^2 and SRBench's symbolic-solution check (fixed variable names)."""
+
+import time
+
+import numpy as np
+import pytest
+import sympy
+
+from lies.formula import Formula
+from lies.metrics import complexity, is_symbolic_solution, r2_score, round_floats, symbolic_check_details
+
+x, y, z = sympy.symbols("x y z")
+
+
+def test_r2_basic_values():
+    yt = np.array([1.0, 2.0, 3.0, 4.0])
+    assert r2_score(yt, yt) == 1.0
+    assert r2_score(yt, np.full(4, yt.mean())) == 0.0
+    assert r2_score(yt, 2.5) == 0.0  # scalar broadcast
+    np.testing.assert_allclose(r2_score(yt, yt + 0.1), 1 - 0.04 / 5.0)
+
+
+def test_r2_non_finite_prediction_is_minus_inf():
+    yt = np.array([1.0, 2.0, 3.0])
+    assert r2_score(yt, np.array([1.0, np.nan, 3.0])) == -np.inf
+    assert r2_score(yt, np.array([1.0, np.inf, 3.0])) == -np.inf
+
+
+def test_r2_constant_target_and_errors():
+    assert r2_score(np.ones(3), np.ones(3)) == 1.0
+    assert r2_score(np.ones(3), np.zeros(3)) == 0.0
+    with pytest.raises(ValueError):
+        r2_score(np.ones(3), np.ones(4))
+
+
+def test_complexity_counts_nodes():
+    assert complexity(x * y + 1) == sum(1 for _ in sympy.preorder_traversal(x * y + 1))
+    assert complexity(Formula("x*y + 1", ["x", "y"])) == complexity(x * y + 1)
+
+
+def test_round_floats():
+    r = round_floats(sympy.Float(3e-5) * x + sympy.Float(2.00049) * y)
+    assert x not in r.free_symbols
+    assert abs(float(r.coeff(y)) - 2.0) < 1e-3
+
+
+@pytest.mark.parametrize(
+    "model",
+    [
+        2 * x * y,  # multiplicative constant
+        x * y + 3,  # additive constant
+        sympy.Float(3.0) * x * y,
+        x ** sympy.Float(1.00001) * y,  # float exponent, equal after 3-decimal rounding
+        sympy.Float(1.00001) * x * y + sympy.Float(2.0),
+        x * y / sympy.Float(0.999999),
+    ],
+)
+def test_solutions_are_accepted(model):
+    assert is_symbolic_solution(model, x * y)
+
+
+@pytest.mark.parametrize(
+    "model",
+    [
+        x * y**2,
+        x ** sympy.Float(1.01) * y,  # differs at the third decimal
+        x + y,
+        # Additive AND multiplicative constant at once: SRBench's flags (diff constant, or fraction constant)
+        # both fail, so this is not a solution, although the paper's prose ("add or multiply") is loose.
+        2 * x * y + 3,
+    ],
+)
+def test_non_solutions_are_rejected(model):
+    assert not is_symbolic_solution(model, x * y)
+
+
+def test_swapped_variables_are_rejected():
+    assert is_symbolic_solution(x / y, x / y)
+    assert not is_symbolic_solution(y / x, x / y)
+    truth = Formula("x/y", ["x", "y"])
+    assert not is_symbolic_solution(Formula("y/x", ["x", "y"]), truth)
+
+
+def test_pi_in_the_truth_is_the_srbench_literal():
+    truth = sympy.exp(sympy.pi * x)
+    assert is_symbolic_solution(sympy.exp(sympy.Float(3.1416) * x), truth)
+    assert not is_symbolic_solution(sympy.exp(sympy.Float(3.15) * x), truth)
+
+
+def test_degenerate_models_are_rejected():
+    assert not is_symbolic_solution(sympy.Integer(0), x * y)
+    assert not is_symbolic_solution(sympy.nan, x * y)
+    assert symbolic_check_details(sympy.zoo * x, x * y).reason == "degenerate model"
+
+
+def test_r2_gate():
+    assert not is_symbolic_solution(2 * x * y, x * y, r2=0.5)
+    assert is_symbolic_solution(2 * x * y, x * y, r2=0.9)
+
+
+def test_strings_and_formulas():
+    truth = Formula("gamma*x", ["x", "gamma"])
+    assert is_symbolic_solution("2*gamma*x", truth)  # `gamma` is the variable, not the function
+    assert is_symbolic_solution("x*y + 1", "x*y")
+
+
+def test_symbols_with_assumptions_match_plain_ones():
+    xp = sympy.Symbol("x", positive=True)
+    assert is_symbolic_solution(2 * xp * y, x * y)
+
+
+def test_timeout_returns_false_quickly():
+    slow = sum(sympy.sin(x + i * y) ** 3 * sympy.cos(z * i + x) ** 2 for i in range(1, 8))
+    t0 = time.monotonic()
+    details = symbolic_check_details(slow, x * y, timeout=0.2)
+    assert not details.solved and details.reason == "timeout"
+    assert time.monotonic() - t0 < 2.0
+    assert not is_symbolic_solution(2 * x * y, x * y, timeout=1e-6)

@@ -1,0 +1,112 @@
+"""lies.rounding: gradient-based rounding (III-E, Theorem 2), to zero and to one decimal."""
+
+import numpy as np
+import pytest
+import sympy
+
+from lies.formula import Formula
+from lies.rounding import final_round, resolve_scale, round_to_zero
+
+x, y = sympy.symbols("x y")
+F = sympy.Float
+
+
+@pytest.fixture(scope="module")
+def X2():
+    return np.random.default_rng(0).uniform(1.0, 5.0, size=(2000, 2))
+
+
+def test_round_to_zero_drops_negligible_keeps_significant(X2):
+    f = Formula(F(1e-5) * x**2 + x * y + F(0.5) * x, ["x", "y"])
+    g = round_to_zero(f, X2)
+    assert g.expr == x * y + F(0.5) * x
+    assert g.variables == f.variables
+
+
+def test_round_to_zero_keeps_everything_when_all_matter(X2):
+    f = Formula(F(1.3) * x * y + F(0.7) * y, ["x", "y"])
+    assert round_to_zero(f, X2) == f
+
+
+def test_negligible_changes_do_not_add_up(X2):
+    # Each term changes f by at most 0.075 < tau*scale = 0.1 (absolute, the paper's form), all three by 0.225.
+    a = F(0.015)
+    f = Formula(100 + a * x + a * y + a * x * y / 5, ["x", "y"])
+    g = round_to_zero(f, X2, tau=0.1, scale=1.0)
+    assert g.n_constants == 2  # exactly one of the three removed
+    assert np.max(np.abs(g(X2) - f(X2))) < 0.1
+
+
+def test_default_scale_makes_the_result_unit_free(X2):
+    f = Formula(F(0.01) * x + x * y, ["x", "y"])
+    f_big = Formula(1000 * f.expr, ["x", "y"])  # the same law in units 1000x smaller
+    assert round_to_zero(f, X2).n_constants == round_to_zero(f_big, X2).n_constants == 0
+    # the paper's absolute tau depends on the units: 0.01*x*1000 is not negligible in absolute terms
+    assert round_to_zero(f, X2, scale=1.0).n_constants == 0
+    assert round_to_zero(f_big, X2, scale="absolute").n_constants == 1
+
+
+def test_resolve_scale():
+    v = np.array([1.0, 3.0, np.nan])
+    assert resolve_scale(v, "std") == pytest.approx(1.0)
+    assert resolve_scale(v, "rms") == pytest.approx(np.sqrt(5.0))
+    assert resolve_scale(np.array([2.0, 2.0]), "std") == pytest.approx(2.0)  # constant f: fall back to RMS
+    assert resolve_scale(np.zeros(2), "std") == 1.0
+    assert resolve_scale(v, 0.5) == 0.5
+    assert resolve_scale(v, "absolute") == 1.0
+    with pytest.raises(ValueError):
+        resolve_scale(v, "mad")
+
+
+def test_zero_that_would_break_the_formula_is_refused(X2):
+    f = Formula(x / (F(0.001) * y), ["x", "y"])  # c -> 0 divides by zero: infinite derivative
+    assert round_to_zero(f, X2) == f
+
+
+def test_subsampled_bounds_are_guarded_on_all_rows():
+    rng = np.random.default_rng(4)
+    X = np.column_stack([rng.uniform(0.0, 1.0, 2000), rng.uniform(0.0, 10.0, 2000)])
+    X[123, 0] = 100.0  # one row where the x**2 term matters
+    f = Formula(y + F(1e-4) * x**2, ["x", "y"])
+    assert round_to_zero(f, X, max_rows=None) == f
+    assert round_to_zero(f, X, max_rows=50) == f  # bounds from 50 rows miss it; the all-row guard does not
+    assert round_to_zero(f, np.delete(X, 123, axis=0), max_rows=50).expr == y
+
+
+def test_final_round_gives_exact_integers():
+    X = np.random.default_rng(1).uniform(1.0, 5.0, size=(1000, 1))
+    f = Formula(F(1.9999) * x ** F(1.0002), ["x"])
+    g = final_round(f, X)
+    assert g.expr == 2 * x
+    assert g == Formula("2*x", ["x"])
+
+
+def test_final_round_exponent_one_half_becomes_sqrt(X2):
+    f = Formula(F(0.50001) * x ** F(0.49999) * y, ["x", "y"])
+    g = final_round(f, X2)
+    assert g.expr == sympy.sqrt(x) * y / 2
+    assert g.n_constants == 0
+
+
+def test_final_round_keeps_a_significant_exponent(X2):
+    f = Formula(x ** F(1.37) * y, ["x", "y"])
+    g = final_round(f, X2)
+    assert g.n_constants == 1 and g.expr.has(F(1.37))
+
+
+def test_final_round_leaves_huge_constants_alone(X2):
+    f = Formula(F(8.9875517923e9) * x / y**2, ["x", "y"])
+    assert final_round(f, X2).n_constants == 1
+
+
+def test_final_round_with_simplify_timeout_keeps_unsimplified(X2):
+    f = Formula(F(2.0) * x * y + x * y, ["x", "y"])
+    g = final_round(f, X2, simplify_timeout=1e-9)
+    assert g.expr == 3 * x * y  # rounding happened; (nothing left for simplify to do here anyway)
+
+
+def test_no_constants_and_no_rows():
+    f = Formula("x*y", ["x", "y"])
+    assert round_to_zero(f, np.ones((5, 2))) == f
+    g = Formula(F(0.001) * x, ["x"])
+    assert round_to_zero(g, np.ones((0, 1))) == g

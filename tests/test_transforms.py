@@ -1,0 +1,55 @@
+import numpy as np
+import pytest
+import sympy
+
+from lies.errors import LiesError
+from lies.transforms import Transform
+
+
+def test_round_trip_and_range():
+    rng = np.random.default_rng(0)
+    X = rng.uniform(0.2, 7.0, (500, 3))
+    y = X.prod(axis=1)
+    tr = Transform.fit(X, y, ["a", "b", "c"], "y")
+    z = tr.inputs(X)
+    assert np.abs(z).max() <= 1.0 + 1e-12 and np.isclose(np.abs(z).max(axis=0), 1.0).all()
+    assert np.allclose(tr.inverse_inputs(z), X)
+    assert np.allclose(tr.inverse_target(tr.target(y)), y)
+
+
+def test_symbolic_inverse_matches_numeric():
+    rng = np.random.default_rng(1)
+    X = rng.uniform(1, 5, (50, 2))
+    y = X[:, 0] ** 2 / X[:, 1]
+    tr = Transform.fit(X, y, ["a", "b"], "y")
+    a, b = sympy.symbols("a b")
+    za, zb = tr.symbolic_inputs([a, b])
+    f = sympy.lambdify((a, b), tr.symbolic_output(2 * tr.scales[0] * za - tr.scales[1] * zb))
+    assert np.allclose(f(X[:, 0], X[:, 1]), y)
+
+
+def test_variables_below_one_are_scaled_by_largest_magnitude():
+    X = np.array([[0.1, 2.0], [0.5, 3.0], [0.9, 4.0]])
+    tr = Transform.fit(X, np.ones(3), ["n", "d"], "y")
+    assert tr.scales[0] == pytest.approx(-np.log(0.1))
+    assert np.abs(tr.inputs(X)).max() <= 1.0 + 1e-12
+
+
+def test_non_positive_values_are_a_clear_error():
+    X = np.array([[1.0, -2.0], [1.0, 0.0], [2.0, 3.0]])
+    with pytest.raises(LiesError, match=r"column 'b' has 2 non-positive values"):
+        Transform.fit(X, np.ones(3), ["a", "b"], "y")
+    with pytest.raises(LiesError, match=r"column 'y' has 1 non-positive"):
+        Transform.fit(np.ones((3, 1)), np.array([1.0, -1.0, 2.0]), ["a"], "y")
+    Transform.fit(X, np.ones(3), ["a", "b"], "y", log=False)  # raw space accepts them
+
+
+def test_nan_rows_are_a_clear_error():
+    X = np.array([[1.0, np.nan], [np.inf, 2.0], [2.0, 3.0]])
+    with pytest.raises(LiesError, match=r"2 rows hold NaN or inf values \(columns 'a', 'b'\)"):
+        Transform.fit(X, np.ones(3), ["a", "b"], "y")
+
+
+def test_dict_round_trip():
+    tr = Transform(scales=(1.5, 2.0), log=True)
+    assert Transform.from_dict(tr.to_dict()) == tr
