@@ -88,6 +88,7 @@ class SymbolicCheck:
     error_is_zero: bool = False
     error_is_constant: bool = False
     fraction_is_constant: bool = False
+    affine: bool = False  # model == k * truth + c with constants k != 0, c (only checked when asked for)
     simplified_model: str = ""
     symbolic_error: str = ""
     symbolic_fraction: str = ""
@@ -112,7 +113,24 @@ def _is_constant(expr: sympy.Expr) -> bool:
     return bool(value) if value is not None else False
 
 
-def _check(model: sympy.Expr, truth: sympy.Expr) -> SymbolicCheck:
+def _affine_equivalent(model: sympy.Expr, truth: sympy.Expr) -> bool:
+    """model == k * truth + c with constants k != 0 and c: the paper's "add *and* multiply a constant" reading.
+
+    k is read off the derivatives with respect to one of the truth's variables; then model - k * truth must be
+    constant (after the same 3-decimal rounding as SRBench's flags).
+    """
+    variables = sorted(truth.free_symbols, key=lambda s: s.name)
+    if not variables:
+        return False
+    v = variables[0]
+    k = round_floats(sympy.simplify(sympy.diff(model, v) / sympy.diff(truth, v), ratio=1))
+    if not _is_constant(k) or k == 0:
+        return False
+    rest = round_floats(sympy.simplify(model - k * truth, ratio=1))
+    return _is_constant(rest)
+
+
+def _check(model: sympy.Expr, truth: sympy.Expr, affine: bool = False) -> SymbolicCheck:
     truth = round_floats(truth)
     model = sympy.simplify(round_floats(model), ratio=1)
     if model is sympy.nan or model == 0 or model.has(sympy.nan, sympy.zoo):
@@ -125,12 +143,15 @@ def _check(model: sympy.Expr, truth: sympy.Expr) -> SymbolicCheck:
     diff_const = _is_constant(sym_diff)
     frac_const = _is_constant(sym_frac)
     solved = zero or diff_const or frac_const
+    is_affine = affine and not solved and _affine_equivalent(model, truth)
+    solved = solved or is_affine
     return SymbolicCheck(
         solved,
         "solved" if solved else "not solved",
         error_is_zero=zero,
         error_is_constant=diff_const,
         fraction_is_constant=frac_const,
+        affine=is_affine,
         simplified_model=str(model),
         symbolic_error=str(sym_diff),
         symbolic_fraction=str(sym_frac),
@@ -142,6 +163,7 @@ def symbolic_check_details(
     truth: Formula | sympy.Basic | str,
     timeout: float | None = 10.0,
     r2: float | None = None,
+    affine: bool = False,
 ) -> SymbolicCheck:
     """SRBench's symbolic-solution check (srbench-protocol.md 3.1), with its flags.
 
@@ -150,7 +172,10 @@ def symbolic_check_details(
     sym_frac = round_floats(model / truth); sym_diff is simplified again (ratio=1, then rounded) unless it is
     already 0 or constant; solved = str(sym_diff) == '0' or sym_diff.is_constant() or sym_frac.is_constant().
     Variables are matched by name, never permuted. SRBench only checks models with test R^2 > 0.5: pass `r2`
-    to apply that gate (r2 <= 0.5 -> not solved). The whole sympy part runs under `timeout` seconds
+    to apply that gate (r2 <= 0.5 -> not solved). ``affine=True`` also accepts ``k * truth + c`` (both a factor
+    and an offset, e.g. ``2*x*y + 3`` for ``x*y``), which SRBench's three flags reject but the paper's prose
+    ("add or multiply a constant") arguably allows; the benchmark uses SRBench's rule (the default).
+    The whole sympy part runs under `timeout` seconds
     (`lies.timeout`); a timeout or a sympy exception counts as not solved, as in SRBench.
     """
     if r2 is not None and not r2 > 0.5:
@@ -162,7 +187,7 @@ def symbolic_check_details(
     try:
         m = _as_expr(model, names)
         t = _as_expr(truth, names)
-        return call_with_timeout(_check, timeout, m, t)
+        return call_with_timeout(_check, timeout, m, t, affine)
     except TimeoutError:
         return SymbolicCheck(False, "timeout")
     except Exception as exc:  # as SRBench: any sympy failure means "not a symbolic solution"
@@ -174,6 +199,7 @@ def is_symbolic_solution(
     truth: Formula | sympy.Basic | str,
     timeout: float | None = 10.0,
     r2: float | None = None,
+    affine: bool = False,
 ) -> bool:
     """True when `model` is SRBench-equivalent to `truth`; see `symbolic_check_details`."""
-    return symbolic_check_details(model, truth, timeout=timeout, r2=r2).solved
+    return symbolic_check_details(model, truth, timeout=timeout, r2=r2, affine=affine).solved

@@ -116,3 +116,14 @@ def test_timeout_returns_false_quickly():
     assert not details.solved and details.reason == "timeout"
     assert time.monotonic() - t0 < 2.0
     assert not is_symbolic_solution(2 * x * y, x * y, timeout=1e-6)
+
+
+def test_affine_option_accepts_factor_and_offset_together():
+    """Issue 3's example: 2*x*y + 3 for x*y. SRBench's three flags reject it; the paper's reading accepts it."""
+    x, y = sympy.symbols("x y")
+    assert not is_symbolic_solution(2 * x * y + 3, x * y)
+    assert is_symbolic_solution(2 * x * y + 3, x * y, affine=True)
+    assert is_symbolic_solution(-0.5 * x * y + 1.25, x * y, affine=True)
+    assert not is_symbolic_solution(x * y**2, x * y, affine=True)
+    assert not is_symbolic_solution(2 * x * y + x, x * y, affine=True)
+    assert not is_symbolic_solution(sympy.Integer(3), x * y, affine=True)

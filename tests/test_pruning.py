@@ -1,0 +1,74 @@
+import numpy as np
+import torch
+
+from lies.activations import EXP, IDENTITY, LOG, SIN
+from lies.network import LiesNetwork, add_constant_column
+from lies.pruning import gradient_prune, output_sensitivity, remove_dead_units
+
+
+def _net_with(entries, n=2):
+    net = LiesNetwork(n, 1, dtype=torch.float64)
+    with torch.no_grad():
+        net.flat.zero_()
+        for name, index, value in entries:
+            net.view(net.flat, name)[(0, *index)] = value
+    return net
+
+
+def _inputs(n=2, rows=200, seed=0):
+    rng = np.random.default_rng(seed)
+    return add_constant_column(torch.tensor(rng.uniform(0, 1, (rows, n))))[None]
+
+
+def test_sensitivity_is_weight_times_output_gradient_per_sample():
+    net = _net_with([("output", (0, 0), 2.0), ("output", (0, 1), 1e-4)])
+    x = _inputs()
+    score = net.view(output_sensitivity(net, x), "output")[0, 0]
+    # O = 2 x0 + 1e-4 x1: |w dO/dw| = |w x| per sample, maximised over samples
+    assert torch.allclose(score[0], 2.0 * x[0, :, 0].max())
+    assert torch.allclose(score[1], 1e-4 * x[0, :, 1].max())
+
+
+def test_negligible_weight_pruned_significant_kept():
+    net = _net_with([("output", (0, 0), 2.0), ("output", (0, 1), 1e-4), ("output", (0, 2), 0.5)])
+    nonzero_before = net.flat != 0
+    pruned = gradient_prune(net, _inputs(), threshold=0.01)
+    out = net.weight("output")[0, 0]
+    assert out[0] == 2.0 and out[2] == 0.5 and out[1] == 0.0
+    assert int((pruned & nonzero_before).sum()) == 1
+
+
+def test_quantile_ignores_a_few_outlying_samples():
+    net = _net_with([("output", (0, 0), 0.005)])
+    x = _inputs(rows=100)
+    x[0, :, 0] = 1.0
+    x[0, 0, 0] = 10.0  # one sample where the weight matters (0.05 > 0.01)
+    assert net.view(output_sensitivity(net, x), "output")[0, 0, 0] > 0.01
+    assert net.view(output_sensitivity(net, x, quantile=0.9), "output")[0, 0, 0] < 0.01
+
+
+def test_dead_units_lose_their_edges():
+    n = 1
+    # I0 feeds nothing; E0 has no gate; S0 has no input (sin(0) = 0); L0 is read by the output
+    net = _net_with(
+        [
+            ("layer0", (IDENTITY, 0), 1.0), ("gates", (0, IDENTITY), 1.0),
+            ("layer0", (EXP, 0), 1.0), ("output", (0, 2 + EXP), 1.0),
+            ("gates", (0, SIN), 1.0), ("output", (0, 2 + SIN), 1.0),
+            ("layer0", (LOG, 1), 2.0), ("gates", (0, LOG), 1.0), ("output", (0, 2 + LOG), 1.0),
+        ],
+        n=n,
+    )
+    before = net(_inputs(n)).y.clone()
+    remove_dead_units(net)
+    w = net.weight("layer0")[0]
+    assert w[IDENTITY].abs().sum() == 0 and w[EXP].abs().sum() == 0
+    out = net.weight("output")[0, 0]
+    assert out[2 + EXP] == 0 and out[2 + SIN] == 0 and out[2 + LOG] == 1.0
+    assert torch.allclose(net(_inputs(n)).y, before)  # removing dead units never changes the output
+
+
+def test_pruned_weights_are_masked_for_good():
+    net = _net_with([("output", (0, 0), 1.0), ("output", (0, 1), 1e-5)])
+    gradient_prune(net, _inputs())
+    assert net.view(net.mask, "output")[0, 0, 1] == 0
