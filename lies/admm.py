@@ -38,7 +38,7 @@ class AdmmConfig:
     rho: float = 0.5  # ADMM penalty parameter of eq. (5)-(11)
     lam: float = 5e-4  # lambda of eq. (3)-(8): the Z soft threshold is lam / rho
     alpha: float = 0.01  # l1 weight of eq. (12) (the authors' code: 0.05 weak, 0.01 strong)
-    l1_mode: Literal["proximal", "subgradient"] = "proximal"  # how the l1 term of eq. (12) is minimised
+    l1_mode: Literal["scaled", "proximal", "subgradient"] = "proximal"  # how eq. (12) is applied: see train_admm
     lr: float = 1.5e-2  # RMSprop learning rate (paper IV-A)
     lr_decay: float = 0.9  # learning rate multiplied by this after every epoch (code: 0.9 weak, 0.95 strong)
     batch_size: int = 256
@@ -102,6 +102,8 @@ class AdmmState:
 
 
 def _z_update(name: str, v: torch.Tensor, config: AdmmConfig, n_inputs: int) -> torch.Tensor:
+    if config.rho == 0:  # ADMM switched off: the proximity term vanishes, Z is never used
+        return torch.zeros_like(v)
     if name == "gates" and config.gate_mode == "cardinality":
         return keep_largest(v, config.gate_budget if config.gate_budget is not None else n_inputs + 1)
     return soft_threshold(v, config.lam / config.rho)
@@ -148,13 +150,13 @@ def train_admm(
 
     with torch.no_grad():
         admm = AdmmState.start(effective(), config, n_inputs)
-    square_avg = [torch.zeros_like(p) for p in params]  # RMSprop state (PyTorch defaults: alpha 0.99, eps 1e-8)
+    square_avg = [torch.zeros_like(p) for p in params]  # RMSprop state (alpha 0.99 as PyTorch's default)
     lr = torch.full((n_models,), config.lr, dtype=x.dtype, device=device)
     frozen = torch.zeros(n_models, dtype=torch.bool, device=device)
     restarts = [0] * n_models
     snapshot = _snapshot(params, square_avg, admm)
 
-    proximal = config.l1_mode == "proximal"
+    proximal = config.l1_mode in ("proximal", "scaled")
     history: list[list[dict[str, float]]] = [[] for _ in range(n_models)]
     batch = max(1, min(config.batch_size, n_samples))
     steps = 0
@@ -182,10 +184,11 @@ def train_admm(
                     shape = (-1,) + (1,) * (p.dim() - 1)
                     g = torch.where(frozen.view(shape), 0.0, g)  # a frozen model may produce NaN gradients
                     v.mul_(0.99).addcmul_(g, g, value=0.01)
-                    step = lr.view(shape) / v.sqrt().add_(1e-8)  # RMSprop's per-weight step size
+                    step = lr.view(shape) / v.sqrt().add_(1e-8)  # RMSprop's per-weight step size (eps 1e-8)
                     p.sub_(g * step)
-                    if proximal:  # l1 prox in RMSprop's metric: soft threshold by step * alpha (eq. 8's form)
-                        p.copy_(torch.sign(p) * torch.clamp(p.abs() - step * config.alpha, min=0.0))
+                    if proximal:  # l1 prox in RMSprop's metric: soft threshold (eq. 8's form)
+                        shrink = step * config.alpha if config.l1_mode == "proximal" else lr.view(shape) * config.alpha
+                        p.copy_(torch.sign(p) * torch.clamp(p.abs() - shrink, min=0.0))
                 net.apply_masks()
                 sums += terms.detach()
             n_batches += 1

@@ -365,6 +365,10 @@ def _read_dataset(path: Path, variables, target: str):
     missing = [c for c in [*variables, target] if c not in frame.columns]
     if missing:
         raise LiesError(f"corrupted artifact file: {path} (missing columns {missing})")
+    try:
+        frame = frame[[*variables, target]].astype("float64")  # a header-only CSV reads back as text columns
+    except (TypeError, ValueError) as exc:
+        raise LiesError(f"corrupted artifact file: {path} ({exc})") from None
     return Dataset.from_frame(frame, target=target, variables=list(variables))
 
 

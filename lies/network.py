@@ -83,11 +83,13 @@ class LiesNetwork(nn.Module):
         generator: torch.Generator | None = None,
         x_l: float = X_LOG,
         x_e: float = X_EXP,
+        gate_init: float = 1.0,
         dtype: torch.dtype = torch.float32,
         device: torch.device | str | None = None,
     ) -> None:
         super().__init__()
         self.arch = Architecture.for_inputs(n_inputs)
+        self.gate_init = gate_init
         self.n_models = n_models
         self.x_l, self.x_e = x_l, x_e
         a = self.arch
@@ -121,7 +123,9 @@ class LiesNetwork(nn.Module):
         """Initialise like ``nn.Linear``: U(-1/sqrt(fan_in), 1/sqrt(fan_in)) per block of edges.
 
         Each column block (edges from ``x`` and from each earlier layer) is one skip matrix in the paper's drawing,
-        so it gets that matrix's fan-in; gates are 1-to-1 edges (fan-in 1, so U(-1, 1)).
+        so it gets that matrix's fan-in. Gates are 1-to-1 edges (fan-in 1): U(-gate_init, gate_init), where
+        ``gate_init = 1`` is ``nn.Linear``'s bound and a smaller value starts with the hidden units nearly off, so
+        that the direct skips fit what they can before any unit is recruited.
         """
         a = self.arch
         init = 2 * torch.rand(self.flat.shape, generator=generator, dtype=self.flat.dtype) - 1
@@ -132,6 +136,8 @@ class LiesNetwork(nn.Module):
             b = bound[offset : offset + math.prod(shape)].view(shape)
             for start, stop in _blocks(a, i):
                 b[:, start:stop] = 1.0 / math.sqrt(stop - start)
+        offset, shape = self.layout["gates"]
+        bound[offset : offset + math.prod(shape)] = self.gate_init
         with torch.no_grad():
             self.flat.copy_((init * bound).to(self.flat.device))
             self.apply_masks()

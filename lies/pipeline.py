@@ -1,4 +1,4 @@
-"""Compose stages into a pipeline, in memory or on disk (the DVC shims call `run_stage`).
+"""Compose stages into a pipeline, in memory or on disk (the DVC shims and ``lies run`` call `run_stage`).
 
 In memory::
 
@@ -6,18 +6,30 @@ In memory::
     result = Pipeline().skip("oversampling").run()          # the default task set, params from the models' defaults
     print(result.metrics["ssr"], result.rows[0]["formula"])
 
+One stage on one artifact (in memory or loaded from a run folder)::
+
+    task = load_artifact("data/prepare/I.12.1-t0").data
+    rounded = apply_stage("rounding_to_zero", load_artifact("data/extract/I.12.1-t0"), task, {"tau": 0.5})
+
 On disk, one stage at a time, each reading its predecessor's folder ``data/<previous>/<task>/`` and writing
 ``data/<name>/<task>/`` atomically (the whole ``data/<name>/`` appears at once, or not at all).
+
+The params models' defaults are the project's defaults: `default_params` builds ``params.yaml`` from them, and
+``tests/test_contract.py`` checks that the repository's ``params.yaml`` says the same, so that ``Pipeline().run()``
+and ``dvc repro`` run the same thing.
 """
 
 from __future__ import annotations
 
+import difflib
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
+import pydantic
 import yaml
+from pydantic import Field
 
 from lies import __version__
 from lies.artifacts import (
@@ -50,7 +62,81 @@ from lies.tasks import TaskData
 #: Sections of params.yaml that are not stages.
 OTHER_SECTIONS = ("tasks", "ablation", "evaluation", "runtime")
 
+#: The paper's stages after ``prepare``: what an in-memory `Pipeline` runs by default.
+PIPELINE_STAGES: tuple[str, ...] = tuple(name for name in STAGES if name != "prepare")
 
+#: Every stage of ``dvc.yaml`` in DAG order; ``lies run`` runs them in this order, ``lies inspect`` lists them so.
+DVC_STAGES: tuple[str, ...] = ("prepare", "ablation", *PIPELINE_STAGES, "evaluation")
+
+
+def _did_you_mean(word: str, choices: Sequence[str]) -> str:
+    close = difflib.get_close_matches(str(word), list(choices), n=1)
+    return f"; did you mean {close[0]!r}?" if close else ""
+
+
+# ------------------------------------------------------------------------------------------- params sections
+class AblationParams(StageParams):
+    """``ablation.skip``: stages that pass their input through (a bare string is one stage, as ``dvc exp -S`` sets)."""
+
+    skip: list[str] = []
+
+    @pydantic.field_validator("skip", mode="before")
+    @classmethod
+    def _known_stages(cls, value: Any) -> list[str]:
+        try:
+            return list(check_skip(value))
+        except LiesError as exc:  # re-raised by pydantic as a ValidationError; parse_params makes it one line
+            raise ValueError(str(exc).removeprefix("ablation.skip: ")) from None
+
+
+class EvaluationParams(StageParams):
+    """The evaluation stage: how long the symbolic-solution check may take per task."""
+
+    symbolic_timeout: float = Field(10.0, gt=0)
+
+
+#: Every section of params.yaml in file order, with the model that validates it (``prepare`` reads ``tasks``).
+SECTIONS: dict[str, type[StageParams]] = {
+    "tasks": TasksParams,
+    "ablation": AblationParams,
+    **{name: STAGES[name].Params for name in PIPELINE_STAGES},
+    "evaluation": EvaluationParams,
+    "runtime": RuntimeParams,
+}
+
+
+def section_of(stage: str) -> str:
+    """The params.yaml section a dvc.yaml stage reads."""
+    return "tasks" if stage == "prepare" else stage
+
+
+def default_params() -> dict[str, dict]:
+    """The project's default params.yaml as plain data, built from the params models' defaults."""
+    return {name: model().model_dump(mode="json") for name, model in SECTIONS.items()}
+
+
+def check_params(params: Mapping[str, Any]) -> dict[str, StageParams]:
+    """Validate every section (a missing one takes its defaults) and the task set; LiesError on the first problem."""
+    unknown = [key for key in params if key not in SECTIONS]
+    if unknown:
+        raise LiesError(f"params: unknown section {unknown[0]!r}{_did_you_mean(unknown[0], list(SECTIONS))}")
+    checked = {name: parse_params(model, params.get(name), name) for name, model in SECTIONS.items()}
+    checked["tasks"].specs()  # unknown equation ids, a CSV without a target...
+    return checked
+
+
+def merge_params(base: Mapping[str, Any], changes: Mapping[str, Any]) -> dict:
+    """``base`` with ``changes`` laid over it, mappings merged key by key (a partial section changes some keys)."""
+    out = dict(base)
+    for key, value in changes.items():
+        if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
+            out[key] = merge_params(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+# ------------------------------------------------------------------------------------------------ in memory
 @dataclass
 class PipelineResult:
     """Everything a pipeline run produced: per stage, one artifact per task; per task, one evaluation row."""
@@ -62,47 +148,60 @@ class PipelineResult:
 
     def formula(self, task: int | str = 0):
         """The final formula of a task (by index or name)."""
-        i = task if isinstance(task, int) else [t.name for t in self.tasks].index(task)
-        return self.artifacts[list(self.artifacts)[-1]][i].formula
+        names = [t.name for t in self.tasks]
+        if isinstance(task, str):
+            if task not in names:
+                raise LiesError(f"no task {task!r} in this result (tasks: {', '.join(names)}){_did_you_mean(task, names)}")
+            task = names.index(task)
+        return self.artifacts[list(self.artifacts)[-1]][task].formula
 
 
 class Pipeline:
     """An ordered list of stages (``prepare`` excluded) with their params; immutable, each edit returns a copy.
 
-    ``params`` maps a stage name to a params model instance or a plain dict (validated here).
+    ``params`` maps a stage name to a params model instance or a plain dict (validated here; a partial dict keeps
+    the model's defaults for the other keys). Sections that are not stages (``tasks``, ``runtime``...) are
+    accepted and ignored, so a whole params.yaml can be passed.
     """
 
     def __init__(
         self,
         stages: Sequence[Stage] | None = None,
         params: Mapping[str, Any] | None = None,
-        skip: Sequence[str] = (),
+        skip: str | Sequence[str] = (),
     ) -> None:
         self.stages: tuple[Stage, ...] = tuple(stages) if stages is not None else tuple(
-            s for name, s in STAGES.items() if name != "prepare"
+            STAGES[name] for name in PIPELINE_STAGES
         )
         names = [s.name for s in self.stages]
         if len(set(names)) != len(names):
             raise LiesError(f"a pipeline cannot hold a stage twice: {names}")
         params = dict(params or {})
-        unknown = set(params) - set(names) - set(OTHER_SECTIONS) - {"prepare"}
+        unknown = sorted(set(params) - set(names) - set(OTHER_SECTIONS) - {"prepare"})
         if unknown:
-            raise LiesError(f"params for unknown stages: {sorted(unknown)} (stages: {', '.join(names)})")
+            raise LiesError(f"params for unknown stage {unknown[0]!r}{_did_you_mean(unknown[0], names)} "
+                            f"(stages: {', '.join(names)})")
         self.params: dict[str, StageParams] = {
             s.name: p if isinstance(p := params.get(s.name), StageParams) else parse_params(s.Params, p, s.name)
             for s in self.stages
         }
+        skip = (skip,) if isinstance(skip, str) else tuple(skip)
         for name in skip:
             self._stage(name)
-        self.skipped: tuple[str, ...] = tuple(skip)
+        self.skipped: tuple[str, ...] = tuple(dict.fromkeys(skip))
         self._check_kinds()
 
     # ---------------------------------------------------------------- composition
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(s.name for s in self.stages)
+
     def _stage(self, name: str) -> Stage:
         for s in self.stages:
             if s.name == name:
                 return s
-        raise LiesError(f"no stage {name!r} in this pipeline (stages: {', '.join(s.name for s in self.stages)})")
+        raise LiesError(f"no stage {name!r} in this pipeline{_did_you_mean(name, self.names)} "
+                        f"(stages: {', '.join(self.names)})")
 
     def _check_kinds(self) -> None:
         kind = "task"
@@ -123,7 +222,8 @@ class Pipeline:
     def skip(self, *names: str) -> "Pipeline":
         """Skip stages: each passes its input through unchanged and says ``skipped`` in its summary."""
         for name in names:
-            if not self._stage(name).skippable and self._stage(name).input_kind != self._stage(name).output_kind:
+            stage = self._stage(name)
+            if not stage.skippable and stage.input_kind != stage.output_kind:
                 raise LiesError(f"stage {name!r} cannot be skipped")
         return self._copy(skip=tuple(dict.fromkeys([*self.skipped, *names])))
 
@@ -198,11 +298,39 @@ def evaluation_rows(tasks: Sequence[TaskData], artifacts: Mapping[str, list], ti
     return rows
 
 
+def get_stage(name: str) -> Stage:
+    """A built-in stage by name (LiesError with a hint when there is none)."""
+    if name not in STAGES:
+        raise LiesError(f"unknown stage {name!r}{_did_you_mean(name, list(STAGES))} (stages: {', '.join(STAGES)})")
+    return STAGES[name]
+
+
+def apply_stage(
+    stage: str | Stage,
+    inputs: Any,
+    tasks: TaskData | Sequence[TaskData],
+    params: StageParams | Mapping | None = None,
+    runtime: RuntimeParams | Mapping | None = None,
+) -> Any:
+    """Run one stage on one artifact and its task (or on lists of both); params as a model or a partial dict."""
+    stage = get_stage(stage) if isinstance(stage, str) else stage
+    single = not isinstance(inputs, (list, tuple))
+    inputs = [inputs] if single else list(inputs)
+    tasks = [tasks] if isinstance(tasks, TaskData) else list(tasks)
+    if len(tasks) != len(inputs):
+        raise LiesError(f"stage {stage.name!r} got {len(inputs)} artifacts but {len(tasks)} tasks")
+    params = params if isinstance(params, StageParams) else parse_params(stage.Params, params, stage.name)
+    runtime = runtime if isinstance(runtime, RuntimeParams) else parse_params(
+        RuntimeParams, runtime if runtime is not None else {"n_jobs": 1}, "runtime")
+    out = stage.run(inputs, tasks, params, runtime)
+    return out[0] if single else out
+
+
 # ------------------------------------------------------------------------------------------------ on disk
 def load_params(path: str | Path = "params.yaml") -> dict:
-    """Read params.yaml (LiesError when missing or not YAML)."""
+    """Read params.yaml (LiesError when missing, not YAML, or with an unknown section)."""
     path = Path(path)
-    if not path.exists():
+    if not path.is_file():
         raise LiesError(f"missing params file: {path}")
     try:
         data = yaml.safe_load(path.read_text()) or {}
@@ -210,20 +338,26 @@ def load_params(path: str | Path = "params.yaml") -> dict:
         raise LiesError(f"{path} is not valid YAML: {str(exc).splitlines()[0]}") from None
     if not isinstance(data, dict):
         raise LiesError(f"{path} must hold a mapping of sections")
-    known = [*STAGES, *OTHER_SECTIONS]
     for key in data:
-        if key not in known:
-            import difflib
-
-            close = difflib.get_close_matches(str(key), known, n=1)
-            hint = f"; did you mean {close[0]!r}?" if close else ""
-            raise LiesError(f"{path}: unknown section {key!r}{hint}")
+        if key not in SECTIONS:
+            raise LiesError(f"{path}: unknown section {key!r}{_did_you_mean(key, list(SECTIONS))}")
     return data
 
 
 def previous_stage(name: str) -> str:
     names = list(STAGES)
     return names[names.index(name) - 1]
+
+
+def data_folder(path: str | Path) -> Path:
+    """The ``data/`` folder of a run: ``path`` itself, or ``path/data``."""
+    path = Path(path)
+    for candidate in (path / "data", path):
+        if (candidate / "prepare").is_dir():
+            return candidate
+    if not path.exists():
+        raise LiesError(f"no such folder: {path}")
+    raise LiesError(f"{path} holds no pipeline outputs (no prepare/ or data/prepare/ inside; run dvc repro or lies run)")
 
 
 def _task_folders(data_dir: Path, stage: str) -> list[Path]:
@@ -233,21 +367,33 @@ def _task_folders(data_dir: Path, stage: str) -> list[Path]:
     return sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
 
 
+def _read_artifact(folder: Path, kind: str | None, stage: str | None):
+    """Read one artifact folder; anything wrong inside it is a LiesError naming the folder."""
+    meta = read_meta(folder, kind, stage=stage)
+    try:
+        return ARTIFACT_TYPES[meta.kind].read(folder)
+    except LiesError:
+        raise
+    except (KeyError, ValueError, TypeError, IndexError, RuntimeError) as exc:
+        raise LiesError(f"corrupted artifact folder: {folder} ({type(exc).__name__}: {exc})") from None
+
+
+def load_artifact(folder: str | Path):
+    """The artifact in ``folder`` (a `TaskArtifact`, `NetworkArtifact` or `FormulaArtifact`, as meta.json says)."""
+    folder = Path(folder)
+    kind = read_meta(folder).kind
+    if kind not in ARTIFACT_TYPES:
+        raise LiesError(f"artifact folder {folder} holds an unknown kind {kind!r}")
+    return _read_artifact(folder, kind, None)
+
+
 def read_tasks(data_dir: Path) -> list[TaskData]:
-    tasks = []
-    for folder in _task_folders(data_dir, "prepare"):
-        read_meta(folder, "task", stage="prepare")
-        tasks.append(TaskArtifact.read(folder).data)
-    return tasks
+    return [_read_artifact(folder, "task", "prepare").data for folder in _task_folders(data_dir, "prepare")]
 
 
 def read_stage(data_dir: Path, stage: str, tasks: Sequence[TaskData]) -> list:
-    out = []
-    for task in tasks:
-        folder = data_dir / stage / task.name
-        meta = read_meta(folder, stage=stage)
-        out.append(ARTIFACT_TYPES[meta.kind].read(folder))
-    return out
+    kind = STAGES[stage].output_kind if stage in STAGES else None
+    return [_read_artifact(data_dir / stage / task.name, kind, stage) for task in tasks]
 
 
 def skip_switch(data_dir: Path, stage: str) -> bool:
@@ -272,23 +418,23 @@ def write_stage(data_dir: Path, stage: str, artifacts: Sequence, tasks: Sequence
 def run_stage(name: str, root: str | Path = ".", progress: bool | None = None) -> None:
     """Run one stage on disk, as ``stages/<name>.py`` does: params from ``root/params.yaml``, data in ``root/data``."""
     root = Path(root)
+    if name not in DVC_STAGES:
+        raise LiesError(f"unknown stage {name!r}{_did_you_mean(name, DVC_STAGES)} (stages: {', '.join(DVC_STAGES)})")
     params = load_params(root / "params.yaml")
     data_dir = root / "data"
     runtime = parse_params(RuntimeParams, params.get("runtime"), "runtime")
     if progress is not None:
         runtime = runtime.model_copy(update={"progress": progress})
     if name == "ablation":
-        skip = check_skip((params.get("ablation") or {}).get("skip"))
+        skip = parse_params(AblationParams, params.get("ablation"), "ablation").skip
         with atomic_folder(data_dir / "ablation") as tmp:
             for stage in SKIPPABLE:
                 write_json(tmp / f"{stage}.json", {"skip": stage in skip})
         return
     if name == "evaluation":
         return run_evaluation(root, params)
-    if name not in STAGES:
-        raise LiesError(f"unknown stage {name!r} (stages: {', '.join(['ablation', *STAGES, 'evaluation'])})")
     stage = STAGES[name]
-    stage_params = parse_params(stage.Params, params.get("tasks" if name == "prepare" else name), name)
+    stage_params = parse_params(stage.Params, params.get(section_of(name)), section_of(name))
     if name == "prepare":
         arts = stage.run([], [], stage_params, runtime)
         write_stage(data_dir, name, arts, [a.data for a in arts], stage_params, {})
@@ -307,9 +453,9 @@ def run_evaluation(root: Path, params: Mapping) -> None:
     import pandas as pd
 
     data_dir = root / "data"
-    timeout = float((params.get("evaluation") or {}).get("symbolic_timeout", 10.0))
+    timeout = parse_params(EvaluationParams, params.get("evaluation"), "evaluation").symbolic_timeout
     tasks = read_tasks(data_dir)
-    artifacts = {name: read_stage(data_dir, name, tasks) for name in STAGES if name != "prepare"}
+    artifacts = {name: read_stage(data_dir, name, tasks) for name in PIPELINE_STAGES}
     rows = evaluation_rows(tasks, artifacts, timeout)
     curves = []
     for task, art in zip(tasks, artifacts["strong_admm"]):

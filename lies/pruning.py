@@ -95,4 +95,97 @@ def remove_dead_units(net: LiesNetwork) -> None:
         nonzero = (net.flat * net.mask) != 0
 
 
-__all__ = ["output_sensitivity", "gradient_prune", "remove_dead_units"]
+
+
+@torch.no_grad()
+def _refit_linear(net: LiesNetwork, x: torch.Tensor, t: torch.Tensor) -> None:
+    """Least-squares fit of the direct edges input -> output of a network without hidden units (one model)."""
+    width = net.arch.input_width
+    keep = net.view(net.mask, "output")[0, 0, :width] > 0
+    coef = torch.zeros(width, dtype=x.dtype, device=x.device)
+    if keep.any():
+        sol = torch.linalg.lstsq(x[0][:, keep].double(), t[0].double()[:, None]).solution[:, 0]
+        coef[keep] = sol.to(x.dtype)
+    net.view(net.flat, "output")[0, 0, :width] = coef
+    net.apply_masks()
+
+
+def _fit_error(net: LiesNetwork, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+    """Mean absolute residual per model in the transformed space (the scale the exp loss works on)."""
+    with torch.no_grad():
+        return (net(x).y - t).abs().mean(dim=1)
+
+
+def prune_nodes_with_refit(
+    net: LiesNetwork,
+    x: torch.Tensor,
+    t: torch.Tensor,
+    refit,
+    tolerance: float = 0.1,
+    slack: float = 1e-3,
+    generator: torch.Generator | None = None,
+) -> list[dict]:
+    """Node pruning (III-C(2)) as backward elimination with refit; one model (``net.n_models == 1``).
+
+    A hidden unit is removed (its gate and edges masked) when, after a short refit of the remaining weights
+    (``refit``: an `lies.admm.AdmmConfig`), the mean absolute residual in log space grows by less than
+    ``tolerance`` times its value before plus ``slack``; "before" is the network as it stands, refitted the same
+    way, so that both sides are equally converged. First all hidden units are tried at once (a product of
+    powers needs none), then the remaining units one at a time, least important first (gate score of Theorem 2).
+    A unit can stand in for another (sin z ~ z, log(c + e x) ~ log c + e x / c), so the magnitude of its weights
+    says little; the refit shows whether the rest of the network can do its job. Returns one record per trial.
+    """
+    from lies.admm import train_admm
+
+    if net.n_models != 1:
+        raise ValueError("prune_nodes_with_refit works on one model at a time")
+    records: list[dict] = []
+
+    def active_units_of(model: LiesNetwork) -> list[tuple[int, int]]:
+        gates = model.view(model.flat * model.mask, "gates")[0]
+        return [(i, u) for i in range(model.arch.n_layers) for u in range(N_UNITS) if gates[i, u] != 0]
+
+    def active_units() -> list[tuple[int, int]]:
+        return active_units_of(net)
+
+    def without(units) -> LiesNetwork:
+        trial = net.select([0])
+        keep = torch.ones_like(trial.mask, dtype=torch.bool)
+        for i, u in units:
+            trial.view(keep, "gates")[0, i, u] = False
+        trial.prune(keep)
+        remove_dead_units(trial)
+        return trial
+
+    def refit_current() -> float:
+        """Refit the network as it stands, so that a candidate is compared with an equally refitted baseline."""
+        train_admm(net, x, t, refit, generators=generator)
+        return float(_fit_error(net, x, t)[0])
+
+    def attempt(units) -> bool:
+        before = baseline[0]
+        trial = without(units)
+        if not active_units_of(trial):
+            _refit_linear(trial, x, t)  # no hidden unit left: the network is linear, refit it exactly
+        else:
+            train_admm(trial, x, t, refit, generators=generator)
+        after = float(_fit_error(trial, x, t)[0])
+        accepted = after <= before * (1.0 + tolerance) + slack
+        records.append({"units": [f"{'LIES'[u]}{i}" for i, u in units], "error_before": before, "error_after": after,
+                        "accepted": accepted})
+        if accepted:
+            with torch.no_grad():
+                net.flat.copy_(trial.flat)
+                net.mask.copy_(trial.mask)
+            baseline[0] = min(before, after)
+        return accepted
+
+    units = active_units()
+    baseline = [refit_current() if units else 0.0]
+    if units and not attempt(units):
+        with torch.no_grad():
+            score = net.view(output_sensitivity(net, x), "gates")[0]
+        for unit in sorted(units, key=lambda iu: float(score[iu])):
+            if unit in active_units():
+                attempt([unit])
+    return records

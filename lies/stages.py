@@ -32,7 +32,7 @@ from lies.errors import LiesError
 from lies.extraction import extract_formula
 from lies.network import LiesNetwork, add_constant_column
 from lies.oversampling import ModelData, OversamplingConfig, oversample
-from lies.pruning import gradient_prune
+from lies.pruning import gradient_prune, prune_nodes_with_refit
 from lies.tasks import TaskData, make_tasks, prepare_task
 from lies.timeout import call_with_timeout
 from lies.transforms import Transform
@@ -91,7 +91,7 @@ class AdmmParams(StageParams):
     rho: float = Field(0.5, ge=0)
     lam: float | None = Field(5e-4, ge=0)
     alpha: float = Field(0.01, ge=0)
-    l1_mode: Literal["proximal", "subgradient"] = "proximal"
+    l1_mode: Literal["scaled", "proximal", "subgradient"] = "proximal"
     lr: float = Field(1.5e-2, gt=0)
     lr_decay: float = Field(0.9, gt=0, le=1)
     batch_size: int = Field(256, ge=1)
@@ -101,7 +101,7 @@ class AdmmParams(StageParams):
     mask_weight: float = Field(1.0, ge=0)
 
     def config(self, n_inputs: int) -> AdmmConfig:
-        fields = self.model_dump(exclude={"log"})
+        fields = self.model_dump()
         fields["lam"] = self.lam if self.lam is not None else strong_lambda(n_inputs)
         return AdmmConfig(**{k: v for k, v in fields.items() if k in AdmmConfig.__dataclass_fields__})
 
@@ -110,6 +110,7 @@ class WeakAdmmParams(AdmmParams):
     """Weak ADMM (paper IV-A: rho 0.5, lambda 5e-4, 20 epochs) and the data transform it fixes (III-G)."""
 
     log: bool = True  # fit in log space (the paper); false: raw space, max-normalised
+    gate_init: float = Field(1.0, ge=0)  # initial node gates U(-g, g) (nn.Linear's bound: 1)
 
 
 class OversamplingParams(StageParams):
@@ -132,11 +133,16 @@ class StrongAdmmParams(AdmmParams):
 
 
 class GradientPruningParams(StageParams):
-    """Theorem 2 pruning: drop weights with |w dO/dw| < threshold on every sample (quantile 1) of the data."""
+    """Theorem 2 pruning: drop weights with |w dO/dw| < threshold on every sample (quantile 1) of the data; then
+    node pruning by backward elimination with refit (``node_refit``), then Theorem 2 again."""
 
     threshold: float = Field(0.01, ge=0)
     quantile: float = Field(1.0, gt=0, le=1)
     max_samples: int = Field(4096, ge=1)
+    node_refit: bool = True
+    tolerance: float = Field(0.1, ge=0)  # a unit goes if the log-space mean |residual| grows < tolerance x + slack
+    slack: float = Field(1e-3, ge=0)
+    refit: AdmmParams = AdmmParams(epochs=5, rho=0.0, lam=0.0, alpha=0.01, lr=0.005, lr_decay=0.8)
 
 
 class FormulaStageParams(StageParams):
@@ -256,23 +262,6 @@ def _groups(keys: Sequence, n_chunks: int) -> list[list[int]]:
     return chunks
 
 
-def _parallel_chunks(fn: Callable, chunks: list, runtime: RuntimeParams, device: torch.device) -> list:
-    """Run ``fn(chunk)`` for every chunk: in joblib workers on the CPU, in this process on a GPU."""
-    if device.type != "cpu" or runtime.n_jobs == 1 or len(chunks) == 1:
-        torch.set_num_threads(runtime.torch_threads if runtime.n_jobs > 1 else max(1, runtime.torch_threads))
-        return [fn(c) for c in chunks]
-    from joblib import Parallel, delayed
-
-    return Parallel(n_jobs=min(runtime.n_jobs, len(chunks)))(
-        delayed(_with_threads)(fn, c, runtime.torch_threads) for c in chunks
-    )
-
-
-def _with_threads(fn, chunk, threads: int):
-    torch.set_num_threads(threads)
-    return fn(chunk)
-
-
 def _training_summary(stage: str, net: LiesNetwork, m: int, x, t, seconds: float, diverged: bool) -> dict:
     single = net.select([m])
     return {
@@ -305,7 +294,7 @@ class _TrainingStage(Stage):
             return chunk, net.cpu(), result, (time.perf_counter() - start) / len(chunk)
 
         out: list = [None] * len(nets)
-        for chunk, net, result, seconds in _parallel_chunks(train_chunk, chunks, runtime, device):
+        for chunk, net, result, seconds in _map_tasks(train_chunk, [(c,) for c in chunks], runtime, device):
             for j, i in enumerate(chunk):
                 out[i] = (net.select([j]), result.history[j], result.diverged[j], seconds)
         return out
@@ -323,7 +312,7 @@ class WeakAdmm(_TrainingStage):
             tr = Transform.fit(task.train.X, task.train.y, task.variables, task.train.target, log=params.log)
             transforms.append(tr)
             n = len(task.variables)
-            nets.append(LiesNetwork(n, 1, generator=_generator(task.spec.seed, 1)))
+            nets.append(LiesNetwork(n, 1, generator=_generator(task.spec.seed, 1), gate_init=params.gate_init))
             data.append(_network_tensors(tr, task.train, "cpu"))
             seeds.append(task.spec.seed)
         configs = [params.config(len(t.variables)) for t in tasks]
@@ -369,7 +358,7 @@ class Oversampling(_TrainingStage):
             return chunk, net.cpu(), models, (time.perf_counter() - start) / len(chunk)
 
         out: list = [None] * len(inputs)
-        for chunk, net, models, seconds in _parallel_chunks(run_chunk, chunks, runtime, device):
+        for chunk, net, models, seconds in _map_tasks(run_chunk, [(c,) for c in chunks], runtime, device):
             for j, i in enumerate(chunk):
                 art, md, task = inputs[i], models[j], tasks[i]
                 added = Dataset(md.added_X, md.added_y, task.variables, task.train.target)
@@ -413,17 +402,44 @@ class GradientPruning(Stage):
 
     def run(self, inputs: list[NetworkArtifact], tasks, params: GradientPruningParams, runtime):
         device = runtime.torch_device()
-        out = []
-        for art, task in zip(inputs, tasks):
-            start = time.perf_counter()
-            net = art.net.select([0]).to(device)
-            x, t = _network_tensors(art.transform, task.train, device)
-            gradient_prune(net, x[None], params.threshold, params.quantile, params.max_samples,
-                           generator=_generator(task.spec.seed, 6))
-            net = net.cpu()
-            summary = _training_summary(self.name, net, 0, x.cpu(), t.cpu(), time.perf_counter() - start, False)
-            out.append(NetworkArtifact(net, art.transform, art.variables, art.target, art.history, summary))
-        return out
+        jobs = [(art, task, params, device) for art, task in zip(inputs, tasks)]
+        return _map_tasks(_prune_task, jobs, runtime, device)
+
+
+def _prune_task(art: NetworkArtifact, task: TaskData, params: GradientPruningParams, device) -> NetworkArtifact:
+    """Theorem 2 pruning, node pruning with refit, Theorem 2 again: one task."""
+    start = time.perf_counter()
+    net = art.net.select([0]).to(device)
+    x, t = _network_tensors(art.transform, task.train, device)
+    generator = _generator(task.spec.seed, 6)
+    gradient_prune(net, x[None], params.threshold, params.quantile, params.max_samples, generator=generator)
+    trials = []
+    if params.node_refit:
+        trials = prune_nodes_with_refit(net, x[None], t[None], params.refit.config(net.arch.n_inputs),
+                                        params.tolerance, params.slack, generator=generator)
+        gradient_prune(net, x[None], params.threshold, params.quantile, params.max_samples, generator=generator)
+    net = net.cpu()
+    summary = _training_summary(GradientPruning.name, net, 0, x.cpu(), t.cpu(), time.perf_counter() - start, False)
+    summary["node_trials"] = trials
+    history = art.history + [{"phase": "node_pruning", **r, "units": " ".join(r["units"])} for r in trials]
+    return NetworkArtifact(net, art.transform, art.variables, art.target, history, summary)
+
+
+def _map_tasks(fn: Callable, jobs: list[tuple], runtime: RuntimeParams, device: torch.device) -> list:
+    """``fn(*job)`` for every job, in order: in joblib processes (one torch thread each) when the work runs on the
+    CPU and ``runtime.n_jobs > 1``, else in this process (a GPU is best fed from one process)."""
+    if device.type != "cpu" or runtime.n_jobs == 1 or len(jobs) == 1:
+        return [fn(*job) for job in jobs]
+    from joblib import Parallel, delayed
+
+    return Parallel(n_jobs=min(runtime.n_jobs, len(jobs)))(
+        delayed(_with_threads)(fn, job, runtime.torch_threads) for job in jobs
+    )
+
+
+def _with_threads(fn, job, threads: int):
+    torch.set_num_threads(threads)
+    return fn(*job)
 
 
 # ---------------------------------------------------------------------- formula stages (joblib over tasks)
@@ -463,13 +479,8 @@ class _FormulaStage(Stage):
         raise NotImplementedError
 
     def run(self, inputs, tasks, params, runtime) -> list[FormulaArtifact]:
-        if runtime.n_jobs == 1 or len(tasks) == 1:
-            return [_run_formula_task(self, a, t, params) for a, t in zip(inputs, tasks)]
-        from joblib import Parallel, delayed
-
-        return Parallel(n_jobs=min(runtime.n_jobs, len(tasks)))(
-            delayed(_run_formula_task)(self, a, t, params) for a, t in zip(inputs, tasks)
-        )
+        jobs = [(self, a, t, params) for a, t in zip(inputs, tasks)]
+        return _map_tasks(_run_formula_task, jobs, runtime, torch.device("cpu"))
 
 
 class Extract(_FormulaStage):

@@ -1,0 +1,168 @@
+"""`LiesRegressor`: scikit-learn conventions, shapes, names, and bad input as LiesError."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import sympy
+
+from lies.errors import LiesError
+from lies.estimator import LiesRegressor
+from lies.formula import Formula
+from lies.pipeline import PipelineResult
+
+TINY = {
+    "weak_admm": {"epochs": 10},
+    "strong_admm": {"epochs": 10},
+    "oversampling": {"max_iter": 1, "retrain": {"epochs": 1}},
+    "coefficient_optimization": {"fit_seconds": 1},
+    "final_rounding": {"simplify_seconds": 1},
+}
+
+
+@pytest.fixture(scope="module")
+def data():
+    X = np.random.default_rng(0).uniform(1, 5, size=(400, 2))
+    return X, X[:, 0] * X[:, 1]
+
+
+@pytest.fixture(scope="module")
+def fitted(data):
+    X, y = data
+    return LiesRegressor(params=TINY).fit(X, y)
+
+
+def test_init_only_stores_its_arguments():
+    params = {"weak_admm": {"epoch": 1}}  # a typo: only fit() may notice it
+    model = LiesRegressor(params=params, skip="oversamplin", random_state=3, n_jobs=2, log=False)
+    assert model.params is params and model.skip == "oversamplin"
+    assert model.get_params() == {"params": params, "skip": "oversamplin", "random_state": 3, "n_jobs": 2,
+                                  "log": False}
+    assert not [name for name in vars(model) if name.endswith("_")]
+    assert repr(LiesRegressor()) == "LiesRegressor()"
+    assert repr(LiesRegressor(skip=["oversampling"], log=False)) == "LiesRegressor(skip=['oversampling'], log=False)"
+
+
+def test_fit_predict_score(fitted, data):
+    X, y = data
+    assert isinstance(fitted.formula_, Formula)
+    assert fitted.formula_.variable_names == ("x0", "x1")
+    assert fitted.variable_names_ == ("x0", "x1") and fitted.n_features_in_ == 2 and fitted.target_name_ == "y"
+    assert isinstance(fitted.result_, PipelineResult)
+    assert len(fitted.result_.tasks[0].test.y) == 80  # 20 % held out
+    prediction = fitted.predict(X)
+    assert prediction.shape == (400,) and prediction.dtype == np.float64
+    assert fitted.predict(X[:7]).shape == (7,)
+    score = fitted.score(X, y)
+    assert isinstance(score, float)
+    np.testing.assert_array_equal(prediction, fitted.formula_(X))
+    assert isinstance(fitted.sympy(), sympy.Expr) and fitted.sympy() == fitted.formula_.expr
+    assert fitted.r2_test_ == fitted.result_.rows[0]["r2_test"] or np.isnan(fitted.r2_test_)
+    assert repr(fitted).startswith("LiesRegressor(params=") and f"-> y = {fitted.formula_.text}" in repr(fitted)
+
+
+def test_dataframe_columns_become_variable_names(data):
+    X, y = data
+    frame = pd.DataFrame({"mass": X[:, 0], "speed": X[:, 1]})
+    model = LiesRegressor(params=TINY).fit(frame, pd.Series(y, name="energy"))
+    assert model.formula_.variable_names == ("mass", "speed")
+    assert {s.name for s in model.sympy().free_symbols} <= {"mass", "speed"}
+    # columns are matched by name: another order gives the same predictions
+    np.testing.assert_array_equal(model.predict(frame[["speed", "mass"]]), model.predict(frame))
+    np.testing.assert_array_equal(model.predict(frame.to_numpy()), model.predict(frame))
+    with pytest.raises(LiesError, match="lacks the column"):
+        model.predict(frame.rename(columns={"mass": "m"}))
+
+
+def test_variable_names_argument(data):
+    X, y = data
+    model = LiesRegressor(params=TINY, skip=["oversampling", "final_rounding"]).fit(X, y, variable_names=["a", "y"])
+    assert model.formula_.variable_names == ("a", "y")
+    assert model.target_name_ == "target"  # "y" is taken by a variable
+    assert model.result_.artifacts["oversampling"][0].summary["skipped"] is True
+
+
+def test_same_seed_same_networks_and_extracted_formula(data, fitted):
+    # Up to extraction the run is a function of the seed. The coefficient refit is bounded in wall-clock time
+    # (coefficient_optimization.fit_seconds), so a refit that hits the bound may end elsewhere on a second run.
+    X, y = data
+    again = LiesRegressor(params=TINY).fit(X, y).result_.artifacts
+    first = fitted.result_.artifacts
+    assert again["extract"][0].formula == first["extract"][0].formula
+    assert again["gradient_pruning"][0].summary["nonzero"] == first["gradient_pruning"][0].summary["nonzero"]
+
+
+def test_sklearn_clone(fitted):
+    base = pytest.importorskip("sklearn.base")
+    copy = base.clone(fitted)
+    assert copy.get_params() == fitted.get_params() and not hasattr(copy, "formula_")
+    assert copy.set_params(random_state=5).random_state == 5
+    with pytest.raises(LiesError, match="did you mean 'random_state'"):
+        copy.set_params(random_sate=1)
+
+
+@pytest.mark.parametrize(
+    ("X", "y", "message"),
+    [
+        (np.ones(20), np.ones(20), "X must be 2-D .*reshape"),
+        (np.ones((20, 2)), np.ones(19), r"y must have shape \(20,\)"),
+        (np.ones((20, 2)), np.ones((20, 2)), r"y must have shape \(20,\)"),
+        (np.where(np.eye(20, 2) > 0, np.nan, 2.0), np.ones(20), "NaN or inf .*x0, x1"),
+        (np.full((20, 2), 2.0), np.r_[np.inf, np.ones(19)], "NaN or inf"),
+        (np.full((5, 2), 2.0), np.ones(5), "at least 10 rows"),
+        (np.c_[np.linspace(-1, 1, 20), np.ones(20)], np.ones(20), r"x0 has 10 values <= 0.*log=False"),
+        (np.full((20, 2), 2.0), np.zeros(20), r"y has 20 values <= 0.*LiesRegressor\(log=False\)"),
+        ([["a", "b"]] * 20, np.ones(20), "X must be numeric"),
+        (np.ones((20, 0)), np.ones(20), "no columns"),
+    ],
+)
+def test_bad_data(X, y, message):
+    with pytest.raises(LiesError, match=message):
+        LiesRegressor(params=TINY).fit(X, y)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"params": {"weak_admm": {"epoch": 1}}}, "did you mean 'epochs'"),
+        ({"params": {"strong_adm": {}}}, "did you mean 'strong_admm'"),
+        ({"params": {"tasks": {"set": "lies61"}}}, "data comes from fit"),
+        ({"params": {"ablation": {"skip": []}}}, "skip="),
+        ({"params": {"weak_admm": {"log": False}}}, "contradicts log=True"),
+        ({"skip": "oversamplin"}, "did you mean 'oversampling'"),
+        ({"skip": ["extract"]}, "not a stage that can be skipped"),
+        ({"n_jobs": 0}, "runtime.n_jobs"),
+    ],
+)
+def test_bad_arguments_fail_at_fit(kwargs, message, data):
+    X, y = data
+    with pytest.raises(LiesError, match=message):
+        LiesRegressor(**kwargs).fit(X, y)
+
+
+def test_duplicate_and_mismatched_names(data):
+    X, y = data
+    with pytest.raises(LiesError, match="unique"):
+        LiesRegressor().fit(X, y, variable_names=["a", "a"])
+    with pytest.raises(LiesError, match="2 columns but 3 variable names"):
+        LiesRegressor().fit(X, y, variable_names=["a", "b", "c"])
+
+
+def test_predict_before_fit_and_with_wrong_columns(fitted):
+    with pytest.raises(LiesError, match="not fitted yet"):
+        LiesRegressor().predict(np.ones((3, 2)))
+    with pytest.raises(LiesError, match="not fitted yet"):
+        LiesRegressor().sympy()
+    with pytest.raises(LiesError, match="3 columns, the formula was fitted on 2"):
+        fitted.predict(np.ones((4, 3)))
+    with pytest.raises(LiesError, match="NaN or inf"):
+        fitted.predict(np.array([[1.0, np.nan]]))
+
+
+def test_raw_space_accepts_negative_values():
+    x = np.random.default_rng(1).uniform(-2, 2, size=(300, 1))
+    model = LiesRegressor(params=TINY, log=False, skip="oversampling").fit(x, 3 * x[:, 0] - 1)
+    assert isinstance(model.formula_, Formula)
+    assert model.predict(x).shape == (300,)
+    assert model.result_.artifacts["weak_admm"][0].transform.log is False
