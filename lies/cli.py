@@ -114,6 +114,9 @@ def build_run_params(args: argparse.Namespace) -> dict:
         tasks["seed"] = args.seed
     if args.skip is not None:
         params.setdefault("ablation", {})["skip"] = list(args.skip)
+    csv = (params.get("tasks") or {}).get("csv")
+    if isinstance(csv, str) and csv:  # absolute: the run folder then works from anywhere (lies stage --root)
+        params["tasks"]["csv"] = str(Path(csv).resolve())
     checked = check_params(params)
     return {name: model.model_dump(mode="json") for name, model in checked.items()}
 
@@ -219,10 +222,11 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     start = time.perf_counter()
     disable = True if args.quiet or not params["runtime"]["progress"] else None  # None: only on a terminal
-    with tqdm(DVC_STAGES, desc="lies run", unit="stage", disable=disable, file=sys.stderr, leave=False,
-              dynamic_ncols=True) as bar:
+    width = max(map(len, DVC_STAGES))
+    with tqdm(DVC_STAGES, desc=DVC_STAGES[0].ljust(width), disable=disable, file=sys.stderr, leave=False,
+              dynamic_ncols=True, bar_format="{desc}  {n_fmt}/{total_fmt} stages |{bar}| {elapsed}") as bar:
         for name in bar:
-            bar.set_description(name)
+            bar.set_description_str(name.ljust(width))  # the stage now running, at a fixed width
             try:
                 run_stage(name, out)
             except LiesError as exc:

@@ -3,7 +3,9 @@
 A task's row gathers what every stage said about it; the metrics are the benchmark's headline numbers: the
 symbolic solution rate (SSR), the share of tasks with R^2 > 0.99 (the paper's Fig. 5) and > 0.999 (SRBench's
 accuracy solution), and seconds per task. A task that ran out of time counts as not solved, and its R^2 as
-missing (the paper's Table I reports such runs in their own column).
+missing (the paper's Table I reports such runs in their own column). A formula that is undefined on part of the
+test data has R^2 = -inf (`lies.metrics.r2_score`): it counts, as -1 in the mean (every R^2 is clipped to
+[-1, 1] there, so one bad task cannot swamp the others) and as itself in the median.
 """
 
 from __future__ import annotations
@@ -53,17 +55,17 @@ def summarize(rows: Sequence[dict]) -> dict:
     if n == 0:
         return {"tasks": 0}
     r2 = np.array([r["r2_test"] for r in rows], dtype=float)
-    finite = np.isfinite(r2)
+    known = ~np.isnan(r2)  # NaN: out of time; -inf: a formula undefined on part of the test data
     seconds = np.array([r["seconds_total"] for r in rows], dtype=float)
     solved = sum(bool(r["symbolic_solution"]) for r in rows)
     return {
         "tasks": n,
         "ssr": solved / n,
         "solved": solved,
-        "r2_gt_0.99": float((r2[finite] > 0.99).sum() / n),
-        "r2_gt_0.999": float((r2[finite] > 0.999).sum() / n),
-        "mean_r2": float(np.clip(r2[finite], -1.0, 1.0).mean()) if finite.any() else math.nan,
-        "median_r2": float(np.median(r2[finite])) if finite.any() else math.nan,
+        "r2_gt_0.99": float((r2[known] > 0.99).sum() / n),
+        "r2_gt_0.999": float((r2[known] > 0.999).sum() / n),
+        "mean_r2": float(np.clip(r2[known], -1.0, 1.0).mean()) if known.any() else math.nan,
+        "median_r2": float(np.median(r2[known])) if known.any() else math.nan,
         "out_of_time": sum(bool(r["out_of_time"]) for r in rows) / n,
         "mean_seconds_per_task": float(seconds.mean()),
         "median_seconds_per_task": float(np.median(seconds)),

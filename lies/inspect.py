@@ -242,7 +242,9 @@ def detail(data_dir: Path, stage: str, task: str, history_rows: int = 5) -> list
         return lines
 
     summary = read_json(folder / "summary.json")
-    lines += ["  summary.json"] + _fields(_flatten({k: v for k, v in summary.items() if k != "rounds"}))
+    shown = {k: (f"{len(v)} entries (see history.csv)" if isinstance(v, list) and v and isinstance(v[0], dict)
+                 else v) for k, v in summary.items()}
+    lines += ["  summary.json"] + _fields(_flatten(shown))
     if meta.kind == "formula":
         formula = read_json(folder / "formula.json")
         lines += ["  formula.json"]

@@ -82,32 +82,37 @@ _OPERON_MUTATION = {
 }
 _OPERON_SYMBOLS = "add,sub,mul,div,sin,cos,exp,log,sqrt,constant,variable"
 
+_OPERON_DEFAULT: dict[str, Any] = {
+    "allowed_symbols": _OPERON_SYMBOLS,
+    "population_size": 500,
+    "pool_size": 500,
+    "generations": 10_000,  # large: the evaluation budget is what stops the run
+    "max_evaluations": 50_000,
+    "max_length": 50,
+    "max_depth": 10,
+    "tournament_size": 5,
+    "offspring_generator": "basic",
+    "reinserter": "keep-best",
+    "optimizer": "lm",
+    "optimizer_iterations": 5,
+    "local_search_probability": 1.0,
+    "crossover_probability": 1.0,
+    "crossover_internal_probability": 0.9,
+    "mutation_probability": 0.25,
+    "mutation": MappingProxyType(dict(_OPERON_MUTATION)),
+    "objectives": ("r2",),
+    "max_time": 600,  # safety cap in seconds; the evaluation budget ends a normal run far earlier
+    "n_threads": 1,
+}
+
 OPERON_BUDGETS: Mapping[str, Mapping[str, Any]] = MappingProxyType(
     {
         "default": MappingProxyType(
-            {
-                "allowed_symbols": _OPERON_SYMBOLS,
-                "population_size": 500,
-                "pool_size": 500,
-                "generations": 10_000,  # large: the evaluation budget is what stops the run
-                "max_evaluations": 50_000,
-                "max_length": 50,
-                "max_depth": 10,
-                "tournament_size": 5,
-                "offspring_generator": "basic",
-                "reinserter": "keep-best",
-                "optimizer": "lm",
-                "optimizer_iterations": 5,
-                "local_search_probability": 1.0,
-                "crossover_probability": 1.0,
-                "crossover_internal_probability": 0.9,
-                "mutation_probability": 0.25,
-                "mutation": MappingProxyType(dict(_OPERON_MUTATION)),
-                "objectives": ("r2",),
-                "max_time": 600,  # safety cap in seconds; the evaluation budget ends a normal run far earlier
-                "n_threads": 1,
-            }
+            dict(_OPERON_DEFAULT)
         ),
+        # "quick": the default configuration with a fifth of the evaluations (~8 s per formula here): what fits a
+        # 61-formula side-by-side run into minutes on 2 cores. Far below SRBench's 1M evaluations / 8 h.
+        "quick": MappingProxyType({**_OPERON_DEFAULT, "max_evaluations": 10_000, "max_time": 120}),
         "smoke": MappingProxyType(
             {
                 "allowed_symbols": _OPERON_SYMBOLS,
@@ -138,29 +143,33 @@ OPERON_BUDGETS: Mapping[str, Mapping[str, Any]] = MappingProxyType(
 # same settings with population 1000 and 30 generations.
 _GPLEARN_FUNCTIONS = ("add", "sub", "mul", "div", "sqrt", "log", "sin", "cos")
 
+_GPLEARN_DEFAULT: dict[str, Any] = {
+    "function_set": _GPLEARN_FUNCTIONS,
+    "population_size": 1000,
+    "generations": 30,
+    "tournament_size": 20,
+    "init_depth": (2, 6),
+    "init_method": "half and half",
+    "metric": "mean absolute error",
+    "parsimony_coefficient": 0.001,
+    "p_crossover": 0.9,
+    "p_subtree_mutation": 0.01,
+    "p_hoist_mutation": 0.01,
+    "p_point_mutation": 0.01,
+    "p_point_replace": 0.05,
+    "max_samples": 1.0,
+    "stopping_criteria": 0.0,
+    "low_memory": True,
+    "n_jobs": 1,
+}
+
 GPLEARN_BUDGETS: Mapping[str, Mapping[str, Any]] = MappingProxyType(
     {
         "default": MappingProxyType(
-            {
-                "function_set": _GPLEARN_FUNCTIONS,
-                "population_size": 1000,
-                "generations": 30,
-                "tournament_size": 20,
-                "init_depth": (2, 6),
-                "init_method": "half and half",
-                "metric": "mean absolute error",
-                "parsimony_coefficient": 0.001,
-                "p_crossover": 0.9,
-                "p_subtree_mutation": 0.01,
-                "p_hoist_mutation": 0.01,
-                "p_point_mutation": 0.01,
-                "p_point_replace": 0.05,
-                "max_samples": 1.0,
-                "stopping_criteria": 0.0,
-                "low_memory": True,
-                "n_jobs": 1,
-            }
+            dict(_GPLEARN_DEFAULT)
         ),
+        # "quick": the default with 10 generations (~10 s per formula here), for side-by-side runs of all 61 formulas.
+        "quick": MappingProxyType({**_GPLEARN_DEFAULT, "generations": 10}),
         "smoke": MappingProxyType(
             {
                 "function_set": _GPLEARN_FUNCTIONS,

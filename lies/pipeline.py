@@ -416,17 +416,22 @@ def write_stage(data_dir: Path, stage: str, artifacts: Sequence, tasks: Sequence
 
 
 def run_stage(name: str, root: str | Path = ".", progress: bool | None = None) -> None:
-    """Run one stage on disk, as ``stages/<name>.py`` does: params from ``root/params.yaml``, data in ``root/data``."""
+    """Run one stage on disk, as ``stages/<name>.py`` does: params from ``root/params.yaml``, data in ``root/data``.
+
+    The whole params.yaml is validated first, so that a typo anywhere stops ``dvc repro`` at its first stage
+    rather than after the training.
+    """
     root = Path(root)
     if name not in DVC_STAGES:
         raise LiesError(f"unknown stage {name!r}{_did_you_mean(name, DVC_STAGES)} (stages: {', '.join(DVC_STAGES)})")
     params = load_params(root / "params.yaml")
+    checked = check_params(params)
     data_dir = root / "data"
-    runtime = parse_params(RuntimeParams, params.get("runtime"), "runtime")
+    runtime = checked["runtime"]
     if progress is not None:
         runtime = runtime.model_copy(update={"progress": progress})
     if name == "ablation":
-        skip = parse_params(AblationParams, params.get("ablation"), "ablation").skip
+        skip = checked["ablation"].skip
         with atomic_folder(data_dir / "ablation") as tmp:
             for stage in SKIPPABLE:
                 write_json(tmp / f"{stage}.json", {"skip": stage in skip})
@@ -434,7 +439,7 @@ def run_stage(name: str, root: str | Path = ".", progress: bool | None = None) -
     if name == "evaluation":
         return run_evaluation(root, params)
     stage = STAGES[name]
-    stage_params = parse_params(stage.Params, params.get(section_of(name)), section_of(name))
+    stage_params = checked[section_of(name)]
     if name == "prepare":
         arts = stage.run([], [], stage_params, runtime)
         write_stage(data_dir, name, arts, [a.data for a in arts], stage_params, {})

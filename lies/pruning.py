@@ -99,14 +99,15 @@ def remove_dead_units(net: LiesNetwork) -> None:
 
 @torch.no_grad()
 def _refit_linear(net: LiesNetwork, x: torch.Tensor, t: torch.Tensor) -> None:
-    """Least-squares fit of the direct edges input -> output of a network without hidden units (one model)."""
+    """Least-squares fit of every direct edge input -> output of a network without hidden units (one model).
+
+    All direct edges take part, also those pruned earlier: while hidden units carried part of the function, a
+    direct edge could look negligible; the hypothesis tested here is "a product of powers", which needs them all.
+    """
     width = net.arch.input_width
-    keep = net.view(net.mask, "output")[0, 0, :width] > 0
-    coef = torch.zeros(width, dtype=x.dtype, device=x.device)
-    if keep.any():
-        sol = torch.linalg.lstsq(x[0][:, keep].double(), t[0].double()[:, None]).solution[:, 0]
-        coef[keep] = sol.to(x.dtype)
-    net.view(net.flat, "output")[0, 0, :width] = coef
+    sol = torch.linalg.lstsq(x[0].double(), t[0].double()[:, None]).solution[:, 0]
+    net.view(net.mask, "output")[0, 0, :width] = 1.0
+    net.view(net.flat, "output")[0, 0, :width] = sol.to(x.dtype)
     net.apply_masks()
 
 

@@ -1,7 +1,6 @@
 """The pipeline in memory (skip, replace, insert a user stage) and on disk (run_stage: round trip, errors).
 
-Tiny training params keep the whole file to a few seconds: one Feynman formula, 1,000 samples, 10 epochs. The
-seed is one where oversampling adds samples, see the note on `TINY`.
+Tiny training params keep the whole file to a few seconds: one Feynman formula, 1,000 samples, 10 epochs.
 """
 
 from __future__ import annotations
@@ -41,8 +40,8 @@ from lies.stages import (
     parse_params,
 )
 
-# Seed 0 on I.12.1 with these params: oversampling adds 300 samples. (A task where oversampling adds none writes
-# an empty added.csv that lies.artifacts cannot read back; see the report on _read_dataset.)
+# On I.12.1 with seed 0 oversampling adds samples, so the on-disk round trip covers added.csv with rows in it
+# (without rows: test_network_with_no_oversampled_rows_round_trips).
 TASKS = {"set": ["I.12.1"], "n_train": 1000, "n_test": 200, "seed": 0}
 TINY = {
     "weak_admm": {"epochs": 10},
@@ -326,6 +325,7 @@ def _write_params(root: Path, change: dict) -> None:
         ("ablation", {"ablation": {"skipp": []}}, "did you mean 'skip'"),
         ("evaluation", {"evaluation": {"symbolic_timeot": 1}}, "did you mean 'symbolic_timeout'"),
         ("extract", {"extrakt": {}}, "unknown section 'extrakt'; did you mean 'extract'"),
+        ("prepare", {"final_rounding": {"tua": 0.1}}, "final_rounding: unknown key 'tua'; did you mean 'tau'"),
     ],
 )
 def test_params_mistakes_are_one_line_errors(run_copy, stage, change, hint):
@@ -432,3 +432,16 @@ def test_network_with_no_oversampled_rows_round_trips(all_skipped, tmp_path):
     write_stage(tmp_path, "oversampling", [with_empty], [task], STAGES["oversampling"].Params(), {})
     back = read_stage(tmp_path, "oversampling", [task])[0]
     assert back.added is not None and back.added.n_samples == 0
+
+
+def test_metrics_count_undefined_formulas_and_leave_out_timeouts():
+    from lies.evaluation import summarize
+
+    def row(r2, solved=False, late=False):
+        return {"r2_test": r2, "symbolic_solution": solved, "out_of_time": late, "seconds_total": 2.0}
+
+    metrics = summarize([row(1.0, solved=True), row(float("-inf")), row(float("nan"), late=True), row(0.995)])
+    assert metrics["tasks"] == 4 and metrics["solved"] == 1 and metrics["ssr"] == 0.25
+    assert metrics["r2_gt_0.99"] == 0.5 and metrics["r2_gt_0.999"] == 0.25
+    assert metrics["mean_r2"] == pytest.approx((1.0 - 1.0 + 0.995) / 3)  # -inf counts as -1, the timeout not at all
+    assert metrics["out_of_time"] == 0.25 and metrics["mean_seconds_per_task"] == 2.0

@@ -72,3 +72,51 @@ def test_pruned_weights_are_masked_for_good():
     net = _net_with([("output", (0, 0), 1.0), ("output", (0, 1), 1e-5)])
     gradient_prune(net, _inputs())
     assert net.view(net.mask, "output")[0, 0, 1] == 0
+
+
+def _log_space_data(fn, n=2, rows=1000, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.uniform(1, 5, (rows, n))
+    z = np.log(X) / np.log(5)
+    x = add_constant_column(torch.tensor(z, dtype=torch.float32))[None]
+    t = torch.tensor(np.log(fn(X)), dtype=torch.float32)[None]
+    return x, t
+
+
+def test_node_pruning_removes_a_unit_that_only_duplicates_a_direct_edge():
+    from lies.admm import AdmmConfig
+    from lies.pruning import prune_nodes_with_refit
+
+    x, t = _log_space_data(lambda X: X[:, 0] * X[:, 1])
+    s = np.log(5)
+    # ln y = s z0 + s z1, half of the z0 term carried by a sine unit (sin u ~ u for small u)
+    net = LiesNetwork(2, 1)
+    with torch.no_grad():
+        net.flat.zero_()
+        for name, index, value in [("output", (0, 0), s / 2), ("output", (0, 1), s), ("layer0", (SIN, 0), 0.1),
+                                   ("gates", (0, SIN), 1.0), ("output", (0, 3 + SIN), 5 * s)]:
+            net.view(net.flat, name)[(0, *index)] = value
+    records = prune_nodes_with_refit(net, x, t, AdmmConfig(epochs=3, rho=0.0, alpha=0.0, lr=0.005))
+    assert records[0]["units"] == ["S0"] and records[0]["accepted"]
+    assert net.nonzero_counts()[0]["gates"] == 0
+    w = net.weight("output")[0, 0]
+    assert torch.allclose(w[:3], torch.tensor([s, s, 0.0], dtype=w.dtype), atol=1e-3)  # refit as a power product
+
+
+def test_node_pruning_keeps_a_unit_the_formula_needs():
+    from lies.admm import AdmmConfig
+    from lies.pruning import prune_nodes_with_refit
+
+    x, t = _log_space_data(lambda X: np.exp(-X[:, 0] ** 2 / 8) * X[:, 1], rows=2000)
+    s = float(np.log(5))
+    # ln y = -x0^2 / 8 + ln x1: an exp unit computing x0^2 = exp(2 s z0), read with weight -1/8
+    net = LiesNetwork(2, 1)
+    with torch.no_grad():
+        net.flat.zero_()
+        net.view(net.flat, "layer0")[0, EXP, 0] = 2 * s
+        net.view(net.flat, "gates")[0, 0, EXP] = 1.0
+        net.view(net.flat, "output")[0, 0, 3 + EXP] = -1 / 8
+        net.view(net.flat, "output")[0, 0, 1] = s
+    records = prune_nodes_with_refit(net, x, t, AdmmConfig(epochs=2, rho=0.0, alpha=0.0, lr=0.002))
+    assert records[0]["units"] == ["E0"] and not records[0]["accepted"]
+    assert net.nonzero_counts()[0]["gates"] == 1

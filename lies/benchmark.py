@@ -1,0 +1,303 @@
+"""The paper's benchmark (IV-C, IV-D): LIES-61 x trials, the Table I ablations, and peers on the same samples.
+
+`run_benchmark` runs the full pipeline once, then each ablation re-runs only the stages from the first skipped
+one on, reusing every artifact upstream of it (what `dvc exp run -S ablation.skip=...` does with DVC's cache). An
+ablation's formula stages get a per-task time limit of ``out_of_time_factor`` times the full pipeline's median
+seconds per task (the paper's rule: five times the typical runtime); a task beyond it is recorded as out of time.
+Peers (`lies.peers`) fit the very same training samples and go through the same R^2 and symbolic check.
+"""
+
+from __future__ import annotations
+
+import math
+import platform
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Sequence
+
+import numpy as np
+import pandas as pd
+
+from lies.evaluation import summarize
+from lies.pipeline import Pipeline, PipelineResult, evaluation_rows
+from lies.artifacts import TaskArtifact
+from lies.stages import STAGES, FormulaStageParams, RuntimeParams, TasksParams, skipped
+from lies.tasks import TaskData
+
+#: The four ablations of the paper's Table I (plus none: the main pipeline).
+TABLE_I = ("oversampling", "gradient_pruning", "rounding_to_zero", "coefficient_optimization")
+
+
+@dataclass
+class BenchmarkResult:
+    main: PipelineResult
+    ablations: dict[str, list[dict]] = field(default_factory=dict)  # skipped stage -> task rows
+    peers: dict[str, list[dict]] = field(default_factory=dict)  # peer name -> task rows
+    machine: str = ""
+
+
+def machine_description() -> str:
+    import os
+
+    import torch
+
+    gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no GPU"
+    return f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPU cores, {gpu}, torch {torch.__version__}"
+
+
+def run_ablation(
+    main: PipelineResult, pipeline: Pipeline, stage: str, runtime: RuntimeParams, time_limit: float,
+    evaluation_timeout: float = 10.0, equations: set[str] | None = None,
+) -> list[dict]:
+    """Re-run ``pipeline`` with ``stage`` skipped, from that stage on, reusing the main run's upstream artifacts.
+
+    ``equations`` restricts the run to those formulas' tasks (Table I only scores formulas the main run solved).
+    """
+    keep = [i for i, t in enumerate(main.tasks) if equations is None or t.spec.equation in equations]
+    tasks = [main.tasks[i] for i in keep]
+    names = [s.name for s in pipeline.stages]
+    first = names.index(stage)
+    artifacts = {name: [main.artifacts[name][i] for i in keep] for name in names[:first]}
+    current = artifacts[names[first - 1]] if first else [TaskArtifact(t) for t in tasks]
+    for s in pipeline.stages[first:]:
+        if s.name == stage:
+            current = [skipped(s.name, a) for a in current]
+        else:
+            params = pipeline.params[s.name]
+            if isinstance(params, FormulaStageParams):
+                params = params.model_copy(update={"time_limit": time_limit})
+            current = s.run(current, tasks, params, runtime)
+        artifacts[s.name] = current
+    return evaluation_rows(tasks, artifacts, evaluation_timeout)
+
+
+def run_peer(name: str, tasks: Sequence[TaskData], budget: str, n_jobs: int, timeout: float = 10.0) -> list[dict]:
+    """Fit one peer on every task's training samples; rows shaped like the pipeline's evaluation rows."""
+    from joblib import Parallel, delayed
+
+    return Parallel(n_jobs=n_jobs)(delayed(_peer_row)(name, t, budget, timeout) for t in tasks)
+
+
+def _peer_row(name: str, task: TaskData, budget: str, timeout: float) -> dict:
+    import sympy
+
+    from lies.formula import Formula
+    from lies.metrics import is_symbolic_solution, r2_score
+    from lies.peers import PEERS, strip_abs
+
+    result = PEERS[name](task.train.X, task.train.y, task.variables, seed=task.spec.seed % (2**31), budget=budget)
+    expr = strip_abs(result.expr) if name == "gplearn" else result.expr
+    formula = Formula(expr, [sympy.Symbol(v) for v in task.variables])
+    r2 = r2_score(task.test.y, formula(task.test.X))
+    eq = task.equation
+    return {
+        "task": task.name,
+        "equation": task.spec.equation or "",
+        "trial": task.spec.trial,
+        "formula": formula.text,
+        "out_of_time": False,
+        "r2_test": r2,
+        "symbolic_solution": bool(eq is not None and is_symbolic_solution(formula, eq.expr, timeout=timeout, r2=r2)),
+        "complexity": formula.complexity,
+        "seconds_total": result.seconds,
+    }
+
+
+def run_benchmark(
+    tasks: TasksParams,
+    pipeline: Pipeline | None = None,
+    runtime: RuntimeParams | None = None,
+    ablations: Sequence[str] = TABLE_I,
+    peers: Sequence[str] = (),
+    peer_budget: str = "default",
+    out_of_time_factor: float = 5.0,
+    on_progress: Callable[[str], None] | None = None,
+) -> BenchmarkResult:
+    pipeline = pipeline or Pipeline()
+    runtime = runtime or RuntimeParams()
+    say = on_progress or (lambda message: None)
+    start = time.perf_counter()
+    main = pipeline.run(tasks, runtime, on_stage=lambda name, s: say(f"{name}: {s:.1f} s"))
+    say(f"main pipeline: {time.perf_counter() - start:.0f} s, SSR {main.metrics['ssr']:.3f}")
+    result = BenchmarkResult(main=main, machine=machine_description())
+    typical = float(np.median([r["seconds_total"] for r in main.rows])) if main.rows else 60.0
+    solved = {r["equation"] for r in main.rows if r["symbolic_solution"]}
+    for stage in ablations:
+        t0 = time.perf_counter()
+        result.ablations[stage] = run_ablation(main, pipeline, stage, runtime, out_of_time_factor * typical,
+                                               equations=solved)
+        say(f"without {stage}: {time.perf_counter() - t0:.0f} s")
+    for name in peers:
+        t0 = time.perf_counter()
+        result.peers[name] = run_peer(name, main.tasks, peer_budget, runtime.n_jobs)
+        say(f"peer {name}: {time.perf_counter() - t0:.0f} s")
+    return result
+
+
+# ------------------------------------------------------------------------------------------------ tables
+def summary_table(result: BenchmarkResult) -> pd.DataFrame:
+    """SSR, R^2 > 0.99 / 0.999 rates, median seconds per task: LIES and each peer, one row each."""
+    rows = [{"method": "LIES (this pipeline)", **_summary(result.main.rows)}]
+    for name, peer_rows in result.peers.items():
+        rows.append({"method": name, **_summary(peer_rows)})
+    return pd.DataFrame(rows)
+
+
+def _summary(rows: Sequence[dict]) -> dict:
+    m = summarize(rows)
+    return {
+        "tasks": m["tasks"],
+        "SSR %": 100 * m["ssr"],
+        "R2>0.99 %": 100 * m["r2_gt_0.99"],
+        "R2>0.999 %": 100 * m["r2_gt_0.999"],
+        "median s/task": m["median_seconds_per_task"],
+    }
+
+
+def ablation_table(result: BenchmarkResult) -> pd.DataFrame:
+    """Table I: on the formulas with at least one solved trial in the main run, per configuration the share of
+    trials with a correct formula, a wrong one, out of time, and R^2 > 0.99 (percent)."""
+    solved = {r["equation"] for r in result.main.rows if r["symbolic_solution"]}
+    configs = {"Main Pipeline": result.main.rows}
+    configs.update({f"w/o {_pretty(s)}": rows for s, rows in result.ablations.items()})
+    table = []
+    for label, rows in configs.items():
+        rows = [r for r in rows if r["equation"] in solved]
+        n = len(rows) or 1
+        true = sum(bool(r["symbolic_solution"]) for r in rows)
+        oot = sum(bool(r["out_of_time"]) for r in rows)
+        r2 = [r["r2_test"] for r in rows if not r["out_of_time"]]
+        table.append({
+            "Components": label,
+            "Sym Solution True": 100 * true / n,
+            "Sym Solution False": 100 * (len(rows) - true - oot) / n,
+            "Out-of-Time Error": 100 * oot / n,
+            "R2 > 0.99": 100 * sum(v > 0.99 for v in r2 if math.isfinite(v)) / n if r2 else math.nan,
+        })
+    return pd.DataFrame(table)
+
+
+def _pretty(stage: str) -> str:
+    return {"oversampling": "Oversampling", "gradient_pruning": "Gradient Pruning",
+            "rounding_to_zero": "Gradient Rounding to Zero", "coefficient_optimization": "Optimization",
+            "final_rounding": "Final Rounding"}.get(stage, stage)
+
+
+def failure_causes(rows: Sequence[dict], main_artifacts: dict | None = None) -> pd.DataFrame:
+    """Unsolved tasks grouped by cause: out of time, diverged, constants off (right structure after rounding the
+    constants away), or structure wrong."""
+    out = []
+    for r in rows:
+        if r["symbolic_solution"]:
+            continue
+        if r["out_of_time"]:
+            cause = "time-out"
+        elif not math.isfinite(r.get("r2_test", math.nan)) or r.get("r2_test", -1) < 0:
+            cause = "numerically broken (R^2 < 0 or NaN)"
+        elif r.get("r2_test", 0) > 0.999:
+            cause = "fits (R^2 > 0.999) but the structure differs"
+        else:
+            cause = "structure wrong"
+        out.append({"task": r["task"], "equation": r["equation"], "cause": cause, "r2_test": r["r2_test"],
+                    "formula": r["formula"]})
+    return pd.DataFrame(out, columns=["task", "equation", "cause", "r2_test", "formula"])
+
+
+def markdown(df: pd.DataFrame, floatfmt: str = ".1f") -> str:
+    """A GitHub-flavoured markdown table without extra dependencies."""
+    cols = list(df.columns)
+    lines = ["| " + " | ".join(cols) + " |", "|" + "|".join("---" for _ in cols) + "|"]
+    for _, row in df.iterrows():
+        cells = [format(v, floatfmt) if isinstance(v, float) else str(v) for v in row]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+__all__ = ["run_benchmark", "run_ablation", "run_peer", "summary_table", "ablation_table", "failure_causes",
+           "markdown", "TABLE_I", "STAGES"]
+
+
+def write_report(result: BenchmarkResult, out: "str | Path", command: str = "") -> str:
+    """Write the benchmark's tables into ``out`` (CSV + JSON + report.md) and return the markdown report."""
+    from pathlib import Path
+
+    from lies.artifacts import write_frame, write_json
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    write_frame(out / "results.csv", pd.DataFrame(result.main.rows))
+    write_json(out / "summary.json", result.main.metrics)
+    for stage, rows in result.ablations.items():
+        write_frame(out / f"results_without_{stage}.csv", pd.DataFrame(rows))
+    for name, rows in result.peers.items():
+        write_frame(out / f"results_{name}.csv", pd.DataFrame(rows))
+    summary = summary_table(result)
+    lines = [
+        f"Command: `{command}`" if command else "",
+        f"Machine: {result.machine}",
+        f"Date: {time.strftime('%Y-%m-%d')}",
+        "",
+        markdown(summary),
+        "",
+    ]
+    if result.ablations:
+        lines += ["Ablations (Table I; formulas with at least one solved trial in the main run, percent of trials):",
+                  "", markdown(ablation_table(result)), ""]
+    causes = failure_causes(result.main.rows)
+    if len(causes):
+        counts = causes.groupby("cause").size().rename("tasks").reset_index()
+        lines += ["Unsolved tasks by cause:", "", markdown(counts), ""]
+    report = "\n".join(line for line in lines if line is not None)
+    (out / "report.md").write_text(report + "\n")
+    write_frame(out / "failures.csv", causes)
+    return report
+
+
+def add_arguments(parser) -> None:
+    """The ``lies benchmark`` command line."""
+    parser.add_argument("--set", default="lies61", help="task set: lies61 (default), default, all, or ids a,b,c")
+    parser.add_argument("--trials", type=int, default=3)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", default="runs/benchmark", help="folder for results.csv, report.md, ...")
+    parser.add_argument("--params", default=None, help="a params.yaml to take stage params from (default: built-in)")
+    parser.add_argument("--ablations", default=",".join(TABLE_I),
+                        help="comma-separated stages to ablate (Table I), or 'none'")
+    parser.add_argument("--peers", default="", help="comma-separated peers (operon,gplearn); needs lies[peers]")
+    parser.add_argument("--peer-budget", default="default", help="peer budget name (lies.peers), e.g. default, smoke")
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--n-jobs", type=int, default=2)
+
+
+def main(args, argv_text: str = "") -> int:
+    """Run the benchmark from parsed ``lies benchmark`` arguments; print the report."""
+    from tqdm import tqdm
+
+    from lies.pipeline import OTHER_SECTIONS, load_params
+    from lies.stages import parse_params
+
+    params = load_params(args.params) if args.params else {}
+    stage_params = {k: v for k, v in params.items() if k not in OTHER_SECTIONS and k != "prepare"}
+    skip = (params.get("ablation") or {}).get("skip") or []
+    pipeline = Pipeline(params=stage_params, skip=[skip] if isinstance(skip, str) else skip)
+    selection = args.set.split(",") if "," in args.set else args.set
+    tasks_section = dict(params.get("tasks") or {})
+    tasks_section.update({"set": selection, "trials": args.trials, "seed": args.seed, "csv": None, "target": None})
+    tasks = parse_params(TasksParams, tasks_section, "tasks")
+    runtime = parse_params(RuntimeParams, {"device": args.device, "n_jobs": args.n_jobs}, "runtime")
+    ablations = [] if args.ablations in ("", "none") else [s.strip() for s in args.ablations.split(",") if s.strip()]
+    for stage in ablations:
+        if stage not in STAGES or not STAGES[stage].skippable:
+            from lies.errors import LiesError
+
+            raise LiesError(f"--ablations: {stage!r} is not a stage that can be skipped")
+    peers = [p.strip() for p in args.peers.split(",") if p.strip()]
+    steps = len(pipeline.stages) + 1 + len(ablations) + len(peers)  # stages, the main summary, the rest
+    with tqdm(total=steps, desc="benchmark", unit="step") as bar:
+        def progress(message: str) -> None:
+            bar.set_postfix_str(message[:60])
+            bar.update(1)
+
+        result = run_benchmark(tasks, pipeline, runtime, ablations, peers, args.peer_budget, on_progress=progress)
+    report = write_report(result, args.out, command=argv_text)
+    print(report)
+    return 0

@@ -1,0 +1,71 @@
+"""Smoke version of the benchmark: two formulas, one trial, tiny training (issue 5); the real one is BENCHMARKS.md."""
+
+import math
+
+import pandas as pd
+import pytest
+
+from lies.benchmark import ablation_table, failure_causes, markdown, run_benchmark, summary_table, write_report
+from lies.pipeline import Pipeline
+from lies.stages import RuntimeParams, TasksParams
+
+TINY = {
+    "weak_admm": {"epochs": 2},
+    "oversampling": {"max_iter": 1, "retrain": {"epochs": 1}},
+    "strong_admm": {"epochs": 2},
+    "gradient_pruning": {"refit": {"epochs": 1}},
+}
+
+
+@pytest.fixture(scope="module")
+def smoke():
+    tasks = TasksParams(set=["I.12.1", "II.8.31"], trials=1, n_train=500, n_test=200)
+    return run_benchmark(tasks, Pipeline(params=TINY), RuntimeParams(n_jobs=1, progress=False),
+                         ablations=["oversampling", "coefficient_optimization"])
+
+
+def test_main_rows_and_summary(smoke):
+    rows = smoke.main.rows
+    assert [r["task"] for r in rows] == ["I.12.1-t0", "II.8.31-t0"]
+    for r in rows:
+        assert {"formula", "r2_test", "symbolic_solution", "seconds_total", "seconds_weak_admm"} <= set(r)
+    table = summary_table(smoke)
+    assert list(table.columns) == ["method", "tasks", "SSR %", "R2>0.99 %", "R2>0.999 %", "median s/task"]
+    assert table.loc[0, "tasks"] == 2 and 0 <= table.loc[0, "SSR %"] <= 100
+
+
+def test_ablations_reuse_upstream_and_mark_the_skipped_stage(smoke):
+    solved = {r["equation"] for r in smoke.main.rows if r["symbolic_solution"]}
+    for stage, rows in smoke.ablations.items():
+        assert {r["equation"] for r in rows} == solved  # only formulas the main run solved are re-run
+    table = ablation_table(smoke)
+    assert list(table["Components"]) == ["Main Pipeline", "w/o Oversampling", "w/o Optimization"]
+    for _, row in table.iterrows():
+        parts = row["Sym Solution True"] + row["Sym Solution False"] + row["Out-of-Time Error"]
+        assert solved == set() or math.isclose(parts, 100.0)
+
+
+def test_report_files(smoke, tmp_path):
+    report = write_report(smoke, tmp_path, command="lies benchmark --set I.12.1,II.8.31 --trials 1")
+    assert "| method |" in report and "Machine:" in report
+    assert (tmp_path / "report.md").read_text().strip() == report.strip()
+    assert len(pd.read_csv(tmp_path / "results.csv")) == 2
+    for stage in smoke.ablations:
+        assert (tmp_path / f"results_without_{stage}.csv").exists()
+
+
+def test_failure_causes_and_markdown():
+    rows = [
+        {"task": "a-t0", "equation": "a", "symbolic_solution": False, "out_of_time": True, "r2_test": math.nan,
+         "formula": ""},
+        {"task": "b-t0", "equation": "b", "symbolic_solution": False, "out_of_time": False, "r2_test": 0.9999,
+         "formula": "x"},
+        {"task": "c-t0", "equation": "c", "symbolic_solution": False, "out_of_time": False, "r2_test": 0.5,
+         "formula": "y"},
+        {"task": "d-t0", "equation": "d", "symbolic_solution": True, "out_of_time": False, "r2_test": 1.0,
+         "formula": "z"},
+    ]
+    causes = failure_causes(rows)
+    assert list(causes["cause"]) == ["time-out", "fits (R^2 > 0.999) but the structure differs", "structure wrong"]
+    md = markdown(pd.DataFrame({"a": [1.25], "b": ["x"]}))
+    assert md.splitlines() == ["| a | b |", "|---|---|", "| 1.2 | x |"]
