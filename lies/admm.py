@@ -11,6 +11,17 @@ either the same soft threshold as every edge (``gate_mode="l1"``, what the autho
 paper's constraint on the number of active nodes (``gate_mode="cardinality"``: Z keeps the ``gate_budget`` largest
 gates of each network and zeroes the rest, the Euclidean projection onto that set).
 
+The l1 term of eq. (12) is minimised by its proximal operator in RMSprop's metric (``l1_mode="proximal"``: after
+each step, a soft threshold of ``step * alpha`` per weight), which gives exact zeros; ``"subgradient"`` adds
+``alpha * sign(w)`` to the gradient instead, as the authors' code does through autograd.
+
+Defaults and what was measured (8 AI-Feynman formulas, one trial, whole pipeline; see BENCHMARKS.md): the paper's
+values are kept (rho, lambda, epochs, lr). With the squared norm of eq. (11) and the strong lambda, Z is 0 for
+n <= 4 and U accumulates W every epoch, so the strong phase acts as a growing ridge that spreads each term over
+redundant paths (0/8 solved without node pruning); no ADMM pull, stronger l1, subgradient l1, a cardinality gate
+budget or small initial gates all stayed at 0-1/8. What moved recovery was node pruning with refit afterwards
+(`lies.pruning.prune_nodes_with_refit`: 6/12 with the paper's strong ADMM, the same as without the ADMM pull).
+
 All models of a `LiesNetwork` train together; each has its own data, its own data order and its own learning rate,
 so a model whose loss turns non-finite is restored to its last finite state and continues at half the learning
 rate without disturbing the others (after ``max_restarts`` it is frozen there and reported as diverged).
@@ -38,7 +49,7 @@ class AdmmConfig:
     rho: float = 0.5  # ADMM penalty parameter of eq. (5)-(11)
     lam: float = 5e-4  # lambda of eq. (3)-(8): the Z soft threshold is lam / rho
     alpha: float = 0.01  # l1 weight of eq. (12) (the authors' code: 0.05 weak, 0.01 strong)
-    l1_mode: Literal["scaled", "proximal", "subgradient"] = "proximal"  # how eq. (12) is applied: see train_admm
+    l1_mode: Literal["proximal", "subgradient"] = "proximal"  # how eq. (12) is applied: see train_admm
     lr: float = 1.5e-2  # RMSprop learning rate (paper IV-A)
     lr_decay: float = 0.9  # learning rate multiplied by this after every epoch (code: 0.9 weak, 0.95 strong)
     batch_size: int = 256
@@ -156,7 +167,7 @@ def train_admm(
     restarts = [0] * n_models
     snapshot = _snapshot(params, square_avg, admm)
 
-    proximal = config.l1_mode in ("proximal", "scaled")
+    proximal = config.l1_mode == "proximal"
     history: list[list[dict[str, float]]] = [[] for _ in range(n_models)]
     batch = max(1, min(config.batch_size, n_samples))
     steps = 0
@@ -186,9 +197,8 @@ def train_admm(
                     v.mul_(0.99).addcmul_(g, g, value=0.01)
                     step = lr.view(shape) / v.sqrt().add_(1e-8)  # RMSprop's per-weight step size (eps 1e-8)
                     p.sub_(g * step)
-                    if proximal:  # l1 prox in RMSprop's metric: soft threshold (eq. 8's form)
-                        shrink = step * config.alpha if config.l1_mode == "proximal" else lr.view(shape) * config.alpha
-                        p.copy_(torch.sign(p) * torch.clamp(p.abs() - shrink, min=0.0))
+                    if proximal:  # l1 prox in RMSprop's metric: soft threshold by step * alpha (eq. 8's form)
+                        p.copy_(torch.sign(p) * torch.clamp(p.abs() - step * config.alpha, min=0.0))
                 net.apply_masks()
                 sums += terms.detach()
             n_batches += 1

@@ -148,6 +148,7 @@ def _summary(rows: Sequence[dict]) -> dict:
     return {
         "tasks": m["tasks"],
         "SSR %": 100 * m["ssr"],
+        "SSR % (SRBench literal)": 100 * m["ssr_srbench_literal"],
         "R2>0.99 %": 100 * m["r2_gt_0.99"],
         "R2>0.999 %": 100 * m["r2_gt_0.999"],
         "median s/task": m["median_seconds_per_task"],
@@ -266,11 +267,18 @@ def add_arguments(parser) -> None:
     parser.add_argument("--peer-budget", default="default", help="peer budget name (lies.peers), e.g. default, smoke")
     parser.add_argument("--device", default="auto")
     parser.add_argument("--n-jobs", type=int, default=2)
+    parser.add_argument("--rescore", metavar="DIR", default=None,
+                        help="re-check the formulas of a finished benchmark folder and rewrite its report (no training)")
 
 
 def main(args, argv_text: str = "") -> int:
     """Run the benchmark from parsed ``lies benchmark`` arguments; print the report."""
     from tqdm import tqdm
+
+    if args.rescore:
+        result = rescore(args.rescore)
+        print(write_report(result, args.rescore, command=argv_text))
+        return 0
 
     from lies.pipeline import OTHER_SECTIONS, load_params
     from lies.stages import parse_params
@@ -283,6 +291,7 @@ def main(args, argv_text: str = "") -> int:
     tasks_section = dict(params.get("tasks") or {})
     tasks_section.update({"set": selection, "trials": args.trials, "seed": args.seed, "csv": None, "target": None})
     tasks = parse_params(TasksParams, tasks_section, "tasks")
+    tasks.specs()  # unknown ids or sets fail here, before any work or progress bar
     runtime = parse_params(RuntimeParams, {"device": args.device, "n_jobs": args.n_jobs}, "runtime")
     ablations = [] if args.ablations in ("", "none") else [s.strip() for s in args.ablations.split(",") if s.strip()]
     for stage in ablations:
@@ -301,3 +310,43 @@ def main(args, argv_text: str = "") -> int:
     report = write_report(result, args.out, command=argv_text)
     print(report)
     return 0
+
+
+def rescore(out: "str | Path", timeout: float = 10.0) -> BenchmarkResult:
+    """Re-check every stored formula of a finished benchmark folder with the current symbolic check and rewrite
+    its tables (no training is repeated: only the scoring changes). Returns the re-scored result."""
+    from pathlib import Path
+
+    from lies.datasets import get_equation
+    from lies.formula import Formula
+    from lies.metrics import is_symbolic_solution
+
+    out = Path(out)
+
+    def load(path: Path) -> list[dict]:
+        frame = pd.read_csv(path, keep_default_na=False, na_values=[""])
+        rows = frame.to_dict("records")
+        for r in rows:
+            r["out_of_time"] = bool(r["out_of_time"])
+            r["r2_test"] = float(r["r2_test"]) if r["r2_test"] == r["r2_test"] else math.nan
+            formula = r.get("formula")
+            eq = get_equation(r["equation"]) if r.get("equation") else None
+            solved = literal = False
+            if eq is not None and isinstance(formula, str) and formula and not r["out_of_time"]:
+                f = Formula(formula, eq.variable_names)
+                positive = all(v.low >= 0 for v in eq.variables)
+                solved = is_symbolic_solution(f, eq.expr, timeout=timeout, r2=r["r2_test"], positive=positive)
+                literal = is_symbolic_solution(f, eq.expr, timeout=timeout, r2=r["r2_test"])
+            r["symbolic_solution"], r["symbolic_solution_srbench"] = bool(solved), bool(literal)
+        return rows
+
+    main_rows = load(out / "results.csv")
+    main = PipelineResult(tasks=[], rows=main_rows, metrics=summarize(main_rows))
+    result = BenchmarkResult(main=main, machine=machine_description())
+    order = {stage: i for i, stage in enumerate(STAGES)}
+    for path in sorted(out.glob("results_without_*.csv"), key=lambda p: order.get(p.stem[16:], 99)):
+        result.ablations[path.stem.removeprefix("results_without_")] = load(path)
+    for path in sorted(out.glob("results_*.csv")):
+        if not path.stem.startswith("results_without_"):
+            result.peers[path.stem.removeprefix("results_")] = load(path)
+    return result

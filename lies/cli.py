@@ -269,6 +269,12 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2)
 
 
+def cmd_benchmark(args) -> int:
+    from lies.benchmark import main as benchmark_main
+
+    return benchmark_main(args, "lies benchmark " + " ".join(sys.argv[2:]))
+
+
 def build_parser() -> argparse.ArgumentParser:
     from lies import __version__
 
@@ -303,6 +309,15 @@ def build_parser() -> argparse.ArgumentParser:
     inspect.add_argument("--task", metavar="NAME", help="only this task, e.g. I.12.1-t0")
     inspect.add_argument("--stage", metavar="NAME", help="show this stage's artifact in full, e.g. extract")
     inspect.set_defaults(func=cmd_inspect)
+
+    bench = sub.add_parser("benchmark", help="the paper's benchmark: LIES-61 x trials, Table I ablations, peers",
+                           description="Run the pipeline on a task set (default: LIES-61 x 3 trials), then each "
+                                       "Table I ablation reusing the upstream stages, and optional peers on the same "
+                                       "samples; write results.csv and report.md into OUT and print the report.")
+    from lies.benchmark import add_arguments
+
+    add_arguments(bench)
+    bench.set_defaults(func=cmd_benchmark)
 
     stage = sub.add_parser("stage", help="run one pipeline stage in a folder (what dvc repro calls)")
     stage.add_argument("name")

@@ -74,7 +74,8 @@ def optimize_coefficients(
             raise _Deadline
         r = par.evaluate(X, theta) - y
         if np.all(np.isfinite(r)):
-            cost = float(r @ r)
+            with np.errstate(over="ignore"):  # an overflowing cost is +inf: never the best
+                cost = float(r @ r)
             if cost < best["cost"]:
                 best["theta"], best["cost"] = np.array(theta, dtype=np.float64), cost
         return r

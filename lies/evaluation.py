@@ -30,15 +30,19 @@ def evaluate_task(task: TaskData, summaries: Mapping[str, dict], formula, symbol
         "out_of_time": out_of_time,
     }
     if formula is None or out_of_time:
-        row.update(r2_test=math.nan, r2_train=math.nan, symbolic_solution=False, complexity=math.nan)
+        row.update(r2_test=math.nan, r2_train=math.nan, symbolic_solution=False, symbolic_solution_srbench=False,
+                   complexity=math.nan)
     else:
         r2_test = r2_score(task.test.y, formula(task.test.X))
         row["r2_test"] = r2_test
         row["r2_train"] = r2_score(task.train.y, formula(task.train.X))
         eq = task.equation
-        row["symbolic_solution"] = bool(
-            eq is not None and is_symbolic_solution(formula, eq.expr, timeout=symbolic_timeout, r2=r2_test)
-        )
+        positive = eq is not None and all(v.low >= 0 for v in eq.variables)
+        row["symbolic_solution"] = bool(eq is not None and is_symbolic_solution(
+            formula, eq.expr, timeout=symbolic_timeout, r2=r2_test, positive=positive))
+        row["symbolic_solution_srbench"] = bool(eq is not None and (
+            is_symbolic_solution(formula, eq.expr, timeout=symbolic_timeout, r2=r2_test) if positive
+            else row["symbolic_solution"]))
         row["complexity"] = formula.complexity
     total = 0.0
     for stage, summary in summaries.items():
@@ -62,6 +66,7 @@ def summarize(rows: Sequence[dict]) -> dict:
         "tasks": n,
         "ssr": solved / n,
         "solved": solved,
+        "ssr_srbench_literal": sum(bool(r.get("symbolic_solution_srbench", r["symbolic_solution"])) for r in rows) / n,
         "r2_gt_0.99": float((r2[known] > 0.99).sum() / n),
         "r2_gt_0.999": float((r2[known] > 0.999).sum() / n),
         "mean_r2": float(np.clip(r2[known], -1.0, 1.0).mean()) if known.any() else math.nan,

@@ -18,7 +18,7 @@ from typing import Any, Iterable, Sequence
 
 from lies.artifacts import read_frame, read_json, read_meta
 from lies.errors import LiesError
-from lies.pipeline import DVC_STAGES, data_folder
+from lies.pipeline import DVC_STAGES, data_folder, read_timings
 
 #: The R^2 a row shows, by artifact kind: networks are fitted in (log-)transformed space, formulas in raw units.
 _R2_OF = {"network": ("log_r2", "log"), "formula": ("r2_train", "train")}
@@ -133,8 +133,9 @@ def _stage_row(data_dir: Path, stage: str, task: str) -> list[str]:
     if meta.kind == "formula":
         formula = read_json(folder / "formula.json")
         text = formula["text"] if formula else "(none)"
+    seconds = summary.get("seconds", read_timings(folder.parent.parent, stage).get(folder.name))
     return [stage, _number(summary.get(key)), of if key in summary else "", weights,
-            _number(summary.get("seconds"), 1), ", ".join(status), text]
+            _number(seconds, 1), ", ".join(status), text]
 
 
 def _rows(path: Path) -> int | str:

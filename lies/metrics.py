@@ -164,6 +164,7 @@ def symbolic_check_details(
     timeout: float | None = 10.0,
     r2: float | None = None,
     affine: bool = False,
+    positive: bool = False,
 ) -> SymbolicCheck:
     """SRBench's symbolic-solution check (srbench-protocol.md 3.1), with its flags.
 
@@ -175,6 +176,8 @@ def symbolic_check_details(
     to apply that gate (r2 <= 0.5 -> not solved). ``affine=True`` also accepts ``k * truth + c`` (both a factor
     and an offset, e.g. ``2*x*y + 3`` for ``x*y``), which SRBench's three flags reject but the paper's prose
     ("add or multiply a constant") arguably allows; the benchmark uses SRBench's rule (the default).
+    ``positive=True`` declares every variable positive (true of every AI-Feynman range), so that identities such
+    as sqrt(a*b) = sqrt(a)*sqrt(b) hold; SRBench's plain symbols reject ``sqrt(g)*sqrt(p)`` for ``sqrt(g*p)``.
     The whole sympy part runs under `timeout` seconds
     (`lies.timeout`); a timeout or a sympy exception counts as not solved, as in SRBench.
     """
@@ -187,6 +190,10 @@ def symbolic_check_details(
     try:
         m = _as_expr(model, names)
         t = _as_expr(truth, names)
+        if positive:
+            pos = {v: sympy.Symbol(v.name, positive=True) for v in m.free_symbols | t.free_symbols
+                   if isinstance(v, sympy.Symbol)}
+            m, t = m.xreplace(pos), t.xreplace(pos)
         return call_with_timeout(_check, timeout, m, t, affine)
     except TimeoutError:
         return SymbolicCheck(False, "timeout")
@@ -200,6 +207,7 @@ def is_symbolic_solution(
     timeout: float | None = 10.0,
     r2: float | None = None,
     affine: bool = False,
+    positive: bool = False,
 ) -> bool:
     """True when `model` is SRBench-equivalent to `truth`; see `symbolic_check_details`."""
-    return symbolic_check_details(model, truth, timeout=timeout, r2=r2, affine=affine).solved
+    return symbolic_check_details(model, truth, timeout=timeout, r2=r2, affine=affine, positive=positive).solved

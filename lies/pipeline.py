@@ -151,7 +151,8 @@ class PipelineResult:
         names = [t.name for t in self.tasks]
         if isinstance(task, str):
             if task not in names:
-                raise LiesError(f"no task {task!r} in this result (tasks: {', '.join(names)}){_did_you_mean(task, names)}")
+                raise LiesError(f"no task {task!r} in this result{_did_you_mean(task, names)} "
+                                f"(tasks: {', '.join(names)})")
             task = names.index(task)
         return self.artifacts[list(self.artifacts)[-1]][task].formula
 
@@ -357,7 +358,8 @@ def data_folder(path: str | Path) -> Path:
             return candidate
     if not path.exists():
         raise LiesError(f"no such folder: {path}")
-    raise LiesError(f"{path} holds no pipeline outputs (no prepare/ or data/prepare/ inside; run dvc repro or lies run)")
+    raise LiesError(f"{path} holds no pipeline outputs (no prepare/ or data/prepare/ inside; "
+                    "run dvc repro or lies run)")
 
 
 def _task_folders(data_dir: Path, stage: str) -> list[Path]:
@@ -393,7 +395,23 @@ def read_tasks(data_dir: Path) -> list[TaskData]:
 
 def read_stage(data_dir: Path, stage: str, tasks: Sequence[TaskData]) -> list:
     kind = STAGES[stage].output_kind if stage in STAGES else None
-    return [_read_artifact(data_dir / stage / task.name, kind, stage) for task in tasks]
+    seconds = read_timings(data_dir, stage)
+    artifacts = [_read_artifact(data_dir / stage / task.name, kind, stage) for task in tasks]
+    for art, task in zip(artifacts, tasks):
+        if task.name in seconds:
+            art.summary["seconds"] = seconds[task.name]
+    return artifacts
+
+
+#: Wall seconds per task and stage live beside the outputs, not in them: a stage that re-runs and produces the same
+#: artifacts must write the same bytes, or DVC would re-run everything after it.
+TIMINGS = ".timings"
+
+
+def read_timings(data_dir: Path, stage: str) -> dict[str, float]:
+    """Seconds per task of one stage (empty when the stage has not run here)."""
+    path = Path(data_dir) / TIMINGS / f"{stage}.json"
+    return {k: float(v) for k, v in read_json(path).items()} if path.exists() else {}
 
 
 def skip_switch(data_dir: Path, stage: str) -> bool:
@@ -404,15 +422,28 @@ def skip_switch(data_dir: Path, stage: str) -> bool:
 
 def write_stage(data_dir: Path, stage: str, artifacts: Sequence, tasks: Sequence[TaskData], params: StageParams,
                 inputs: Mapping[str, str], skipped_flag: bool = False) -> None:
-    """Write ``data/<stage>/<task>/`` for every task, atomically for the whole stage."""
+    """Write ``data/<stage>/<task>/`` for every task, atomically for the whole stage, and the stage's seconds per
+    task into ``data/.timings/<stage>.json`` (outside the DVC output, so that the output is byte-stable)."""
+    seconds = {}
     with atomic_folder(data_dir / stage) as tmp:
         for art, task in zip(artifacts, tasks):
             folder = tmp / task.name
             folder.mkdir()
-            art.write(folder)
+            timed = getattr(art, "summary", None)
+            if timed is None:  # a task artifact: no summary, no timing
+                art.write(folder)
+            else:
+                art.summary = {k: v for k, v in timed.items() if k != "seconds"}
+                try:
+                    art.write(folder)
+                finally:
+                    art.summary = timed
+                seconds[task.name] = float(timed.get("seconds", 0.0))
             write_meta(folder, ArtifactMeta(kind=art.kind, stage=stage, task=task.name,
                                             params=params.model_dump(mode="json"), inputs=dict(inputs),
                                             library_version=__version__, skipped=skipped_flag))
+    (data_dir / TIMINGS).mkdir(exist_ok=True)
+    write_json(data_dir / TIMINGS / f"{stage}.json", seconds)
 
 
 def run_stage(name: str, root: str | Path = ".", progress: bool | None = None) -> None:

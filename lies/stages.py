@@ -91,7 +91,7 @@ class AdmmParams(StageParams):
     rho: float = Field(0.5, ge=0)
     lam: float | None = Field(5e-4, ge=0)
     alpha: float = Field(0.01, ge=0)
-    l1_mode: Literal["scaled", "proximal", "subgradient"] = "proximal"
+    l1_mode: Literal["proximal", "subgradient"] = "proximal"
     lr: float = Field(1.5e-2, gt=0)
     lr_decay: float = Field(0.9, gt=0, le=1)
     batch_size: int = Field(256, ge=1)
@@ -429,6 +429,8 @@ def _map_tasks(fn: Callable, jobs: list[tuple], runtime: RuntimeParams, device: 
     """``fn(*job)`` for every job, in order: in joblib processes (one torch thread each) when the work runs on the
     CPU and ``runtime.n_jobs > 1``, else in this process (a GPU is best fed from one process)."""
     if device.type != "cpu" or runtime.n_jobs == 1 or len(jobs) == 1:
+        # tiny matrices: more threads only add overhead (two threads made one-task runs 10-30x slower here)
+        torch.set_num_threads(runtime.torch_threads)
         return [fn(*job) for job in jobs]
     from joblib import Parallel, delayed
 

@@ -38,6 +38,7 @@ def _env(repo: Path) -> dict[str, str]:
         "DVC_NO_ANALYTICS": "1",
         "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",  # `python` in dvc.yaml = this interpreter
         "PYTHONPATH": str(repo),  # the stages import the copy of lies that dvc.yaml tracks
+        "OMP_NUM_THREADS": "1",  # see test_readme.py: in-process training ignores runtime.torch_threads
         "GIT_AUTHOR_NAME": "test", "GIT_AUTHOR_EMAIL": "test@example.com",
         "GIT_COMMITTER_NAME": "test", "GIT_COMMITTER_EMAIL": "test@example.com",
     }

@@ -127,3 +127,11 @@ def test_affine_option_accepts_factor_and_offset_together():
     assert not is_symbolic_solution(x * y**2, x * y, affine=True)
     assert not is_symbolic_solution(2 * x * y + x, x * y, affine=True)
     assert not is_symbolic_solution(sympy.Integer(3), x * y, affine=True)
+
+
+def test_positive_variables_make_root_identities_hold():
+    g, p, r = sympy.symbols("gamma pr rho")
+    model, truth = sympy.sqrt(g) * sympy.sqrt(p) / sympy.sqrt(r), sympy.sqrt(g * p / r)
+    assert not is_symbolic_solution(model, truth)  # SRBench's plain symbols: sqrt(a*b) != sqrt(a)*sqrt(b)
+    assert is_symbolic_solution(model, truth, positive=True)
+    assert not is_symbolic_solution(sympy.sqrt(g) * p, truth, positive=True)

@@ -13,6 +13,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import torch
+
 from lies.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -48,10 +50,17 @@ def test_readme_python_blocks_run(tmp_path):
                    "-S", "tasks.n_train=1000", "-S", "tasks.n_test=200", "-S", "weak_admm.epochs=10",
                    "-S", "strong_admm.epochs=10", "-S", "oversampling.max_iter=1",
                    "-S", "oversampling.retrain.epochs=1", "-S", "runtime.n_jobs=1"]
-    assert main(quick_start) == 0
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # see the note on OMP_NUM_THREADS below
+    try:
+        assert main(quick_start) == 0
+    finally:
+        torch.set_num_threads(threads)
     (tmp_path / "blocks.json").write_text(json.dumps(python))
     (tmp_path / "runner.py").write_text(RUNNER)
-    env = {**os.environ, "DVC_NO_ANALYTICS": "1", "PYTHONPATH": str(ROOT)}
+    # One torch thread: lies.stages._map_tasks does not apply runtime.torch_threads to work it runs in-process,
+    # and torch's default (2 threads on 2 cores) makes these single-task examples ~9x slower.
+    env = {**os.environ, "DVC_NO_ANALYTICS": "1", "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
     proc = subprocess.run([sys.executable, "runner.py", "blocks.json"], cwd=tmp_path, env=env,
                           capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
