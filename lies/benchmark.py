@@ -13,6 +13,7 @@ import math
 import platform
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Callable, Sequence
 
 import numpy as np
@@ -218,10 +219,8 @@ __all__ = ["run_benchmark", "run_ablation", "run_peer", "summary_table", "ablati
            "markdown", "TABLE_I", "STAGES"]
 
 
-def write_report(result: BenchmarkResult, out: "str | Path", command: str = "") -> str:
+def write_report(result: BenchmarkResult, out: str | Path, command: str = "") -> str:
     """Write the benchmark's tables into ``out`` (CSV + JSON + report.md) and return the markdown report."""
-    from pathlib import Path
-
     from lies.artifacts import write_frame, write_json
 
     out = Path(out)
@@ -312,7 +311,7 @@ def main(args, argv_text: str = "") -> int:
     return 0
 
 
-def rescore(out: "str | Path", timeout: float = 10.0) -> BenchmarkResult:
+def rescore(out: str | Path, timeout: float = 10.0) -> BenchmarkResult:
     """Re-check every stored formula of a finished benchmark folder with the current symbolic check and rewrite
     its tables (no training is repeated: only the scoring changes). Returns the re-scored result."""
     from pathlib import Path

@@ -107,9 +107,7 @@ _OPERON_DEFAULT: dict[str, Any] = {
 
 OPERON_BUDGETS: Mapping[str, Mapping[str, Any]] = MappingProxyType(
     {
-        "default": MappingProxyType(
-            dict(_OPERON_DEFAULT)
-        ),
+        "default": MappingProxyType(dict(_OPERON_DEFAULT)),
         # "quick": the default configuration with a fifth of the evaluations (~8 s per formula here): what fits a
         # 61-formula side-by-side run into minutes on 2 cores. Far below SRBench's 1M evaluations / 8 h.
         "quick": MappingProxyType({**_OPERON_DEFAULT, "max_evaluations": 10_000, "max_time": 120}),
@@ -165,32 +163,10 @@ _GPLEARN_DEFAULT: dict[str, Any] = {
 
 GPLEARN_BUDGETS: Mapping[str, Mapping[str, Any]] = MappingProxyType(
     {
-        "default": MappingProxyType(
-            dict(_GPLEARN_DEFAULT)
-        ),
+        "default": MappingProxyType(dict(_GPLEARN_DEFAULT)),
         # "quick": the default with 10 generations (~10 s per formula here), for side-by-side runs of all 61 formulas.
         "quick": MappingProxyType({**_GPLEARN_DEFAULT, "generations": 10}),
-        "smoke": MappingProxyType(
-            {
-                "function_set": _GPLEARN_FUNCTIONS,
-                "population_size": 100,
-                "generations": 10,
-                "tournament_size": 20,
-                "init_depth": (2, 6),
-                "init_method": "half and half",
-                "metric": "mean absolute error",
-                "parsimony_coefficient": 0.001,
-                "p_crossover": 0.9,
-                "p_subtree_mutation": 0.01,
-                "p_hoist_mutation": 0.01,
-                "p_point_mutation": 0.01,
-                "p_point_replace": 0.05,
-                "max_samples": 1.0,
-                "stopping_criteria": 0.0,
-                "low_memory": True,
-                "n_jobs": 1,
-            }
-        ),
+        "smoke": MappingProxyType({**_GPLEARN_DEFAULT, "population_size": 100, "generations": 10}),
     }
 )
 

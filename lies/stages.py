@@ -15,9 +15,7 @@ from __future__ import annotations
 
 import difflib
 import math
-import os
 import time
-from dataclasses import dataclass
 from typing import Any, Callable, ClassVar, Literal, Sequence
 
 import numpy as np

@@ -12,7 +12,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-import torch
 import yaml
 
 from lies.cli import main
@@ -26,16 +25,6 @@ TINY = [
     "-S", "runtime.n_jobs=1",
 ]
 TASK = "I.12.1-t0"
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_torch_thread():
-    """Work-around for lies.stages._map_tasks, which runs single-chunk work in this process without applying
-    runtime.torch_threads: torch's default (2 threads here) makes these small trainings ~9x slower."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def run_cli(*argv: str) -> tuple[int, str, str]:

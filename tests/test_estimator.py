@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-import torch
 import sympy
 
 from lies.errors import LiesError
@@ -20,16 +19,6 @@ TINY = {
     "coefficient_optimization": {"fit_seconds": 1},
     "final_rounding": {"simplify_seconds": 1},
 }
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_torch_thread():
-    """Work-around for lies.stages._map_tasks, which runs single-chunk work in this process without applying
-    runtime.torch_threads: torch's default (2 threads here) makes these small trainings ~9x slower."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="module")

@@ -5,7 +5,7 @@ import pytest
 import sympy
 import torch
 
-from lies.activations import EXP, IDENTITY, LOG, SIN
+from lies.activations import EXP, IDENTITY, LOG
 from lies.extraction import extract_expression, extract_formula
 from lies.network import LiesNetwork, add_constant_column
 from lies.transforms import Transform

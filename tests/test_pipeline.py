@@ -52,16 +52,6 @@ RUNTIME = {"n_jobs": 1}
 TASK = "I.12.1-t0"
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_torch_thread():
-    """Work-around for lies.stages._map_tasks, which runs single-chunk work in this process without applying
-    runtime.torch_threads: torch's default (2 threads here) makes these small trainings ~9x slower."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.fixture(scope="module")
 def tasks():
     runtime = parse_params(RuntimeParams, RUNTIME, "runtime")
