@@ -19,7 +19,7 @@ from typing import Callable, Sequence
 import numpy as np
 import pandas as pd
 
-from lies.evaluation import summarize
+from lies.evaluation import summarize, symbolic_flags
 from lies.pipeline import Pipeline, PipelineResult, evaluation_rows
 from lies.artifacts import TaskArtifact
 from lies.stages import STAGES, FormulaStageParams, RuntimeParams, TasksParams, skipped
@@ -314,11 +314,8 @@ def main(args, argv_text: str = "") -> int:
 def rescore(out: str | Path, timeout: float = 10.0) -> BenchmarkResult:
     """Re-check every stored formula of a finished benchmark folder with the current symbolic check and rewrite
     its tables (no training is repeated: only the scoring changes). Returns the re-scored result."""
-    from pathlib import Path
-
     from lies.datasets import get_equation
     from lies.formula import Formula
-    from lies.metrics import is_symbolic_solution
 
     out = Path(out)
 
@@ -332,10 +329,7 @@ def rescore(out: str | Path, timeout: float = 10.0) -> BenchmarkResult:
             eq = get_equation(r["equation"]) if r.get("equation") else None
             solved = literal = False
             if eq is not None and isinstance(formula, str) and formula and not r["out_of_time"]:
-                f = Formula(formula, eq.variable_names)
-                positive = all(v.low >= 0 for v in eq.variables)
-                solved = is_symbolic_solution(f, eq.expr, timeout=timeout, r2=r["r2_test"], positive=positive)
-                literal = is_symbolic_solution(f, eq.expr, timeout=timeout, r2=r["r2_test"])
+                solved, literal = symbolic_flags(Formula(formula, eq.variable_names), eq, r["r2_test"], timeout)
             r["symbolic_solution"], r["symbolic_solution_srbench"] = bool(solved), bool(literal)
         return rows
 

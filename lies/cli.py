@@ -49,14 +49,15 @@ def apply_override(params: dict, text: str) -> None:
     """Apply one ``-S section.key=value`` (value read as YAML, as ``dvc exp run -S`` does) to ``params`` in place."""
     import yaml
 
-    from lies.pipeline import SECTIONS, _did_you_mean
+    from lies.errors import did_you_mean
+    from lies.pipeline import SECTIONS
 
     key, sep, value = text.partition("=")
     path = [p.strip() for p in key.split(".")]
     if not sep or len(path) < 2 or not all(path):
         raise LiesError(f"-S {text!r}: expected section.key=value, e.g. -S weak_admm.epochs=10")
     if path[0] not in SECTIONS:
-        raise LiesError(f"-S {text!r}: unknown section {path[0]!r}{_did_you_mean(path[0], list(SECTIONS))}")
+        raise LiesError(f"-S {text!r}: unknown section {path[0]!r}{did_you_mean(path[0], SECTIONS)}")
     try:
         parsed = yaml.safe_load(value) if value.strip() else None
     except yaml.YAMLError as exc:

@@ -7,3 +7,11 @@ line prints its message as a single line and exits with code 2, without a traceb
 
 class LiesError(Exception):
     """A user-facing error: printed as one line, exit code 2."""
+
+
+def did_you_mean(word: object, choices) -> str:
+    """``"; did you mean 'x'?"`` for the closest of ``choices``, or ``""``: the hint every typo message carries."""
+    import difflib
+
+    close = difflib.get_close_matches(str(word), [str(c) for c in choices], n=1)
+    return f"; did you mean {close[0]!r}?" if close else ""

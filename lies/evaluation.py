@@ -19,6 +19,20 @@ from lies.metrics import is_symbolic_solution, r2_score
 from lies.tasks import TaskData
 
 
+def symbolic_flags(formula, equation, r2: float, timeout: float = 10.0) -> tuple[bool, bool]:
+    """(solved, solved under SRBench's literal check) for a formula against a Feynman equation (None: no truth).
+
+    The first declares the variables positive when every range of the equation is non-negative (then identities
+    such as sqrt(a*b) = sqrt(a)*sqrt(b) hold); the second uses SRBench's plain symbols.
+    """
+    if equation is None:
+        return False, False
+    literal = is_symbolic_solution(formula, equation.expr, timeout=timeout, r2=r2)
+    if not all(v.low >= 0 for v in equation.variables):
+        return literal, literal
+    return is_symbolic_solution(formula, equation.expr, timeout=timeout, r2=r2, positive=True), literal
+
+
 def evaluate_task(task: TaskData, summaries: Mapping[str, dict], formula, symbolic_timeout: float = 10.0) -> dict:
     """One row of results.csv. ``summaries``: stage name -> that stage's summary for this task, in DAG order."""
     out_of_time = any(s.get("out_of_time") for s in summaries.values())
@@ -36,13 +50,8 @@ def evaluate_task(task: TaskData, summaries: Mapping[str, dict], formula, symbol
         r2_test = r2_score(task.test.y, formula(task.test.X))
         row["r2_test"] = r2_test
         row["r2_train"] = r2_score(task.train.y, formula(task.train.X))
-        eq = task.equation
-        positive = eq is not None and all(v.low >= 0 for v in eq.variables)
-        row["symbolic_solution"] = bool(eq is not None and is_symbolic_solution(
-            formula, eq.expr, timeout=symbolic_timeout, r2=r2_test, positive=positive))
-        row["symbolic_solution_srbench"] = bool(eq is not None and (
-            is_symbolic_solution(formula, eq.expr, timeout=symbolic_timeout, r2=r2_test) if positive
-            else row["symbolic_solution"]))
+        row["symbolic_solution"], row["symbolic_solution_srbench"] = symbolic_flags(
+            formula, task.equation, r2_test, symbolic_timeout)
         row["complexity"] = formula.complexity
     total = 0.0
     for stage, summary in summaries.items():

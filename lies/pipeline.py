@@ -21,7 +21,6 @@ and ``dvc repro`` run the same thing.
 
 from __future__ import annotations
 
-import difflib
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,7 +43,7 @@ from lies.artifacts import (
     write_json,
     write_meta,
 )
-from lies.errors import LiesError
+from lies.errors import LiesError, did_you_mean
 from lies.evaluation import evaluate_task, summarize
 from lies.stages import (
     SKIPPABLE,
@@ -67,11 +66,6 @@ PIPELINE_STAGES: tuple[str, ...] = tuple(name for name in STAGES if name != "pre
 
 #: Every stage of ``dvc.yaml`` in DAG order; ``lies run`` runs them in this order, ``lies inspect`` lists them so.
 DVC_STAGES: tuple[str, ...] = ("prepare", "ablation", *PIPELINE_STAGES, "evaluation")
-
-
-def _did_you_mean(word: str, choices: Sequence[str]) -> str:
-    close = difflib.get_close_matches(str(word), list(choices), n=1)
-    return f"; did you mean {close[0]!r}?" if close else ""
 
 
 # ------------------------------------------------------------------------------------------- params sections
@@ -119,7 +113,7 @@ def check_params(params: Mapping[str, Any]) -> dict[str, StageParams]:
     """Validate every section (a missing one takes its defaults) and the task set; LiesError on the first problem."""
     unknown = [key for key in params if key not in SECTIONS]
     if unknown:
-        raise LiesError(f"params: unknown section {unknown[0]!r}{_did_you_mean(unknown[0], list(SECTIONS))}")
+        raise LiesError(f"params: unknown section {unknown[0]!r}{did_you_mean(unknown[0], list(SECTIONS))}")
     checked = {name: parse_params(model, params.get(name), name) for name, model in SECTIONS.items()}
     checked["tasks"].specs()  # unknown equation ids, a CSV without a target...
     return checked
@@ -151,7 +145,7 @@ class PipelineResult:
         names = [t.name for t in self.tasks]
         if isinstance(task, str):
             if task not in names:
-                raise LiesError(f"no task {task!r} in this result{_did_you_mean(task, names)} "
+                raise LiesError(f"no task {task!r} in this result{did_you_mean(task, names)} "
                                 f"(tasks: {', '.join(names)})")
             task = names.index(task)
         return self.artifacts[list(self.artifacts)[-1]][task].formula
@@ -180,7 +174,7 @@ class Pipeline:
         params = dict(params or {})
         unknown = sorted(set(params) - set(names) - set(OTHER_SECTIONS) - {"prepare"})
         if unknown:
-            raise LiesError(f"params for unknown stage {unknown[0]!r}{_did_you_mean(unknown[0], names)} "
+            raise LiesError(f"params for unknown stage {unknown[0]!r}{did_you_mean(unknown[0], names)} "
                             f"(stages: {', '.join(names)})")
         self.params: dict[str, StageParams] = {
             s.name: p if isinstance(p := params.get(s.name), StageParams) else parse_params(s.Params, p, s.name)
@@ -201,7 +195,7 @@ class Pipeline:
         for s in self.stages:
             if s.name == name:
                 return s
-        raise LiesError(f"no stage {name!r} in this pipeline{_did_you_mean(name, self.names)} "
+        raise LiesError(f"no stage {name!r} in this pipeline{did_you_mean(name, self.names)} "
                         f"(stages: {', '.join(self.names)})")
 
     def _check_kinds(self) -> None:
@@ -302,7 +296,7 @@ def evaluation_rows(tasks: Sequence[TaskData], artifacts: Mapping[str, list], ti
 def get_stage(name: str) -> Stage:
     """A built-in stage by name (LiesError with a hint when there is none)."""
     if name not in STAGES:
-        raise LiesError(f"unknown stage {name!r}{_did_you_mean(name, list(STAGES))} (stages: {', '.join(STAGES)})")
+        raise LiesError(f"unknown stage {name!r}{did_you_mean(name, list(STAGES))} (stages: {', '.join(STAGES)})")
     return STAGES[name]
 
 
@@ -341,7 +335,7 @@ def load_params(path: str | Path = "params.yaml") -> dict:
         raise LiesError(f"{path} must hold a mapping of sections")
     for key in data:
         if key not in SECTIONS:
-            raise LiesError(f"{path}: unknown section {key!r}{_did_you_mean(key, list(SECTIONS))}")
+            raise LiesError(f"{path}: unknown section {key!r}{did_you_mean(key, list(SECTIONS))}")
     return data
 
 
@@ -454,7 +448,7 @@ def run_stage(name: str, root: str | Path = ".", progress: bool | None = None) -
     """
     root = Path(root)
     if name not in DVC_STAGES:
-        raise LiesError(f"unknown stage {name!r}{_did_you_mean(name, DVC_STAGES)} (stages: {', '.join(DVC_STAGES)})")
+        raise LiesError(f"unknown stage {name!r}{did_you_mean(name, DVC_STAGES)} (stages: {', '.join(DVC_STAGES)})")
     params = load_params(root / "params.yaml")
     checked = check_params(params)
     data_dir = root / "data"

@@ -13,7 +13,6 @@ Every params model forbids unknown keys and suggests the closest known one on a 
 
 from __future__ import annotations
 
-import difflib
 import math
 import time
 from typing import Any, Callable, ClassVar, Literal, Sequence
@@ -26,7 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from lies.admm import AdmmConfig, fraction_small, log_r2, strong_lambda, train_admm
 from lies.artifacts import FormulaArtifact, NetworkArtifact, TaskArtifact
 from lies.datasets import Dataset
-from lies.errors import LiesError
+from lies.errors import LiesError, did_you_mean
 from lies.extraction import extract_formula
 from lies.network import LiesNetwork, add_constant_column
 from lies.oversampling import ModelData, OversamplingConfig, oversample
@@ -49,8 +48,7 @@ class StageParams(BaseModel):
             known = list(cls.model_fields)
             for key in data:
                 if key not in known:
-                    close = difflib.get_close_matches(str(key), known, n=1)
-                    hint = f"; did you mean {close[0]!r}?" if close else f"; known keys: {', '.join(known)}"
+                    hint = did_you_mean(key, known) or f"; known keys: {', '.join(known)}"
                     raise ValueError(f"unknown key {key!r}{hint}")
         return data
 
@@ -558,8 +556,7 @@ def check_skip(skip: str | Sequence[str] | None) -> tuple[str, ...]:
     names = [n.strip() for n in names if str(n).strip()]
     for name in names:
         if name not in SKIPPABLE:
-            close = difflib.get_close_matches(name, SKIPPABLE, n=1)
-            hint = f"; did you mean {close[0]!r}?" if close else ""
+            hint = did_you_mean(name, SKIPPABLE)
             raise LiesError(f"ablation.skip: {name!r} is not a stage that can be skipped{hint} "
                             f"(skippable: {', '.join(SKIPPABLE)})")
     return tuple(sorted(set(names), key=list(STAGES).index))
