@@ -138,7 +138,8 @@ class GradientPruningParams(StageParams):
     node_refit: bool = True
     tolerance: float = Field(0.1, ge=0)  # a unit goes if the log-space mean |residual| grows < tolerance x + slack
     slack: float = Field(1e-3, ge=0)
-    refit: AdmmParams = AdmmParams(epochs=5, rho=0.0, lam=0.0, alpha=0.01, lr=0.005, lr_decay=0.8)
+    refit_iterations: int = Field(100, ge=0)  # L-BFGS iterations of each refit
+    refit_samples: int = Field(4096, ge=1)  # rows (a seeded subset) the refits fit
 
 
 class FormulaStageParams(StageParams):
@@ -411,8 +412,8 @@ def _prune_task(art: NetworkArtifact, task: TaskData, params: GradientPruningPar
     gradient_prune(net, x[None], params.threshold, params.quantile, params.max_samples, generator=generator)
     trials = []
     if params.node_refit:
-        trials = prune_nodes_with_refit(net, x[None], t[None], params.refit.config(net.arch.n_inputs),
-                                        params.tolerance, params.slack, generator=generator)
+        trials = prune_nodes_with_refit(net, x[None], t[None], params.refit_iterations, params.tolerance,
+                                        params.slack, params.refit_samples, generator=generator)
         gradient_prune(net, x[None], params.threshold, params.quantile, params.max_samples, generator=generator)
     net = net.cpu()
     summary = _training_summary(GradientPruning.name, net, 0, x.cpu(), t.cpu(), time.perf_counter() - start, False)

@@ -13,7 +13,7 @@ TINY = {
     "weak_admm": {"epochs": 2},
     "oversampling": {"max_iter": 1, "retrain": {"epochs": 1}},
     "strong_admm": {"epochs": 2},
-    "gradient_pruning": {"refit": {"epochs": 1}},
+    "gradient_pruning": {"refit_iterations": 10},
 }
 
 
