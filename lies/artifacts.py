@@ -358,10 +358,10 @@ def _dataset_frame(data) -> pd.DataFrame:
     return data.to_frame()
 
 
-def _read_dataset(path: Path, variables, target: str):
+def _read_dataset(path: Path, variables, target: str, frame: pd.DataFrame | None = None):
     from lies.datasets import Dataset
 
-    frame = read_frame(path)
+    frame = read_frame(path) if frame is None else frame
     missing = [c for c in [*variables, target] if c not in frame.columns]
     if missing:
         raise LiesError(f"corrupted artifact file: {path} (missing columns {missing})")
@@ -370,6 +370,18 @@ def _read_dataset(path: Path, variables, target: str):
     except (TypeError, ValueError) as exc:
         raise LiesError(f"corrupted artifact file: {path} ({exc})") from None
     return Dataset.from_frame(frame, target=target, variables=list(variables))
+
+
+def _read_added(path: Path, n_restarts: int, variables, target: str) -> list:
+    """``added.csv`` -> one dataset per restart (restarts without a row get an empty one)."""
+    from lies.datasets import Dataset
+
+    frame = read_frame(path)
+    if "restart" not in frame.columns:
+        raise LiesError(f"corrupted artifact file: {path} (missing column 'restart')")
+    data = _read_dataset(path, variables, target, frame)
+    restart = pd.to_numeric(frame["restart"], errors="coerce").to_numpy()
+    return [Dataset(data.X[restart == r], data.y[restart == r], data.variables, target) for r in range(n_restarts)]
 
 
 class TaskArtifact:
@@ -398,22 +410,24 @@ class TaskArtifact:
 
 
 class NetworkArtifact:
-    """Output of the training and pruning stages: one network, its transform, its training history.
+    """Output of the training and pruning stages: the networks of one task, their transform and training history.
 
-    ``added`` holds the samples oversampling added (raw units), for the next training stage; ``summary`` is what
-    `lies inspect` shows (non-zero weights, log-space R^2, seconds, skipped).
+    ``net`` holds one model per restart (``weak_admm.restarts``; the pruning stage keeps the best one). ``added``
+    holds, per restart, the samples oversampling added (raw units) for the next training stage; on disk one
+    ``added.csv`` with a ``restart`` column. ``summary`` is what `lies inspect` shows (non-zero weights, log-space
+    R^2, seconds, skipped).
     """
 
     kind = "network"
 
     def __init__(self, net, transform, variables, target, history=(), summary=None, added=None) -> None:
-        self.net = net  # lies.network.LiesNetwork with one model
+        self.net = net  # lies.network.LiesNetwork, one model per restart
         self.transform = transform  # lies.transforms.Transform
         self.variables = tuple(variables)
         self.target = target
         self.history = list(history)
         self.summary = dict(summary or {})
-        self.added = added  # lies.datasets.Dataset | None
+        self.added = list(added) if added is not None else None  # list[lies.datasets.Dataset] (per restart) | None
 
     def write(self, folder: Path) -> None:
         net = self.net
@@ -438,7 +452,9 @@ class NetworkArtifact:
         write_frame(folder / "history.csv", pd.DataFrame(self.history, columns=_history_columns(self.history)))
         write_json(folder / "summary.json", self.summary)
         if self.added is not None:
-            write_frame(folder / "added.csv", _dataset_frame(self.added))
+            frames = [_dataset_frame(d).assign(restart=r) for r, d in enumerate(self.added)]
+            frame = pd.concat(frames, ignore_index=True)
+            write_frame(folder / "added.csv", frame[["restart", *frame.columns[:-1]]])
 
     @classmethod
     def read(cls, folder: Path) -> "NetworkArtifact":
@@ -460,7 +476,7 @@ class NetworkArtifact:
             target=info["target"],
             history=history,
             summary=read_json(folder / "summary.json"),
-            added=_read_dataset(added, info["variables"], info["target"]) if added.exists() else None,
+            added=_read_added(added, net.n_models, info["variables"], info["target"]) if added.exists() else None,
         )
 
 

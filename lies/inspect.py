@@ -130,6 +130,10 @@ def _stage_row(data_dir: Path, stage: str, task: str) -> list[str]:
         if total is None:  # a skipped stage's summary may not carry it; the architecture file does
             total = read_json(folder / "network.json").get("n_weights", "?")
         weights = f"{summary['nonzero']}/{total}"
+        if "chosen_restart" in summary:
+            text = f"kept restart {summary['chosen_restart']} of {summary['restarts']}"
+        elif "restarts" in summary:
+            text = f"{summary['restarts']} restarts, shown: the best fit (restart {summary['best_restart']})"
     if meta.kind == "formula":
         formula = read_json(folder / "formula.json")
         text = formula["text"] if formula else "(none)"

@@ -227,3 +227,31 @@ def prune_nodes_with_refit(
             if unit in active_units():
                 attempt([unit])
     return records
+
+
+#: Mean absolute log-space residuals below this count as equal when restarts are compared: float32's floor for an
+#: exact fit (an exact formula reaches ~1e-6, a close substitute ~1e-4).
+EXACT_FIT = 1e-5
+
+
+def restart_errors(net: LiesNetwork, x: torch.Tensor, t: torch.Tensor) -> list[float]:
+    """Mean absolute log-space residual of every model of ``net`` on one dataset ``x`` (1, N, n + 1), ``t`` (1, N)."""
+    m = net.n_models
+    errors = _fit_error(net, x.expand(m, -1, -1), t.expand(m, -1))
+    return [float(e) if torch.isfinite(e) else float("inf") for e in errors.cpu()]
+
+
+def choose_restart(net: LiesNetwork, x: torch.Tensor, t: torch.Tensor, tolerance: float = 0.1) -> int:
+    """The restart to keep: the sparsest among those that fit about as well as the best one.
+
+    Restarts are networks of one task trained from different initialisations; which formula a network finds
+    depends on where it starts (a Gaussian in log space is one exp unit, but a log unit of the log input comes
+    close and is found as often). The rule is node pruning's: a restart qualifies when its mean absolute
+    log-space residual is within ``tolerance`` times the best one (or below `EXACT_FIT`); among those the fewest
+    non-zero weights wins, then the smaller error, then the lower index. Only training data is used.
+    """
+    errors = restart_errors(net, x, t)
+    sizes = [c["total"] for c in net.nonzero_counts()]
+    bound = max(min(errors) * (1.0 + tolerance), EXACT_FIT)
+    qualified = [m for m in range(net.n_models) if errors[m] <= bound]
+    return min(qualified, key=lambda m: (sizes[m], errors[m], m))

@@ -29,7 +29,7 @@ from lies.errors import LiesError, did_you_mean
 from lies.extraction import extract_formula
 from lies.network import LiesNetwork, add_constant_column
 from lies.oversampling import ModelData, OversamplingConfig, oversample
-from lies.pruning import gradient_prune, prune_nodes_with_refit
+from lies.pruning import choose_restart, gradient_prune, prune_nodes_with_refit, restart_errors
 from lies.tasks import TaskData, make_tasks, prepare_task
 from lies.timeout import call_with_timeout
 from lies.transforms import Transform
@@ -107,6 +107,7 @@ class WeakAdmmParams(AdmmParams):
 
     log: bool = True  # fit in log space (the paper); false: raw space, max-normalised
     gate_init: float = Field(1.0, ge=0)  # initial node gates U(-g, g) (nn.Linear's bound: 1)
+    restarts: int = Field(4, ge=1)  # networks per task, each from its own initialisation; pruning keeps the best
 
 
 class OversamplingParams(StageParams):
@@ -243,8 +244,10 @@ def _network_tensors(transform: Transform, data: Dataset, device) -> tuple[torch
     return add_constant_column(x).to(device), torch.tensor(transform.target(data.y), dtype=torch.float32).to(device)
 
 
-def _generator(seed: int, salt: int) -> torch.Generator:
-    return torch.Generator().manual_seed(int(np.random.SeedSequence([seed, salt]).generate_state(1)[0]))
+def _generator(seed: int, salt: int, restart: int = 0) -> torch.Generator:
+    """The torch generator of one purpose (``salt``) of one task; restart 0 keeps the seeds of a single run."""
+    entropy = [seed, salt] + ([restart] if restart else [])
+    return torch.Generator().manual_seed(int(np.random.SeedSequence(entropy).generate_state(1)[0]))
 
 
 def _groups(keys: Sequence, n_chunks: int) -> list[list[int]]:
@@ -259,41 +262,83 @@ def _groups(keys: Sequence, n_chunks: int) -> list[list[int]]:
     return chunks
 
 
-def _training_summary(stage: str, net: LiesNetwork, m: int, x, t, seconds: float, diverged: bool) -> dict:
-    single = net.select([m])
-    return {
+def _training_summary(stage: str, net: LiesNetwork, data: Sequence[tuple[torch.Tensor, torch.Tensor]],
+                      seconds: float, diverged: Sequence[bool]) -> dict:
+    """What `lies inspect` shows of a training stage: the restart with the best log-space fit, and every restart's
+    fit (``restarts_log_r2``) when there are several. ``data``: (x, t) per restart."""
+    fits = [log_r2(net.select([m]), x[None], t[None])[0] for m, (x, t) in enumerate(data)]
+    best = max(range(len(fits)), key=lambda m: (fits[m], -m))
+    single = net.select([best])
+    summary = {
         "stage": stage,
         "skipped": False,
         "seconds": seconds,
-        "log_r2": log_r2(single, x[None], t[None])[0],
+        "log_r2": fits[best],
         "nonzero": single.nonzero_counts()[0]["total"],
         "n_weights": single.n_weights(),
         "fraction_small": fraction_small(single)[0],
-        "diverged": diverged,
+        "diverged": bool(diverged[best]),
     }
+    if net.n_models > 1:
+        summary.update(restarts=net.n_models, best_restart=best, restarts_log_r2=fits,
+                       restarts_diverged=[bool(d) for d in diverged])
+    return summary
+
+
+def _restart_history(stage: str, histories: Sequence[Sequence[dict]]) -> list[dict]:
+    return [{"phase": stage, "restart": r, **h} for r, history in enumerate(histories) for h in history]
+
+
+def _by_model(nets: Sequence[LiesNetwork], keys: Callable[[int, int], tuple], work: Callable, runtime: RuntimeParams,
+              device: torch.device) -> tuple[dict, list[float]]:
+    """Run ``work(models)`` on chunks of models (restart r of task i is the model ``(i, r)``) and gather per model.
+
+    Models with equal ``keys(i, r)`` (same size, same config) share a chunk, and chunks fan out over CPU processes.
+    ``work`` returns the trained batched network of its chunk and one payload per model. Returns ``(i, r) ->
+    (network of that model alone, payload)`` and, per task, the seconds its models took (chunk time shared out).
+    """
+    models = [(i, r) for i, net in enumerate(nets) for r in range(net.n_models)]
+    chunks = _groups([keys(i, r) for i, r in models], runtime.n_jobs if device.type == "cpu" else 1)
+
+    def run_chunk(chunk):
+        start = time.perf_counter()
+        net, payloads = work([models[k] for k in chunk])
+        return chunk, net.cpu(), payloads, time.perf_counter() - start
+
+    done: dict[tuple[int, int], tuple] = {}
+    seconds = [0.0] * len(nets)
+    for chunk, net, payloads, chunk_seconds in _map_tasks(run_chunk, [(c,) for c in chunks], runtime, device):
+        for j, k in enumerate(chunk):
+            done[models[k]] = (net.select([j]), payloads[j])
+            seconds[models[k][0]] += chunk_seconds / len(chunk)
+    return done, seconds
 
 
 class _TrainingStage(Stage):
-    """Shared machinery: build per-task tensors, train chunks of same-size networks together, split back."""
+    """Shared machinery: every restart of every task is one model; models of the same size train together in one
+    batched network (chunks fanned out over CPU processes), then go back to their tasks."""
 
-    def _train(self, nets: list[LiesNetwork], data: list[tuple[torch.Tensor, torch.Tensor]], seeds: list[int],
+    def _train(self, nets: list[LiesNetwork], data: list[list[tuple[torch.Tensor, torch.Tensor]]], seeds: list[int],
                configs: list[AdmmConfig], runtime: RuntimeParams, salt: int):
+        """``nets[i]`` holds task i's restarts, ``data[i][r]`` restart r's (x, t). Returns, per task, the trained
+        network, the per-restart histories and divergence flags, and the seconds per task."""
         device = runtime.torch_device()
-        keys = [(net.arch.n_inputs, len(d[1]), cfg) for net, d, cfg in zip(nets, data, configs)]
-        chunks = _groups(keys, runtime.n_jobs if device.type == "cpu" else 1)
 
-        def train_chunk(chunk):
-            start = time.perf_counter()
-            net = LiesNetwork.stack([nets[i] for i in chunk]).to(device)
-            x = torch.stack([data[i][0] for i in chunk]).to(device)
-            t = torch.stack([data[i][1] for i in chunk]).to(device)
-            result = train_admm(net, x, t, configs[chunk[0]], generators=[_generator(seeds[i], salt) for i in chunk])
-            return chunk, net.cpu(), result, (time.perf_counter() - start) / len(chunk)
+        def work(models):
+            net = LiesNetwork.stack([nets[i].select([r]) for i, r in models]).to(device)
+            x = torch.stack([data[i][r][0] for i, r in models]).to(device)
+            t = torch.stack([data[i][r][1] for i, r in models]).to(device)
+            generators = [_generator(seeds[i], salt, r) for i, r in models]
+            result = train_admm(net, x, t, configs[models[0][0]], generators=generators)
+            return net, list(zip(result.history, result.diverged))
 
-        out: list = [None] * len(nets)
-        for chunk, net, result, seconds in _map_tasks(train_chunk, [(c,) for c in chunks], runtime, device):
-            for j, i in enumerate(chunk):
-                out[i] = (net.select([j]), result.history[j], result.diverged[j], seconds)
+        done, seconds = _by_model(nets, lambda i, r: (nets[i].arch.n_inputs, len(data[i][r][1]), configs[i]), work,
+                                  runtime, device)
+        out = []
+        for i, net in enumerate(nets):
+            parts = [done[(i, r)] for r in range(net.n_models)]
+            out.append((LiesNetwork.stack([p[0] for p in parts]), [p[1][0] for p in parts], [p[1][1] for p in parts],
+                        seconds[i]))
         return out
 
 
@@ -309,16 +354,17 @@ class WeakAdmm(_TrainingStage):
             tr = Transform.fit(task.train.X, task.train.y, task.variables, task.train.target, log=params.log)
             transforms.append(tr)
             n = len(task.variables)
-            nets.append(LiesNetwork(n, 1, generator=_generator(task.spec.seed, 1), gate_init=params.gate_init))
-            data.append(_network_tensors(tr, task.train, "cpu"))
+            nets.append(LiesNetwork(n, params.restarts, generator=_generator(task.spec.seed, 1),
+                                    gate_init=params.gate_init))
+            data.append([_network_tensors(tr, task.train, "cpu")] * params.restarts)
             seeds.append(task.spec.seed)
         configs = [params.config(len(t.variables)) for t in tasks]
         results = self._train(nets, data, seeds, configs, runtime, salt=2)
         out = []
-        for task, tr, (net, history, diverged, seconds), (x, t) in zip(tasks, transforms, results, data):
-            summary = _training_summary(self.name, net, 0, x, t, seconds, diverged)
+        for task, tr, (net, histories, diverged, seconds), xt in zip(tasks, transforms, results, data):
+            summary = _training_summary(self.name, net, xt, seconds, diverged)
             out.append(NetworkArtifact(net, tr, task.variables, task.train.target,
-                                       [{"phase": self.name, **h} for h in history], summary))
+                                       _restart_history(self.name, histories), summary))
         return out
 
 
@@ -332,13 +378,10 @@ class Oversampling(_TrainingStage):
     def run(self, inputs: list[NetworkArtifact], tasks, params: OversamplingParams, runtime) -> list[NetworkArtifact]:
         device = runtime.torch_device()
         config = OversamplingConfig(params.max_iter, params.fraction, params.bins, params.min_bin_samples)
-        keys = [(a.net.arch.n_inputs, t.train.n_samples) for a, t in zip(inputs, tasks)]
-        chunks = _groups(keys, runtime.n_jobs if device.type == "cpu" else 1)
 
-        def run_chunk(chunk):
-            start = time.perf_counter()
-            models = []
-            for i in chunk:
+        def work(models):
+            data = []
+            for i, r in models:
                 task, art = tasks[i], inputs[i]
                 eq = task.equation
                 sampler = None
@@ -346,26 +389,40 @@ class Oversampling(_TrainingStage):
                     def sampler(low, high, n, rng, eq=eq):
                         ds = eq.sample(n, rng, low=low, high=high)
                         return ds.X, ds.y
-                models.append(ModelData(X=task.train.X, y=task.train.y, transform=art.transform, sampler=sampler,
-                                        rng=np.random.default_rng([task.spec.seed, 3]),
-                                        generator=_generator(task.spec.seed, 4)))
-            net = LiesNetwork.stack([inputs[i].net for i in chunk]).to(device)
+                data.append(ModelData(X=task.train.X, y=task.train.y, transform=art.transform, sampler=sampler,
+                                      rng=np.random.default_rng([task.spec.seed, 3] + ([r] if r else [])),
+                                      generator=_generator(task.spec.seed, 4, r)))
+            net = LiesNetwork.stack([inputs[i].net.select([r]) for i, r in models]).to(device)
             retrain = params.retrain.config(net.arch.n_inputs)
-            net = oversample(net, models, config, retrain, device)
-            return chunk, net.cpu(), models, (time.perf_counter() - start) / len(chunk)
+            return oversample(net, data, config, retrain, device), data
 
-        out: list = [None] * len(inputs)
-        for chunk, net, models, seconds in _map_tasks(run_chunk, [(c,) for c in chunks], runtime, device):
-            for j, i in enumerate(chunk):
-                art, md, task = inputs[i], models[j], tasks[i]
-                added = Dataset(md.added_X, md.added_y, task.variables, task.train.target)
-                single = net.select([j])
-                x, t = _network_tensors(art.transform, task.train.concat(added), "cpu")
-                summary = _training_summary(self.name, single, 0, x, t, seconds, False)
-                summary.update(rounds=md.rounds, n_added=int(added.n_samples))
-                history = art.history + [{"phase": self.name, **r} for r in md.rounds]
-                out[i] = NetworkArtifact(single, art.transform, art.variables, art.target, history, summary, added)
+        nets = [a.net for a in inputs]
+        done, seconds = _by_model(nets, lambda i, r: (nets[i].arch.n_inputs, tasks[i].train.n_samples), work,
+                                  runtime, device)
+        out = []
+        for i, (art, task) in enumerate(zip(inputs, tasks)):
+            parts = [done[(i, r)] for r in range(art.net.n_models)]
+            net = LiesNetwork.stack([p[0] for p in parts])
+            added = [Dataset(md.added_X, md.added_y, task.variables, task.train.target) for _, md in parts]
+            history = art.history + [{"phase": self.name, "restart": r, **rnd}
+                                     for r, (_, md) in enumerate(parts) for rnd in md.rounds]
+            new = NetworkArtifact(net, art.transform, art.variables, art.target, history, None, added)
+            new.summary = _training_summary(self.name, net, _training_data(new, task), seconds[i],
+                                            [False] * net.n_models)
+            best = new.summary.get("best_restart", 0)
+            new.summary.update(rounds=parts[best][1].rounds, n_added=int(added[best].n_samples))
+            out.append(new)
         return out
+
+
+def _training_data(art: NetworkArtifact, task: TaskData) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """(x, t) per restart: the task's training rows plus what oversampling added for that restart."""
+    out = []
+    for r in range(art.net.n_models):
+        added = art.added[r] if art.added is not None else None
+        train = task.train.concat(added) if added is not None and added.n_samples else task.train
+        out.append(_network_tensors(art.transform, train, "cpu"))
+    return out
 
 
 class StrongAdmm(_TrainingStage):
@@ -375,18 +432,14 @@ class StrongAdmm(_TrainingStage):
     output_kind = "network"
 
     def run(self, inputs: list[NetworkArtifact], tasks, params: StrongAdmmParams, runtime) -> list[NetworkArtifact]:
-        data = []
-        for art, task in zip(inputs, tasks):
-            train = task.train.concat(art.added) if art.added is not None and art.added.n_samples else task.train
-            data.append(_network_tensors(art.transform, train, "cpu"))
+        data = [_training_data(art, task) for art, task in zip(inputs, tasks)]
         configs = [params.config(a.net.arch.n_inputs) for a in inputs]
-        nets = [a.net.select([0]) for a in inputs]
-        results = self._train(nets, data, [t.spec.seed for t in tasks], configs, runtime, salt=5)
+        results = self._train([a.net for a in inputs], data, [t.spec.seed for t in tasks], configs, runtime, salt=5)
         out = []
-        for art, (net, history, diverged, seconds), (x, t) in zip(inputs, results, data):
-            summary = _training_summary(self.name, net, 0, x, t, seconds, diverged)
+        for art, (net, histories, diverged, seconds), xt in zip(inputs, results, data):
+            summary = _training_summary(self.name, net, xt, seconds, diverged)
             out.append(NetworkArtifact(net, art.transform, art.variables, art.target,
-                                       art.history + [{"phase": self.name, **h} for h in history], summary))
+                                       art.history + _restart_history(self.name, histories), summary, art.added))
         return out
 
 
@@ -404,22 +457,34 @@ class GradientPruning(Stage):
 
 
 def _prune_task(art: NetworkArtifact, task: TaskData, params: GradientPruningParams, device) -> NetworkArtifact:
-    """Theorem 2 pruning, node pruning with refit, Theorem 2 again: one task."""
+    """Theorem 2 pruning, node pruning with refit, Theorem 2 again, for every restart of one task; then the best
+    restart (`lies.pruning.choose_restart`) is kept."""
     start = time.perf_counter()
-    net = art.net.select([0]).to(device)
     x, t = _network_tensors(art.transform, task.train, device)
-    generator = _generator(task.spec.seed, 6)
-    gradient_prune(net, x[None], params.threshold, params.quantile, params.max_samples, generator=generator)
-    trials = []
-    if params.node_refit:
-        trials = prune_nodes_with_refit(net, x[None], t[None], params.refit_iterations, params.tolerance,
-                                        params.slack, params.refit_samples, generator=generator)
+    pruned, records, history = [], [], list(art.history)
+    for r in range(art.net.n_models):
+        net = art.net.select([r]).to(device)
+        generator = _generator(task.spec.seed, 6, r)
         gradient_prune(net, x[None], params.threshold, params.quantile, params.max_samples, generator=generator)
-    net = net.cpu()
-    summary = _training_summary(GradientPruning.name, net, 0, x.cpu(), t.cpu(), time.perf_counter() - start, False)
-    summary["node_trials"] = trials
-    history = art.history + [{"phase": "node_pruning", **r, "units": " ".join(r["units"])} for r in trials]
-    return NetworkArtifact(net, art.transform, art.variables, art.target, history, summary)
+        trials = []
+        if params.node_refit:
+            trials = prune_nodes_with_refit(net, x[None], t[None], params.refit_iterations, params.tolerance,
+                                            params.slack, params.refit_samples, generator=generator)
+            gradient_prune(net, x[None], params.threshold, params.quantile, params.max_samples, generator=generator)
+        pruned.append(net.cpu())
+        records.append(trials)
+        history += [{"phase": "node_pruning", "restart": r, **rec, "units": " ".join(rec["units"])} for rec in trials]
+    both = LiesNetwork.stack(pruned)
+    best = choose_restart(both, x.cpu()[None], t.cpu()[None], params.tolerance)
+    summary = _training_summary(GradientPruning.name, both.select([best]), [(x.cpu(), t.cpu())],
+                                time.perf_counter() - start, [False])
+    summary["node_trials"] = records[best]
+    if both.n_models > 1:
+        errors = restart_errors(both, x.cpu()[None], t.cpu()[None])
+        summary.update(restarts=both.n_models, chosen_restart=best, restarts_error=errors,
+                       restarts_nonzero=[c["total"] for c in both.nonzero_counts()])
+    return NetworkArtifact(both.select([best]), art.transform, art.variables, art.target, history, summary,
+                           [art.added[best]] if art.added is not None else None)
 
 
 def _map_tasks(fn: Callable, jobs: list[tuple], runtime: RuntimeParams, device: torch.device) -> list:
@@ -488,7 +553,11 @@ class Extract(_FormulaStage):
     input_kind = "network"
 
     def transform(self, art: NetworkArtifact, task, params):
-        return extract_formula(art.net, art.transform, art.variables)
+        net = art.net
+        if net.n_models > 1:  # gradient pruning skipped: the choice among the restarts falls to extraction
+            x, t = _network_tensors(art.transform, task.train, "cpu")
+            net = net.select([choose_restart(net, x[None], t[None])])
+        return extract_formula(net, art.transform, art.variables)
 
 
 class RoundingToZero(_FormulaStage):
