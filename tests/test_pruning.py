@@ -103,19 +103,26 @@ def test_node_pruning_removes_a_unit_that_only_duplicates_a_direct_edge():
     assert torch.allclose(w[:3], torch.tensor([s, s, 0.0], dtype=w.dtype), atol=1e-3)  # refit as a power product
 
 
-def test_node_pruning_keeps_a_unit_the_formula_needs():
-    from lies.pruning import prune_nodes_with_refit
-
+def _gaussian_with_exp_unit(exp_weight: float, read_weight: float, direct_weight: float):
+    """Data of y = exp(-x0^2 / 8) x1 in log space, and a network whose only unit is E0 = exp(exp_weight s z0) read
+    with ``read_weight`` beside the direct edge z1 (weight ``direct_weight`` s); s = ln 5 is the input scale."""
     x, t = _log_space_data(lambda X: np.exp(-X[:, 0] ** 2 / 8) * X[:, 1], rows=2000)
     s = float(np.log(5))
-    # ln y = -x0^2 / 8 + ln x1: an exp unit computing x0^2 = exp(2 s z0), read with weight -1/8
     net = LiesNetwork(2, 1)
     with torch.no_grad():
         net.flat.zero_()
-        net.view(net.flat, "layer0")[0, EXP, 0] = 2 * s
+        net.view(net.flat, "layer0")[0, EXP, 0] = exp_weight * s
         net.view(net.flat, "gates")[0, 0, EXP] = 1.0
-        net.view(net.flat, "output")[0, 0, 3 + EXP] = -1 / 8
-        net.view(net.flat, "output")[0, 0, 1] = s
+        net.view(net.flat, "output")[0, 0, 3 + EXP] = read_weight
+        net.view(net.flat, "output")[0, 0, 1] = direct_weight * s
+    return x, t, net, s
+
+
+def test_node_pruning_keeps_a_unit_the_formula_needs():
+    from lies.pruning import prune_nodes_with_refit
+
+    # ln y = -x0^2 / 8 + ln x1: an exp unit computing x0^2 = exp(2 s z0), read with weight -1/8
+    x, t, net, s = _gaussian_with_exp_unit(exp_weight=2.0, read_weight=-1 / 8, direct_weight=1.0)
     records = prune_nodes_with_refit(net, x, t, iterations=50)
     assert records[0]["units"] == ["E0"] and not records[0]["accepted"]
     assert net.nonzero_counts()[0]["gates"] == 1
@@ -126,15 +133,7 @@ def test_refit_weights_moves_an_exp_unit_to_the_exact_square():
     RMSprop epochs could not do; the cause of the unrecovered Gaussian I.6.2a)."""
     from lies.pruning import _fit_error, refit_weights
 
-    x, t = _log_space_data(lambda X: np.exp(-X[:, 0] ** 2 / 8) * X[:, 1], rows=2000)
-    s = float(np.log(5))
-    net = LiesNetwork(2, 1)
-    with torch.no_grad():
-        net.flat.zero_()
-        net.view(net.flat, "layer0")[0, EXP, 0] = 1.0 * s
-        net.view(net.flat, "gates")[0, 0, EXP] = 1.0
-        net.view(net.flat, "output")[0, 0, 3 + EXP] = -0.5
-        net.view(net.flat, "output")[0, 0, 1] = 0.5 * s
+    x, t, net, s = _gaussian_with_exp_unit(exp_weight=1.0, read_weight=-0.5, direct_weight=0.5)
     keep = (net.flat != 0) | (torch.arange(net.n_weights()) == net.layout["layer0"][0] + EXP * 3 + 2)  # + E0's "1"
     net.prune(keep)
     before = float(_fit_error(net, x, t)[0])
