@@ -13,6 +13,8 @@ target: 0.01 in log space is a 1 % change of y.
 
 from __future__ import annotations
 
+from typing import Sequence
+
 import torch
 from torch.func import grad, vmap
 
@@ -242,16 +244,20 @@ def restart_errors(net: LiesNetwork, x: torch.Tensor, t: torch.Tensor) -> list[f
 
 
 def choose_restart(net: LiesNetwork, x: torch.Tensor, t: torch.Tensor, tolerance: float = 0.1) -> int:
-    """The restart to keep: the sparsest among those that fit about as well as the best one.
+    """The restart to keep: the sparsest among those that fit about as well as the best one (`select_restart` on
+    every model's `restart_errors` and non-zero weights). Only training data is used."""
+    return select_restart(restart_errors(net, x, t), [c["total"] for c in net.nonzero_counts()], tolerance)
+
+
+def select_restart(errors: Sequence[float], sizes: Sequence[int], tolerance: float = 0.1) -> int:
+    """Index of the restart to keep, from each restart's log-space error and number of non-zero weights.
 
     Restarts are networks of one task trained from different initialisations; which formula a network finds
     depends on where it starts (a Gaussian in log space is one exp unit, but a log unit of the log input comes
     close and is found as often). The rule is node pruning's: a restart qualifies when its mean absolute
     log-space residual is within ``tolerance`` times the best one (or below `EXACT_FIT`); among those the fewest
-    non-zero weights wins, then the smaller error, then the lower index. Only training data is used.
+    non-zero weights wins, then the smaller error, then the lower index.
     """
-    errors = restart_errors(net, x, t)
-    sizes = [c["total"] for c in net.nonzero_counts()]
     bound = max(min(errors) * (1.0 + tolerance), EXACT_FIT)
-    qualified = [m for m in range(net.n_models) if errors[m] <= bound]
+    qualified = [m for m in range(len(errors)) if errors[m] <= bound]
     return min(qualified, key=lambda m: (sizes[m], errors[m], m))

@@ -29,7 +29,7 @@ from lies.errors import LiesError, did_you_mean
 from lies.extraction import extract_formula
 from lies.network import LiesNetwork, add_constant_column
 from lies.oversampling import ModelData, OversamplingConfig, oversample
-from lies.pruning import choose_restart, gradient_prune, prune_nodes_with_refit, restart_errors
+from lies.pruning import choose_restart, gradient_prune, prune_nodes_with_refit, restart_errors, select_restart
 from lies.tasks import TaskData, make_tasks, prepare_task
 from lies.timeout import call_with_timeout
 from lies.transforms import Transform
@@ -244,10 +244,14 @@ def _network_tensors(transform: Transform, data: Dataset, device) -> tuple[torch
     return add_constant_column(x).to(device), torch.tensor(transform.target(data.y), dtype=torch.float32).to(device)
 
 
+def _entropy(seed: int, salt: int, restart: int = 0) -> list[int]:
+    """Seed material of one purpose (``salt``) of one task's restart; restart 0 keeps the seeds of a single run."""
+    return [seed, salt] + ([restart] if restart else [])
+
+
 def _generator(seed: int, salt: int, restart: int = 0) -> torch.Generator:
-    """The torch generator of one purpose (``salt``) of one task; restart 0 keeps the seeds of a single run."""
-    entropy = [seed, salt] + ([restart] if restart else [])
-    return torch.Generator().manual_seed(int(np.random.SeedSequence(entropy).generate_state(1)[0]))
+    state = np.random.SeedSequence(_entropy(seed, salt, restart)).generate_state(1)
+    return torch.Generator().manual_seed(int(state[0]))
 
 
 def _groups(keys: Sequence, n_chunks: int) -> list[list[int]]:
@@ -390,7 +394,7 @@ class Oversampling(_TrainingStage):
                         ds = eq.sample(n, rng, low=low, high=high)
                         return ds.X, ds.y
                 data.append(ModelData(X=task.train.X, y=task.train.y, transform=art.transform, sampler=sampler,
-                                      rng=np.random.default_rng([task.spec.seed, 3] + ([r] if r else [])),
+                                      rng=np.random.default_rng(_entropy(task.spec.seed, 3, r)),
                                       generator=_generator(task.spec.seed, 4, r)))
             net = LiesNetwork.stack([inputs[i].net.select([r]) for i, r in models]).to(device)
             retrain = params.retrain.config(net.arch.n_inputs)
@@ -458,7 +462,7 @@ class GradientPruning(Stage):
 
 def _prune_task(art: NetworkArtifact, task: TaskData, params: GradientPruningParams, device) -> NetworkArtifact:
     """Theorem 2 pruning, node pruning with refit, Theorem 2 again, for every restart of one task; then the best
-    restart (`lies.pruning.choose_restart`) is kept."""
+    restart (`lies.pruning.select_restart`) is kept."""
     start = time.perf_counter()
     x, t = _network_tensors(art.transform, task.train, device)
     pruned, records, history = [], [], list(art.history)
@@ -474,16 +478,17 @@ def _prune_task(art: NetworkArtifact, task: TaskData, params: GradientPruningPar
         pruned.append(net.cpu())
         records.append(trials)
         history += [{"phase": "node_pruning", "restart": r, **rec, "units": " ".join(rec["units"])} for rec in trials]
-    both = LiesNetwork.stack(pruned)
-    best = choose_restart(both, x.cpu()[None], t.cpu()[None], params.tolerance)
-    summary = _training_summary(GradientPruning.name, both.select([best]), [(x.cpu(), t.cpu())],
-                                time.perf_counter() - start, [False])
+    restarts = LiesNetwork.stack(pruned)
+    errors = restart_errors(restarts, x.cpu()[None], t.cpu()[None])
+    sizes = [c["total"] for c in restarts.nonzero_counts()]
+    best = select_restart(errors, sizes, params.tolerance)
+    kept = restarts.select([best])
+    summary = _training_summary(GradientPruning.name, kept, [(x.cpu(), t.cpu())], time.perf_counter() - start,
+                                [False])
     summary["node_trials"] = records[best]
-    if both.n_models > 1:
-        errors = restart_errors(both, x.cpu()[None], t.cpu()[None])
-        summary.update(restarts=both.n_models, chosen_restart=best, restarts_error=errors,
-                       restarts_nonzero=[c["total"] for c in both.nonzero_counts()])
-    return NetworkArtifact(both.select([best]), art.transform, art.variables, art.target, history, summary,
+    if restarts.n_models > 1:
+        summary.update(restarts=restarts.n_models, chosen_restart=best, restarts_error=errors, restarts_nonzero=sizes)
+    return NetworkArtifact(kept, art.transform, art.variables, art.target, history, summary,
                            [art.added[best]] if art.added is not None else None)
 
 
