@@ -174,11 +174,12 @@ class MagnitudePruning(Stage):
     def run(self, inputs, tasks, params, runtime):
         out = []
         for art in inputs:
-            net = art.net.select([0])
+            net = art.net.select(range(art.net.n_models))  # every restart; extraction keeps the best
             net.prune(net.flat.detach().abs() > params.threshold)
             summary = {"stage": self.name, "skipped": False, "seconds": 0.0,
-                       "nonzero": net.nonzero_counts()[0]["total"], "n_weights": net.n_weights()}
-            out.append(NetworkArtifact(net, art.transform, art.variables, art.target, art.history, summary))
+                       "nonzero": min(c["total"] for c in net.nonzero_counts()), "n_weights": net.n_weights()}
+            out.append(NetworkArtifact(net, art.transform, art.variables, art.target, art.history, summary,
+                                       art.added))
         return out
 
 
@@ -218,6 +219,7 @@ def test_replace_a_stage_and_insert_a_user_stage(tasks):
     assert list(result.artifacts) == expected
 
     pruned = result.artifacts["magnitude_pruning"][0]
+    assert pruned.net.n_models == result.artifacts["strong_admm"][0].net.n_models > 1  # every restart reaches extract
     weights = pruned.net.flat.detach() * pruned.net.mask
     assert bool(((weights == 0) | (weights.abs() > 0.02)).all())
     final = result.artifacts["round_digits"][0]
