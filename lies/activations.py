@@ -41,10 +41,20 @@ def lies_activation(z: torch.Tensor, x_l: float = X_LOG, x_e: float = X_EXP) -> 
     )
 
 
-def cutoff_violation(z: torch.Tensor, x_l: float = X_LOG, x_e: float = X_EXP) -> torch.Tensor:
+def cutoff_violation(z: torch.Tensor, x_l: float = X_LOG, x_e: float = X_EXP,
+                     live: torch.Tensor | None = None) -> torch.Tensor:
     """Per-sample mask-loss summand of eq. (13): |x_l - z| where the log input is below x_l plus |x_e - z| where the
-    exp input is above x_e. ``z`` has the units on its last axis; the result drops that axis."""
-    return torch.relu(x_l - z[..., LOG]) + torch.relu(z[..., EXP] - x_e)
+    exp input is above x_e. ``z`` has the units on its last axis; the result drops that axis.
+
+    ``live`` (broadcast against ``z``) marks the units that reach the output; a unit whose gate is 0 has no effect,
+    so its violation is not counted (a pruned log unit's input is 0 < x_l: a constant that would otherwise sit in
+    every loss and, in float32, hide the last digits of an exact fit from the refit's line search)."""
+    log_part = torch.relu(x_l - z[..., LOG])
+    exp_part = torch.relu(z[..., EXP] - x_e)
+    if live is not None:
+        log_part = log_part * live[..., LOG]
+        exp_part = exp_part * live[..., EXP]
+    return log_part + exp_part
 
 
 def bounded_value(unit: int, z: float, x_l: float = X_LOG, x_e: float = X_EXP) -> float:

@@ -161,17 +161,22 @@ class LiesNetwork(nn.Module):
         to them (per-sample gradients in `lies.pruning`).
         """
         flat = (self.flat if flat is None else flat) * self.mask
+        u, violation = self.features(x, flat)
+        y = torch.bmm(u, self.view(flat, "output").transpose(1, 2)).squeeze(-1)
+        return NetworkOutput(y=y, violation=violation)
+
+    def features(self, x: torch.Tensor, flat: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """What the output unit reads, ``[x, g_0, ..., g_n]`` (M, B, d_out), and the cut-off violation (M, B)."""
+        flat = (self.flat if flat is None else flat) * self.mask
         features = [x]
         violation = x.new_zeros(x.shape[:2])
         gates = self.view(flat, "gates")
         for i in range(self.arch.n_layers):
             u = torch.cat(features, dim=-1) if i else x
             z = torch.bmm(u, self.view(flat, f"layer{i}").transpose(1, 2))  # (M, B, 4)
-            violation = violation + cutoff_violation(z, self.x_l, self.x_e)
+            violation = violation + cutoff_violation(z, self.x_l, self.x_e, live=gates[:, i, None, :] != 0)
             features.append(gates[:, i, None, :] * lies_activation(z, self.x_l, self.x_e))
-        u = torch.cat(features, dim=-1)
-        y = torch.bmm(u, self.view(flat, "output").transpose(1, 2)).squeeze(-1)
-        return NetworkOutput(y=y, violation=violation)
+        return torch.cat(features, dim=-1), violation
 
     # ------------------------------------------------------------------ bookkeeping
     @torch.no_grad()
@@ -249,3 +254,4 @@ def _blocks(arch: Architecture, i: int) -> list[tuple[int, int]]:
 def add_constant_column(x: torch.Tensor) -> torch.Tensor:
     """Append the constant-1 input that replaces biases: (..., n) -> (..., n + 1)."""
     return torch.cat([x, torch.ones_like(x[..., :1])], dim=-1)
+
