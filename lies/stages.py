@@ -141,6 +141,8 @@ class GradientPruningParams(StageParams):
     slack: float = Field(1e-3, ge=0)
     refit_iterations: int = Field(100, ge=0)  # L-BFGS iterations of each refit
     refit_samples: int = Field(4096, ge=1)  # rows (a seeded subset) the refits fit
+    motif_terms: int = Field(3, ge=0)  # log space: a candidate network of up to this many exp-log motifs (lies.motifs)
+    motif_min_gain: float = Field(0.2, gt=0, le=1)  # a motif joins when it removes this share of the residual left
 
 
 class FormulaStageParams(StageParams):
@@ -478,6 +480,13 @@ def _prune_task(art: NetworkArtifact, task: TaskData, params: GradientPruningPar
         pruned.append(net.cpu())
         records.append(trials)
         history += [{"phase": "node_pruning", "restart": r, **rec, "units": " ".join(rec["units"])} for rec in trials]
+    if params.motif_terms and art.transform.log:
+        motif = _motif_candidate(x, t, art, params, device, generator=_generator(task.spec.seed, 7))
+        if motif is not None:
+            pruned.append(motif[0])
+            records.append(motif[1])
+            history += [{"phase": "node_pruning", "restart": len(pruned) - 1, **rec, "units": " ".join(rec["units"])}
+                        for rec in motif[1]]
     restarts = LiesNetwork.stack(pruned)
     errors = restart_errors(restarts, x.cpu()[None], t.cpu()[None])
     sizes = [c["total"] for c in restarts.nonzero_counts()]
@@ -488,8 +497,30 @@ def _prune_task(art: NetworkArtifact, task: TaskData, params: GradientPruningPar
     summary["node_trials"] = records[best]
     if restarts.n_models > 1:
         summary.update(restarts=restarts.n_models, chosen_restart=best, restarts_error=errors, restarts_nonzero=sizes)
+    added = art.added[best] if art.added is not None and best < len(art.added) else None
     return NetworkArtifact(kept, art.transform, art.variables, art.target, history, summary,
-                           [art.added[best]] if art.added is not None else None)
+                           [added] if added is not None else None)
+
+
+def _motif_candidate(x: torch.Tensor, t: torch.Tensor, art: NetworkArtifact, params: GradientPruningParams, device,
+                     generator: torch.Generator):
+    """One more candidate beside the trained restarts: the exp-log motifs `lies.motifs.scan_terms` finds, as a LIES
+    network, refitted and pruned like a restart. None when no motif helps or the chains do not fit the network."""
+    from lies.motifs import motif_network, scan_terms
+
+    idx = torch.randperm(x.shape[0], generator=generator)[: params.refit_samples].to(x.device)
+    xs, ts = x[idx].cpu(), t[idx].cpu()
+    terms = scan_terms(xs, ts, art.transform.scales, max_terms=params.motif_terms,
+                       min_gain=params.motif_min_gain)
+    net = motif_network(terms, art.net.arch.n_inputs, xs, ts) if terms else None
+    if net is None:
+        return None
+    net = net.to(device)
+    gradient_prune(net, x[None], params.threshold, params.quantile, params.max_samples, generator=generator)
+    trials = prune_nodes_with_refit(net, x[None], t[None], params.refit_iterations, params.tolerance, params.slack,
+                                    params.refit_samples, generator=generator)
+    gradient_prune(net, x[None], params.threshold, params.quantile, params.max_samples, generator=generator)
+    return net.cpu(), trials
 
 
 def _map_tasks(fn: Callable, jobs: list[tuple], runtime: RuntimeParams, device: torch.device) -> list:
