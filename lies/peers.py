@@ -1,4 +1,4 @@
-"""Peer symbolic-regression methods for the benchmark: Operon (pyoperon) and gplearn.
+"""Peer symbolic-regression methods for the benchmark: Operon (pyoperon), gplearn, and a log-linear baseline.
 
 Optional extras: ``pip install lies[peers]``. Nothing else in `lies` imports this module's peers; each fit
 function imports its package lazily and raises `LiesError` when it is missing.
@@ -57,6 +57,7 @@ __all__ = [
     "PeerResult",
     "available_peers",
     "fit_gplearn",
+    "fit_loglinear",
     "fit_operon",
     "gplearn_program_to_sympy",
     "operon_string_to_sympy",
@@ -192,8 +193,8 @@ def _import_peer(module: str, method: str) -> Any:
 
 
 def available_peers() -> list[str]:
-    """The peers whose packages import here, in `PEERS` order."""
-    modules = {"operon": "pyoperon.sklearn", "gplearn": "gplearn.genetic"}
+    """The peers whose packages import here, in `PEERS` order (the log-linear baseline needs none)."""
+    modules = {"operon": "pyoperon.sklearn", "gplearn": "gplearn.genetic", "loglinear": "numpy"}
     found = []
     for method, module in modules.items():
         try:
@@ -433,4 +434,31 @@ def fit_gplearn(
     return PeerResult(method="gplearn", expr=expr, seconds=seconds, budget=params)
 
 
-PEERS: Mapping[str, Callable[..., PeerResult]] = MappingProxyType({"operon": fit_operon, "gplearn": fit_gplearn})
+# --- log-linear least squares (a baseline, no search) -----------------------------------------------------------
+
+
+def fit_loglinear(
+    X: np.ndarray, y: np.ndarray, variables: Sequence[str], seed: int = 0, budget: str = "default"
+) -> PeerResult:
+    """The baseline a LIES network must beat: least squares of ``ln y`` on ``[ln x, 1]``, the exponents rounded to
+    one decimal, the constant refitted: ``C prod v_k^a_k``. It solves every product of powers and nothing else;
+    on data with a non-positive value it returns the constant ``mean(y)``. ``seed`` and ``budget`` are accepted
+    for the peers' common signature and not used (the fit is deterministic and takes no budget)."""
+    symbols = _symbols(variables)
+    X, y = _check_data(X, y, variables)
+    start = time.perf_counter()
+    if (X <= 0).any() or (y <= 0).any():
+        return PeerResult(method="loglinear", expr=sympy.Float(float(y.mean())),
+                          seconds=time.perf_counter() - start, budget={})
+    log_x, log_y = np.log(X), np.log(y)
+    design = np.column_stack([log_x, np.ones(len(y))])
+    exponents = np.round(np.linalg.lstsq(design, log_y, rcond=None)[0][:-1], 1)
+    constant = float(np.mean(log_y - log_x @ exponents))
+    seconds = time.perf_counter() - start
+    expr = sympy.Float(math.exp(constant)) * sympy.Mul(
+        *[s ** sympy.Rational(str(a)) for s, a in zip(symbols, exponents) if a != 0])
+    return PeerResult(method="loglinear", expr=expr, seconds=seconds, budget={})
+
+
+PEERS: Mapping[str, Callable[..., PeerResult]] = MappingProxyType(
+    {"operon": fit_operon, "gplearn": fit_gplearn, "loglinear": fit_loglinear})

@@ -424,3 +424,14 @@ def test_from_frame_rejects_non_frames_and_object_columns():
         Dataset.from_frame(df, "y")
     with pytest.raises(LiesError, match="no input variable columns"):
         Dataset.from_frame(df[["y"]], "y")
+
+
+def test_structured_subset_is_what_is_not_a_product_of_powers():
+    from lies.datasets import FEYNMAN, SUBSETS
+
+    structured = {i for i in SUBSETS["lies61"] if not FEYNMAN[i].product_of_powers}
+    assert set(SUBSETS["lies61-structured"]) == structured
+    assert len(structured) == 27 and len(SUBSETS["lies61-powers"]) == 34
+    assert FEYNMAN["I.12.1"].product_of_powers and not FEYNMAN["I.10.7"].product_of_powers
+    assert set(SUBSETS["holdout"]) | set(SUBSETS["lies61"]) == set(SUBSETS["all"])
+    assert not set(SUBSETS["holdout"]) & set(SUBSETS["lies61"]) and len(SUBSETS["holdout"]) == 39

@@ -44,8 +44,8 @@ def _assert_plain_expr(expr: object, names: list[str]) -> None:
 
 
 def test_registry_and_budgets_are_documented():
-    assert set(PEERS) == {"operon", "gplearn"}
-    assert set(available_peers()) <= set(PEERS)
+    assert set(PEERS) == {"operon", "gplearn", "loglinear"}
+    assert "loglinear" in available_peers() and set(available_peers()) <= set(PEERS)
     for budgets in (peers.OPERON_BUDGETS, peers.GPLEARN_BUDGETS):
         assert {"default", "smoke"} <= set(budgets)
     assert peers.OPERON_BUDGETS["default"]["n_threads"] == 1
@@ -232,3 +232,19 @@ def test_gplearn_smoke_fit_matches_its_predict(monkeypatch):
     own = est.predict(X)
     ours = _evaluate(result.expr, NAMES, X)
     np.testing.assert_allclose(ours, own, rtol=1e-6, atol=0)
+
+
+def test_loglinear_baseline_solves_products_of_powers_and_only_them():
+    from lies.datasets import get_equation
+    from lies.metrics import is_symbolic_solution
+
+    rng = np.random.default_rng(0)
+    for eq_id, solvable in (("I.12.1", True), ("II.8.31", True), ("I.10.7", False)):
+        eq = get_equation(eq_id)
+        data = eq.sample(2000, rng)
+        result = peers.fit_loglinear(data.X, data.y, eq.variable_names)
+        assert result.method == "loglinear" and result.budget == {}
+        assert is_symbolic_solution(sympy.sympify(result.expr), eq.expr) is solvable, (eq_id, result.expr)
+    X = rng.uniform(-1, 1, (50, 2))
+    signed = peers.fit_loglinear(X, X[:, 0] + 3, ["a", "b"])
+    assert signed.expr.is_Number  # no log of a non-positive value: the mean
