@@ -10,6 +10,7 @@ Peers (`lies.peers`) fit the very same training samples and go through the same 
 from __future__ import annotations
 
 import math
+import os
 import platform
 import time
 from dataclasses import dataclass, field
@@ -76,7 +77,10 @@ def run_peer(name: str, tasks: Sequence[TaskData], budget: str, n_jobs: int, tim
     """Fit one peer on every task's training samples; rows shaped like the pipeline's evaluation rows."""
     from joblib import Parallel, delayed
 
-    return Parallel(n_jobs=n_jobs)(delayed(_peer_row)(name, t, budget, timeout) for t in tasks)
+    from lies.workers import call_in_worker
+
+    return Parallel(n_jobs=n_jobs)(delayed(call_in_worker)(os.getpid(), _peer_row, name, t, budget, timeout)
+                                   for t in tasks)
 
 
 def _peer_row(name: str, task: TaskData, budget: str, timeout: float) -> dict:

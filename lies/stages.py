@@ -14,6 +14,7 @@ Every params model forbids unknown keys and suggests the closest known one on a 
 from __future__ import annotations
 
 import math
+import os
 import time
 from typing import Any, Callable, ClassVar, Literal, Sequence
 
@@ -501,8 +502,10 @@ def _map_tasks(fn: Callable, jobs: list[tuple], runtime: RuntimeParams, device: 
         return [fn(*job) for job in jobs]
     from joblib import Parallel, delayed
 
+    from lies.workers import call_in_worker
+
     return Parallel(n_jobs=min(runtime.n_jobs, len(jobs)))(
-        delayed(_with_threads)(fn, job, runtime.torch_threads) for job in jobs
+        delayed(call_in_worker)(os.getpid(), _with_threads, fn, job, runtime.torch_threads) for job in jobs
     )
 
 
