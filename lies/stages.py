@@ -106,6 +106,8 @@ class AdmmParams(StageParams):
 class WeakAdmmParams(AdmmParams):
     """Weak ADMM (paper IV-A: rho 0.5, lambda 5e-4, 20 epochs) and the data transform it fixes (III-G)."""
 
+    epochs: int = Field(20, ge=1)  # the first training: without an epoch there is no network to go on with
+
     log: bool = True  # fit in log space (the paper); false: raw space, max-normalised
     gate_init: float = Field(1.0, ge=0)  # initial node gates U(-g, g) (nn.Linear's bound: 1)
     restarts: int = Field(4, ge=1)  # networks per task, each from its own initialisation; pruning keeps the best
@@ -185,13 +187,33 @@ class RuntimeParams(StageParams):
     torch_threads: int = Field(1, ge=1)
     progress: bool = True
 
+    @pydantic.field_validator("device")
+    @classmethod
+    def _usable_device(cls, value: str) -> str:
+        """Checked with the params, before any stage writes: a device this machine lacks fails here, in one line."""
+        if value == "auto":
+            return value
+        try:
+            device = torch.device(value)
+        except RuntimeError:
+            raise ValueError(f"unknown device {value!r} (use auto, cpu, cuda or cuda:N)") from None
+        if device.type == "cuda":
+            if not torch.cuda.is_available():
+                raise ValueError(f"{value!r} is not available here (torch {torch.__version__}, "
+                                 f"{'built without CUDA' if torch.version.cuda is None else 'no CUDA device found'}); "
+                                 "use auto or cpu")
+            if device.index is not None and device.index >= torch.cuda.device_count():
+                raise ValueError(f"{value!r}: this machine has {torch.cuda.device_count()} CUDA device(s)")
+        elif device.type == "mps" and not torch.backends.mps.is_available():
+            raise ValueError(f"{value!r} is not available here; use auto or cpu")
+        elif device.type not in ("cpu", "cuda", "mps"):
+            raise ValueError(f"device {value!r} is not supported (use auto, cpu, cuda or cuda:N)")
+        return value
+
     def torch_device(self) -> torch.device:
         if self.device == "auto":
             return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-        try:
-            return torch.device(self.device)
-        except RuntimeError:
-            raise LiesError(f"runtime.device: unknown device {self.device!r}") from None
+        return torch.device(self.device)  # checked by _usable_device
 
 
 # ------------------------------------------------------------------------------------------------------ stages
