@@ -31,7 +31,7 @@ from lies.extraction import extract_formula
 from lies.network import LiesNetwork, add_constant_column
 from lies.oversampling import ModelData, OversamplingConfig, oversample
 from lies.pruning import choose_restart, gradient_prune, prune_nodes_with_refit, restart_errors, select_restart
-from lies.tasks import TaskData, make_tasks, prepare_task
+from lies.tasks import TaskData, log_space, make_tasks, prepare_task
 from lies.timeout import call_with_timeout
 from lies.transforms import Transform
 
@@ -108,7 +108,7 @@ class WeakAdmmParams(AdmmParams):
 
     epochs: int = Field(20, ge=1)  # the first training: without an epoch there is no network to go on with
 
-    log: bool = True  # fit in log space (the paper); false: raw space, max-normalised
+    log: bool | Literal["auto"] = "auto"  # log space (the paper), raw (false), auto: see lies.tasks.log_space
     gate_init: float = Field(1.0, ge=0)  # initial node gates U(-g, g) (nn.Linear's bound: 1)
     restarts: int = Field(4, ge=1)  # networks per task, each from its own initialisation; pruning keeps the best
 
@@ -378,7 +378,8 @@ class WeakAdmm(_TrainingStage):
     def run(self, inputs: list[TaskArtifact], tasks, params: WeakAdmmParams, runtime) -> list[NetworkArtifact]:
         transforms, nets, data, seeds = [], [], [], []
         for task in tasks:
-            tr = Transform.fit(task.train.X, task.train.y, task.variables, task.train.target, log=params.log)
+            tr = Transform.fit(task.train.X, task.train.y, task.variables, task.train.target,
+                               log=log_space(params.log, task))
             transforms.append(tr)
             n = len(task.variables)
             nets.append(LiesNetwork(n, params.restarts, generator=_generator(task.spec.seed, 1),
