@@ -302,7 +302,7 @@ def test_dataset_stores_float64_copies_and_validates_shapes():
         Dataset(X, y[:2], ("a", "b"), "y")
     with pytest.raises(LiesError, match="2-D"):
         Dataset(X.ravel(), y, ("a",), "y")
-    with pytest.raises(LiesError, match="repeated: a"):
+    with pytest.raises(LiesError, match="repeated column names: a"):
         Dataset(X, y, ("a", "a"), "y")
     with pytest.raises(LiesError, match="also listed as an input"):
         Dataset(X, y, ("a", "y"), "y")
@@ -424,3 +424,22 @@ def test_from_frame_rejects_non_frames_and_object_columns():
         Dataset.from_frame(df, "y")
     with pytest.raises(LiesError, match="no input variable columns"):
         Dataset.from_frame(df[["y"]], "y")
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("1.5,b,y\n" + "1,2,3\n" * 12, r"column name\(s\) '1.5' look like numbers"),
+        ("a,a,y\n" + "1,2,3\n" * 12, r"repeated column names: a; give every column its own name"),
+        ("a,b,y\n", "has a header row but no data rows"),
+        ("a;b;y\n" + "1;2;3\n" * 12, "seems separated by ';', not commas"),
+        ("a,,y\n" + "1,2,3\n" * 12, "has no name"),
+    ],
+)
+def test_csv_columns_that_cannot_become_symbols(tmp_path, text, message):
+    """pandas reads each of these without complaint: a header 1.5 becomes the symbol in y = 1.5*b, a repeated a
+    becomes a.1, a header-only file has text columns."""
+    path = tmp_path / "data.csv"
+    path.write_text(text)
+    with pytest.raises(LiesError, match=message):
+        load_csv(path, "y")
