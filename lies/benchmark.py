@@ -22,7 +22,7 @@ import pandas as pd
 
 from lies.evaluation import summarize, symbolic_flags
 from lies.pipeline import Pipeline, PipelineResult, evaluation_rows
-from lies.artifacts import TaskArtifact
+from lies.artifacts import TEXT_COLUMNS, TaskArtifact, read_frame
 from lies.stages import STAGES, FormulaStageParams, RuntimeParams, TasksParams, skipped
 from lies.tasks import TaskData
 
@@ -324,7 +324,7 @@ def rescore(out: str | Path, timeout: float = 10.0) -> BenchmarkResult:
     out = Path(out)
 
     def load(path: Path) -> list[dict]:
-        frame = pd.read_csv(path, keep_default_na=False, na_values=[""])
+        frame = read_frame(path, TEXT_COLUMNS)
         rows = frame.to_dict("records")
         for r in rows:
             r["out_of_time"] = bool(r["out_of_time"])

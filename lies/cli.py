@@ -163,9 +163,9 @@ def _prepare_out(out: Path, force: bool) -> None:
 
 
 def _read_results(out: Path) -> list[dict]:
-    from lies.artifacts import read_frame, read_json
+    from lies.artifacts import TEXT_COLUMNS, read_frame, read_json
 
-    rows = read_frame(out / "data" / "evaluation" / "results.csv").to_dict("records")
+    rows = read_frame(out / "data" / "evaluation" / "results.csv", TEXT_COLUMNS).to_dict("records")
     for row in rows:
         row["target"] = read_json(out / "data" / "prepare" / str(row["task"]) / "task.json")["target"]
     return rows
@@ -248,6 +248,8 @@ def cmd_inspect(args: argparse.Namespace) -> int:
 
     try:
         text = inspect_run(args.path, task=args.task, stage=args.stage)
+    except LiesError:
+        raise
     except (KeyError, TypeError, ValueError) as exc:  # a hand-edited or truncated file under PATH
         raise LiesError(f"cannot read the run in {args.path}: {type(exc).__name__}: {exc}") from None
     print(text)
@@ -255,9 +257,16 @@ def cmd_inspect(args: argparse.Namespace) -> int:
 
 
 def cmd_stage(args: argparse.Namespace) -> int:
-    from lies.pipeline import run_stage
+    from lies.inspect import staleness, task_names
+    from lies.pipeline import DVC_STAGES, run_stage
 
     run_stage(args.name, args.root)
+    data_dir = Path(args.root) / "data"
+    stale = {stage for stage, _ in staleness(data_dir, task_names(data_dir))}
+    if stale:
+        names = [s for s in DVC_STAGES if s in stale]
+        print(f"lies stage: the outputs of {', '.join(names)} were made from the old {args.name} and are stale now; "
+              f"re-run them in this order (lies stage NAME --root {args.root})", file=sys.stderr)
     return 0
 
 

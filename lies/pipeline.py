@@ -478,6 +478,10 @@ def run_stage(name: str, root: str | Path = ".", progress: bool | None = None) -
     write_stage(data_dir, name, outputs, tasks, stage_params, hashes, skipped_flag=skip)
 
 
+#: The file of data/evaluation/ recording the hash of every stage folder the results were computed from.
+EVALUATION_INPUTS = "inputs.json"
+
+
 def run_evaluation(root: Path, params: Mapping) -> None:
     """Evaluate the final formulas: data/evaluation/{metrics.json, results.csv, curves.csv}."""
     import pandas as pd
@@ -493,7 +497,9 @@ def run_evaluation(root: Path, params: Mapping) -> None:
             if "loss" in h and h.get("phase") in ("weak_admm", "strong_admm"):
                 curves.append({"task": task.name, "phase": h["phase"], "epoch": h["epoch"], "loss": h["loss"],
                                "exp_loss": h["exp_loss"]})
+    hashes = {name: hash_path(data_dir / name) for name in ("prepare", *PIPELINE_STAGES)}
     with atomic_folder(data_dir / "evaluation") as tmp:
+        write_json(tmp / EVALUATION_INPUTS, hashes)  # what `lies inspect` compares to say the results are stale
         write_json(tmp / "metrics.json", summarize(rows))
         write_frame(tmp / "results.csv", pd.DataFrame(rows))
         write_frame(tmp / "curves.csv", pd.DataFrame(curves, columns=["task", "phase", "epoch", "loss", "exp_loss"]))
