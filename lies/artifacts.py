@@ -21,7 +21,7 @@ import os
 import secrets
 import shutil
 import struct
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path, PurePath
 from typing import Any
@@ -145,16 +145,21 @@ def write_frame(path: str | os.PathLike, df: pd.DataFrame) -> None:
     _write_bytes(path, text.encode("utf-8"))
 
 
-def read_frame(path: str | os.PathLike) -> pd.DataFrame:
+#: Columns of the result tables that hold text even when it looks like a number (a constant formula ``3``).
+TEXT_COLUMNS = ("task", "equation", "formula", "target")
+
+
+def read_frame(path: str | os.PathLike, text: Sequence[str] = ()) -> pd.DataFrame:
     """Read a table written by `write_frame`.
 
     Only an empty field is missing (NaN): strings such as ``"NA"`` or ``"None"`` stay strings, since pandas'
     default list of missing-value spellings would silently turn them into NaN. An empty string therefore reads
-    back as NaN.
+    back as NaN. The ``text`` columns stay strings (pandas would read a formula ``3`` as the int 3).
     """
     data = _read_bytes(path)
     try:
-        return pd.read_csv(io.BytesIO(data), keep_default_na=False, na_values=[""], **_READ_CSV_FLOATS)
+        return pd.read_csv(io.BytesIO(data), keep_default_na=False, na_values=[""], dtype=dict.fromkeys(text, str),
+                           **_READ_CSV_FLOATS)
     except (UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as e:
         raise LiesError(f"corrupted artifact file: {path} ({e})") from None
 
@@ -185,6 +190,27 @@ def save_tensors(
     text = json.dumps(header, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
     text += b" " * (-len(text) % 8)  # safetensors pads the header with spaces to keep tensor data 8-byte aligned
     _write_bytes(path, struct.pack("<Q", len(text)) + text + body)
+
+
+def tensor_file_problem(path: str | os.PathLike) -> str | None:
+    """What is wrong with a safetensors file, judged from its header and its size alone (no tensor is read):
+    missing, unreadable, or shorter than its header says (a copy or a write cut short); None when it looks whole."""
+    path = Path(path)
+    try:
+        size = path.stat().st_size
+        with open(path, "rb") as f:
+            (n,) = struct.unpack("<Q", f.read(8))
+            if 8 + n > size:
+                return f"truncated ({size} bytes, its header alone needs {8 + n})"
+            header = json.loads(f.read(n).decode("utf-8"))
+        end = max((int(v["data_offsets"][1]) for k, v in header.items() if k != "__metadata__"), default=0)
+    except FileNotFoundError:
+        return "missing"
+    except (OSError, struct.error, UnicodeDecodeError, ValueError, KeyError, TypeError, AttributeError, IndexError):
+        return "unreadable header"
+    if size < 8 + n + end:
+        return f"truncated ({size} of {8 + n + end} bytes)"
+    return None
 
 
 def load_tensors(path: str | os.PathLike, device: str | torch.device = "cpu") -> dict[str, torch.Tensor]:

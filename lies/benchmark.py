@@ -10,6 +10,7 @@ Peers (`lies.peers`) fit the very same training samples and go through the same 
 from __future__ import annotations
 
 import math
+import os
 import platform
 import time
 from dataclasses import dataclass, field
@@ -21,7 +22,7 @@ import pandas as pd
 
 from lies.evaluation import summarize, symbolic_flags
 from lies.pipeline import Pipeline, PipelineResult, evaluation_rows
-from lies.artifacts import TaskArtifact
+from lies.artifacts import TEXT_COLUMNS, TaskArtifact, read_frame
 from lies.stages import STAGES, FormulaStageParams, RuntimeParams, TasksParams, skipped
 from lies.tasks import TaskData
 
@@ -76,7 +77,10 @@ def run_peer(name: str, tasks: Sequence[TaskData], budget: str, n_jobs: int, tim
     """Fit one peer on every task's training samples; rows shaped like the pipeline's evaluation rows."""
     from joblib import Parallel, delayed
 
-    return Parallel(n_jobs=n_jobs)(delayed(_peer_row)(name, t, budget, timeout) for t in tasks)
+    from lies.workers import call_in_worker
+
+    return Parallel(n_jobs=n_jobs)(delayed(call_in_worker)(os.getpid(), _peer_row, name, t, budget, timeout)
+                                   for t in tasks)
 
 
 def _peer_row(name: str, task: TaskData, budget: str, timeout: float) -> dict:
@@ -320,7 +324,7 @@ def rescore(out: str | Path, timeout: float = 10.0) -> BenchmarkResult:
     out = Path(out)
 
     def load(path: Path) -> list[dict]:
-        frame = pd.read_csv(path, keep_default_na=False, na_values=[""])
+        frame = read_frame(path, TEXT_COLUMNS)
         rows = frame.to_dict("records")
         for r in rows:
             r["out_of_time"] = bool(r["out_of_time"])

@@ -13,6 +13,7 @@ traceback; so is a command-line usage error.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import secrets
 import shutil
@@ -25,11 +26,21 @@ from lies.errors import LiesError
 
 
 def _guard(fn: Callable[[], int | None]) -> int:
-    """Run ``fn``; a LiesError becomes one line on stderr and exit code 2."""
+    """Run ``fn``; a LiesError (or an OSError: a folder that cannot be written...) becomes one line on stderr and
+    exit code 2. A closed stdout (``lies inspect ... | head``) ends the command quietly."""
     try:
-        return int(fn() or 0)
+        code = int(fn() or 0)
+        sys.stdout.flush()
+        return code
     except LiesError as exc:
         print(f"lies: error: {' '.join(str(exc).split())}", file=sys.stderr)
+        return 2
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error when Python flushes
+        return 141  # the shell's code for SIGPIPE
+    except OSError as exc:
+        where = f": {exc.filename}" if exc.filename else ""
+        print(f"lies: error: {exc.strerror or exc}{where}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("lies: interrupted", file=sys.stderr)
@@ -73,17 +84,6 @@ def apply_override(params: dict, text: str) -> None:
     node[path[-1]] = parsed
 
 
-def nonpositive_column(data) -> tuple[str, int] | None:
-    """The first column (inputs, then target) of a `Dataset` with values <= 0, and how many; None if all > 0."""
-    import numpy as np
-
-    for name, col in zip([*data.variables, data.target], np.column_stack([data.X, data.y]).T):
-        n_bad = int((col <= 0).sum())
-        if n_bad:
-            return name, n_bad
-    return None
-
-
 def build_run_params(args: argparse.Namespace) -> dict:
     """params.yaml of a run: defaults < --params file < -S overrides < the dedicated flags; validated."""
     from lies.pipeline import check_params, default_params, load_params, merge_params
@@ -122,20 +122,45 @@ def build_run_params(args: argparse.Namespace) -> dict:
     return {name: model.model_dump(mode="json") for name, model in checked.items()}
 
 
-def check_run_data(params: dict) -> None:
-    """Prepare every task in memory and check it can be fitted (log space needs positive values)."""
+def check_run_data(params: dict) -> list[str]:
+    """Prepare every task in memory and check it can be fitted (log space needs positive values in every split).
+    Returns the notes ``lies run`` prints about the data: the space each CSV task is fitted in, rows left unused."""
+    import numpy as np
+
+    from lies.datasets import load_csv
     from lies.pipeline import SECTIONS
     from lies.tasks import prepare_task
+    from lies.transforms import check_positive, nonpositive_column
 
     tasks = SECTIONS["tasks"].model_validate(params["tasks"])
     log = params["weak_admm"]["log"]
+    notes = []
     for spec in tasks.specs():
         task = prepare_task(spec, tasks.n_train, tasks.n_test)
-        bad = nonpositive_column(task.train) if log else None
-        if bad is not None:
-            source = spec.csv if spec.csv is not None else f"equation {spec.equation}"
-            raise LiesError(f"{source}: column {bad[0]!r} has {bad[1]} non-positive values, but log space (the "
-                            "default) needs every value > 0; fit in raw space with -S weak_admm.log=false")
+        source = spec.csv if spec.csv is not None else f"equation {spec.equation}"
+        X, y = np.concatenate([task.train.X, task.test.X]), np.concatenate([task.train.y, task.test.y])
+        if log is True:
+            try:
+                check_positive(X, y, task.variables, task.train.target)
+            except LiesError as exc:
+                raise LiesError(f"{source}: {exc}") from None
+        if spec.csv is None or spec.trial > 0:
+            continue
+        if log == "auto":
+            bad = nonpositive_column(X, y, task.variables, task.train.target)
+            why = "every value > 0" if bad is None else f"column {bad[0]!r} has {bad[1]} values <= 0"
+            notes.append(f"{source}: fitting in {'log' if bad is None else 'raw'} space ({why}; weak_admm.log: auto)")
+        n_rows = load_csv(spec.csv, spec.target, spec.variables).n_samples  # prepare_task keeps only n_train
+        n_test, n_train = task.test.n_samples, task.train.n_samples
+        if n_rows > n_test + n_train:
+            notes.append(f"{source}: {n_rows} rows, {n_test} held out for testing, {n_train} used for training and "
+                         f"{n_rows - n_test - n_train} left unused (tasks.n_train = {tasks.n_train}; use them all "
+                         f"with -S tasks.n_train={n_rows - n_test})")
+    return notes
+
+
+MARKER = ".lies-run"
+"""The file ``lies run`` writes first into its --out folder: ``--force`` replaces only a folder that holds it."""
 
 
 def _write_params(out: Path, params: dict) -> None:
@@ -144,28 +169,56 @@ def _write_params(out: Path, params: dict) -> None:
 
     text = ("# Written by `lies run`. Re-run one stage on this folder: lies stage <name> --root <this folder>\n"
             + yaml.safe_dump(params, sort_keys=False, default_flow_style=False))
-    out.mkdir(parents=True, exist_ok=True)
     tmp = out / f".params.yaml.tmp-{secrets.token_hex(4)}"
     try:
         tmp.write_text(text)
         os.replace(tmp, out / "params.yaml")
-    finally:
-        tmp.unlink(missing_ok=True)
+    except BaseException:
+        with contextlib.suppress(OSError):  # the write's own error is the one to report
+            tmp.unlink(missing_ok=True)
+        raise
 
 
-def _prepare_out(out: Path, force: bool) -> None:
-    if out.exists() and not out.is_dir():
-        raise LiesError(f"--out {out} is a file, not a folder")
+def _prepare_out(out: Path) -> None:
+    """Check that OUT can take a run (a folder, free or holding an earlier ``lies run``), before anything is written."""
+    for folder in (out, *out.parents):
+        if folder.exists() and not folder.is_dir():
+            raise LiesError(f"--out {out}: {folder} is a file, not a folder")
+        if folder.exists():
+            break
+
+
+def _claim_out(out: Path, force: bool) -> None:
+    """Make OUT ours: refuse a folder holding a run unless --force, and with --force delete only what an earlier
+    ``lies run`` wrote (its stage folders), never a folder it did not create."""
+    from lies.pipeline import DVC_STAGES, TIMINGS
+
     used = [p.name for p in (out / "params.yaml", out / "data") if p.exists()]
     if used and not force:
         raise LiesError(f"{out} already holds a run ({', '.join(used)}); choose another --out, or add --force to "
                         "replace it")
+    if used and not (out / MARKER).is_file():
+        raise LiesError(f"--force: {out} holds {' and '.join(used)} that lies run did not write (no {MARKER} "
+                        "marker); they are left alone: choose another --out, or move them away yourself")
+    data = out / "data"
+    if data.is_dir():
+        for name in (*DVC_STAGES, TIMINGS):
+            for path in (data / name, *data.glob(f".{name}.tmp-*"), *data.glob(f".{name}.old-*")):
+                if path.is_dir() and not path.is_symlink():
+                    shutil.rmtree(path)
+        if not any(data.iterdir()):
+            data.rmdir()
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / MARKER).write_text("This folder holds a run written by `lies run`; --force may replace it.\n")
+    except OSError as exc:
+        raise LiesError(f"cannot write into --out {out}: {exc.strerror}") from None
 
 
 def _read_results(out: Path) -> list[dict]:
-    from lies.artifacts import read_frame, read_json
+    from lies.artifacts import TEXT_COLUMNS, read_frame, read_json
 
-    rows = read_frame(out / "data" / "evaluation" / "results.csv").to_dict("records")
+    rows = read_frame(out / "data" / "evaluation" / "results.csv", TEXT_COLUMNS).to_dict("records")
     for row in rows:
         row["target"] = read_json(out / "data" / "prepare" / str(row["task"]) / "task.json")["target"]
     return rows
@@ -215,11 +268,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     out = Path(args.out)
     # Everything that can be checked is checked before anything is written.
     params = build_run_params(args)
-    check_run_data(params)
-    _prepare_out(out, args.force)
-    if args.force and (out / "data").exists():
-        shutil.rmtree(out / "data")
+    _prepare_out(out)
+    notes = check_run_data(params)
+    _claim_out(out, args.force)
     _write_params(out, params)
+    for note in notes:
+        print(f"lies run: {note}", flush=True)
 
     start = time.perf_counter()
     disable = True if args.quiet or not params["runtime"]["progress"] else None  # None: only on a terminal
@@ -248,6 +302,8 @@ def cmd_inspect(args: argparse.Namespace) -> int:
 
     try:
         text = inspect_run(args.path, task=args.task, stage=args.stage)
+    except LiesError:
+        raise
     except (KeyError, TypeError, ValueError) as exc:  # a hand-edited or truncated file under PATH
         raise LiesError(f"cannot read the run in {args.path}: {type(exc).__name__}: {exc}") from None
     print(text)
@@ -255,9 +311,16 @@ def cmd_inspect(args: argparse.Namespace) -> int:
 
 
 def cmd_stage(args: argparse.Namespace) -> int:
-    from lies.pipeline import run_stage
+    from lies.inspect import staleness, task_names
+    from lies.pipeline import DVC_STAGES, run_stage
 
     run_stage(args.name, args.root)
+    data_dir = Path(args.root) / "data"
+    stale = {stage for stage, _ in staleness(data_dir, task_names(data_dir))}
+    if stale:
+        names = [s for s in DVC_STAGES if s in stale]
+        print(f"lies stage: the outputs of {', '.join(names)} were made from the old {args.name} and are stale now; "
+              f"re-run them in this order (lies stage NAME --root {args.root})", file=sys.stderr)
     return 0
 
 

@@ -42,6 +42,7 @@ __all__ = [
     "equations",
     "parse_formula",
     "load_csv",
+    "check_names",
 ]
 
 MIN_CSV_ROWS = 10
@@ -101,9 +102,7 @@ class Dataset:
             )
         if y.ndim != 1 or y.shape[0] != X.shape[0]:
             raise LiesError(f"Dataset y must have shape ({X.shape[0]},) to match X, got {y.shape}")
-        duplicates = sorted({v for v in variables if variables.count(v) > 1})
-        if duplicates:
-            raise LiesError(f"Dataset variable names must be unique; repeated: {', '.join(duplicates)}")
+        check_names(variables, "Dataset")
         if target in variables:
             raise LiesError(f"Dataset target {target!r} is also listed as an input variable")
         object.__setattr__(self, "X", X)
@@ -505,6 +504,29 @@ def _looks_numeric(text: str) -> bool:
     return True
 
 
+def check_names(names: Sequence[str], source: str) -> None:
+    """Column names become the formula's symbols: each must be unique, non-empty, and not read as a number
+    (a column ``1.5`` would print as the constant in ``y = 1.5*b``)."""
+    repeated = sorted({n for n in names if list(names).count(n) > 1})
+    if repeated:
+        raise LiesError(f"{source}: repeated column names: {', '.join(repeated)}; give every column its own name")
+    empty = [i for i, n in enumerate(names) if not str(n).strip()]
+    if empty:
+        raise LiesError(f"{source}: column {empty[0] + 1} has no name; give every column a name")
+    numeric = [str(n) for n in names if _looks_numeric(str(n))]
+    if numeric:
+        raise LiesError(f"{source}: column name(s) {', '.join(repr(n) for n in numeric)} look like numbers, which a "
+                        "formula could not tell from constants; rename them (e.g. x1) or add a header row")
+
+
+def _header(path: Path) -> list[str]:
+    """The names in a CSV's first line as written (pandas renames a repeated name ``a`` to ``a.1``)."""
+    import csv
+
+    with open(path, newline="", encoding="utf-8", errors="replace") as f:
+        return [c.strip() for c in next(csv.reader(f), [])]
+
+
 def _frame_to_dataset(df: Any, target: str, variables: Sequence[str] | None, source: str) -> Dataset:
     """Shared checks of `Dataset.from_frame` and `load_csv`: columns exist, are numeric and finite."""
     import pandas as pd
@@ -512,9 +534,9 @@ def _frame_to_dataset(df: Any, target: str, variables: Sequence[str] | None, sou
     if not isinstance(df, pd.DataFrame):
         raise LiesError(f"expected a pandas DataFrame, got {type(df).__name__}")
     columns = [str(c) for c in df.columns]
-    duplicated = sorted({c for c in columns if columns.count(c) > 1})
-    if duplicated:
-        raise LiesError(f"{source} has repeated column names: {', '.join(duplicated)}")
+    if len(columns) == 1 and (sep := next((c for c in ";\t|" if c in columns[0]), None)):
+        raise LiesError(f"{source} has a single column {columns[0]!r}: it seems separated by {sep!r}, not commas; "
+                        "save it as comma-separated CSV")
     available = ", ".join(columns) or "(none)"
     if not isinstance(target, str) or target not in columns:
         no_header = " (the file seems to have no header row)" if columns and all(map(_looks_numeric, columns)) else ""
@@ -539,10 +561,11 @@ def _frame_to_dataset(df: Any, target: str, variables: Sequence[str] | None, sou
     if not names:
         raise LiesError(f"{source} has no input variable columns besides the target {target!r}")
 
+    check_names([*names, target], source)
     frame = df.set_axis(columns, axis=1)[[*names, target]]
     for name in frame.columns:
         col = frame[name]
-        if not pd.api.types.is_numeric_dtype(col.dtype):
+        if len(col) and not pd.api.types.is_numeric_dtype(col.dtype):  # no rows: columns read as text
             bad = col.notna() & pd.to_numeric(col, errors="coerce").isna()
             where = ""
             if bad.any():
@@ -577,7 +600,12 @@ def load_csv(path: str | PathLike[str], target: str, variables: Sequence[str] | 
     except (pd.errors.ParserError, UnicodeDecodeError, OSError, ValueError) as exc:
         raise LiesError(f"cannot read {path} as CSV: {_one_line(exc)}") from None
     # Column checks first: a wrong name or a missing header is a likelier mistake than a short file.
+    header = _header(path)  # as written: pandas renames a repeated a to a.1 and an empty name to Unnamed: 1
+    if not all(map(_looks_numeric, header)):  # all numbers: no header row, said below
+        check_names(header, str(path))
     dataset = _frame_to_dataset(df, target, variables, str(path))
+    if dataset.n_samples == 0:
+        raise LiesError(f"{path} has a header row but no data rows")
     if dataset.n_samples < MIN_CSV_ROWS:
         raise LiesError(f"{path} has {dataset.n_samples} data row(s); at least {MIN_CSV_ROWS} are needed")
     return dataset

@@ -2,11 +2,16 @@
 
 A `LiesError` is something the user can fix (a typo in params, a missing column, a bad value); the command
 line prints its message as a single line and exits with code 2, without a traceback. Anything else is a bug.
+It is a `ValueError`, the type scikit-learn (and Python) expect for a bad argument value.
 """
 
 
-class LiesError(Exception):
+class LiesError(ValueError):
     """A user-facing error: printed as one line, exit code 2."""
+
+
+class LiesTypeError(LiesError, TypeError):
+    """A LiesError about the type of an input (text where numbers belong): also the TypeError Python would raise."""
 
 
 def did_you_mean(word: object, choices) -> str:

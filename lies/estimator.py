@@ -8,28 +8,49 @@
 As in scikit-learn, ``__init__`` only stores its arguments and everything learned lives in attributes ending in
 ``_``; `fit` resolves the arguments into a `lies.pipeline.Pipeline` (validated there: a typo in ``params`` is a
 `LiesError` with a "did you mean"), holds out a share of the rows as test data, and runs the pipeline in memory.
-No scikit-learn import is needed; `get_params` and `set_params` make `sklearn.base.clone` work.
+With scikit-learn installed it is a real scikit-learn regressor (``BaseEstimator``, ``RegressorMixin``, tags), so
+``cross_val_score``, ``make_pipeline`` and ``check_estimator`` take it; without, `get_params` and `set_params`
+still follow the protocol.
 """
 
 from __future__ import annotations
 
 import difflib
+import warnings
 from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from lies.errors import LiesError
+from lies.datasets import MIN_CSV_ROWS
+from lies.errors import LiesError, LiesTypeError
+
+try:  # a real scikit-learn estimator when scikit-learn is there (clone, Pipeline, cross_val_score, tags)
+    from sklearn.base import BaseEstimator, RegressorMixin
+    from sklearn.exceptions import DataConversionWarning as _ConversionWarning
+    from sklearn.exceptions import NotFittedError as _SklearnNotFitted
+except ImportError:  # pragma: no cover - scikit-learn is optional
+    _BASES: tuple[type, ...] = ()
+    _NOT_FITTED: tuple[type, ...] = (AttributeError,)
+    _ConversionWarning = UserWarning
+else:
+    _BASES = (RegressorMixin, BaseEstimator)
+    _NOT_FITTED = (_SklearnNotFitted,)
 
 #: Share of the rows `fit` holds out to measure R^2 on data the pipeline never saw (``r2_test_``).
 HELD_OUT = 0.2
 
 #: Fewer rows than this cannot be split and still fit anything (the same floor as for a CSV file).
-MIN_ROWS = 10
+MIN_ROWS = MIN_CSV_ROWS
 
 _ARGS = ("params", "skip", "random_state", "n_jobs", "log")
+_DEFAULTS = {"params": None, "skip": (), "random_state": 0, "n_jobs": 1, "log": "auto"}
 
 
-class LiesRegressor:
+class NotFittedError(LiesError, *_NOT_FITTED):
+    """predict (or sympy, latex) before fit: a LiesError, and scikit-learn's NotFittedError when it is installed."""
+
+
+class LiesRegressor(*_BASES):
     """Symbolic regression with LIES networks: fit finds one closed-form formula for y(X).
 
     Parameters
@@ -41,21 +62,23 @@ class LiesRegressor:
     skip : sequence of str
         Stages to pass through (``oversampling``, ``gradient_pruning``, ``rounding_to_zero``,
         ``coefficient_optimization``, ``final_rounding``); a bare string is one stage.
-    random_state : int
-        Seed of every random choice (held-out split, initialisation, data order, oversampling).
+    random_state : int, numpy Generator or RandomState, or None
+        Seed of every random choice (held-out split, initialisation, data order, oversampling); None: a fresh
+        seed per fit. The seed used is kept in ``seed_``.
     n_jobs : int
         Worker processes for the formula stages (``runtime.n_jobs``; this argument wins over ``params``).
-    log : bool
-        Fit in log space (the paper; every input and the target must be > 0). False: raw space.
+    log : bool or "auto"
+        True: fit in log space (the paper; every input and the target must be > 0). False: raw space. "auto"
+        (default): log space when every value is > 0, raw space otherwise; ``log_`` says which was used.
     """
 
     def __init__(
         self,
         params: Mapping[str, Any] | None = None,
         skip: str | Sequence[str] = (),
-        random_state: int = 0,
+        random_state: Any = 0,
         n_jobs: int = 1,
-        log: bool = True,
+        log: bool | str = "auto",
     ) -> None:
         self.params = params
         self.skip = skip
@@ -76,12 +99,24 @@ class LiesRegressor:
             setattr(self, name, value)
         return self
 
-    def __repr__(self) -> str:
-        defaults = {"params": None, "skip": (), "random_state": 0, "n_jobs": 1, "log": True}
+    def __sklearn_tags__(self):
+        """scikit-learn's tags: a regressor; in log space (log=True) every input and target value must be > 0."""
+        tags = super().__sklearn_tags__()
+        positive = self.log is True
+        tags.input_tags.positive_only = positive
+        tags.target_tags.positive_only = positive
+        tags.target_tags.required = True
+        return tags
+
+    def __sklearn_is_fitted__(self) -> bool:
+        return getattr(self, "formula_", None) is not None
+
+    def __repr__(self, N_CHAR_MAX: int = 700) -> str:
         args = []
         for name in _ARGS:
             value = getattr(self, name)
-            same = value == defaults[name] or (name == "skip" and not value)
+            same = (name == "skip" and not value) or (type(value) is type(_DEFAULTS[name])
+                                                      and value == _DEFAULTS[name])
             if not same:
                 args.append(f"{name}={value!r}")
         text = f"LiesRegressor({', '.join(args)})"
@@ -102,10 +137,10 @@ class LiesRegressor:
                 raise LiesError(f"LiesRegressor: params[{section!r}] is not used here: {what}")
         weak = params.get("weak_admm") or {}
         weak = weak.model_dump() if isinstance(weak, StageParams) else dict(weak)
-        if "log" in weak and bool(weak["log"]) != bool(self.log):
+        if "log" in weak and weak["log"] != self.log:
             raise LiesError(f"LiesRegressor: params['weak_admm']['log'] = {weak['log']!r} contradicts "
                             f"log={self.log!r}; set only log=")
-        weak["log"] = bool(self.log)
+        weak["log"] = self.log
         pipeline = Pipeline(params={**params, "weak_admm": weak}, skip=check_skip(self.skip))
         runtime = params.get("runtime") or {}
         runtime = runtime.model_dump() if isinstance(runtime, StageParams) else dict(runtime)
@@ -115,22 +150,30 @@ class LiesRegressor:
             evaluation = parse_params(EvaluationParams, evaluation, "evaluation")
         return pipeline, runtime, evaluation
 
-    def fit(self, X: Any, y: Any, variable_names: Sequence[str] | None = None) -> "LiesRegressor":
+    def fit(self, X: Any, y: Any = None, variable_names: Sequence[str] | None = None) -> "LiesRegressor":
         """Find a formula for ``y`` from ``X`` (an (N, n) array, or a DataFrame whose columns name the variables)."""
         from lies.datasets import Dataset
-        from lies.tasks import TaskData, TaskSpec, task_seed
+        from lies.tasks import TaskData, TaskSpec, log_space, task_seed
+        from lies.transforms import check_finite, check_positive
 
         pipeline, runtime, evaluation = self._pipeline()  # bad params fail before any work on the data
-        X, names = _as_matrix(X, variable_names)
+        if y is None:
+            raise LiesError("LiesRegressor requires y to be passed, but the target y is None")
+        X, names, from_frame = _as_matrix(X, variable_names)
+        y = _numeric(y, "y")
+        if y.ndim == 2 and y.shape[1] == 1:
+            warnings.warn("A column-vector y was passed when a 1d array was expected; it is read as y.ravel()",
+                          _ConversionWarning, stacklevel=2)
         y = _as_target(y, X.shape[0])
-        _check_finite(X, y, names)
         if X.shape[0] < MIN_ROWS:
-            raise LiesError(f"LiesRegressor.fit needs at least {MIN_ROWS} rows, got {X.shape[0]}")
+            n = X.shape[0]
+            raise LiesError(f"LiesRegressor.fit needs at least {MIN_ROWS} rows, got {n} sample{'s' * (n != 1)}")
         target = next(t for t in ("y", "target", "y_") if t not in names)
-        if self.log:
-            _check_positive(X, y, names, target)
+        check_finite(X, y, names, target)
+        if self.log is True:
+            check_positive(X, y, names, target)
         data = Dataset(X, y, names, target)
-        seed = int(self.random_state)
+        seed = _seed(self.random_state)
         order = np.random.default_rng(seed).permutation(data.n_samples)
         n_test = max(1, int(round(HELD_OUT * data.n_samples)))
         spec = TaskSpec(name="data-t0", trial=0, seed=task_seed(seed, 0, "data"), target=target, variables=names)
@@ -138,8 +181,14 @@ class LiesRegressor:
 
         result = pipeline.run([task], runtime, evaluation_timeout=evaluation.symbolic_timeout)
         self.result_ = result
+        self.seed_ = seed
+        self.log_ = log_space(self.log, task)
         self.variable_names_ = names
         self.n_features_in_ = len(names)
+        if from_frame:
+            self.feature_names_in_ = np.array(names, dtype=object)
+        elif hasattr(self, "feature_names_in_"):
+            del self.feature_names_in_
         self.target_name_ = target
         self.r2_test_ = float(result.rows[0]["r2_test"])
         self.formula_ = result.formula(0)
@@ -154,7 +203,7 @@ class LiesRegressor:
     def _fitted(self):
         formula = getattr(self, "formula_", None)
         if formula is None:
-            raise LiesError("this LiesRegressor is not fitted yet: call fit(X, y) first")
+            raise NotFittedError("this LiesRegressor is not fitted yet: call fit(X, y) first")
         return formula
 
     def predict(self, X: Any) -> np.ndarray:
@@ -163,12 +212,18 @@ class LiesRegressor:
         X = _columns_for_predict(X, self.variable_names_)
         return formula(X)
 
-    def score(self, X: Any, y: Any) -> float:
-        """R^2 of the formula on (X, y)."""
+    def score(self, X: Any, y: Any, sample_weight: Any = None) -> float:
+        """R^2 of the formula on (X, y), optionally weighted per sample."""
         from lies.metrics import r2_score
 
         prediction = self.predict(X)
-        return float(r2_score(_as_target(y, len(prediction)), prediction))
+        y = _as_target(y, len(prediction))
+        if sample_weight is None:
+            return float(r2_score(y, prediction))
+        w = _as_target(sample_weight, len(prediction))
+        residual = np.sum(w * (y - prediction) ** 2)
+        total = np.sum(w * (y - np.average(y, weights=w)) ** 2)
+        return float(1.0 - residual / total) if total > 0 else (1.0 if residual == 0 else 0.0)
 
     def sympy(self):
         """The formula as a sympy expression."""
@@ -179,25 +234,52 @@ class LiesRegressor:
 
 
 # -------------------------------------------------------------------------------------------------- checks
-def _as_matrix(X: Any, variable_names: Sequence[str] | None) -> tuple[np.ndarray, tuple[str, ...]]:
-    """X as float64 (N, n) and the variable names (DataFrame columns, ``variable_names``, or x0, x1, ...)."""
+def _seed(random_state: Any) -> int:
+    """``random_state`` as scikit-learn takes it (None, an int, a RandomState or Generator) -> one int seed."""
+    if random_state is None:
+        return int(np.random.SeedSequence().generate_state(1)[0] & 0x7FFFFFFF)
+    if isinstance(random_state, np.random.RandomState):
+        return int(random_state.randint(0, 2**31 - 1))
+    if isinstance(random_state, np.random.Generator):
+        return int(random_state.integers(0, 2**31 - 1))
+    if isinstance(random_state, (int, np.integer)) and not isinstance(random_state, bool) and random_state >= 0:
+        return int(random_state)
+    raise LiesError(f"random_state must be None, a non-negative int, a numpy RandomState or Generator; "
+                    f"got {random_state!r}")
+
+
+def _numeric(values: Any, what: str) -> np.ndarray:
+    """``values`` as float64; complex, sparse and non-numeric input is refused rather than cast."""
+    if hasattr(values, "toarray") and hasattr(values, "nnz"):
+        raise LiesError(f"{what} is a sparse matrix, which is not supported: pass a dense array ({what}.toarray())")
+    array = np.asarray(values)
+    if np.iscomplexobj(array):
+        raise LiesError(f"Complex data not supported: {what} holds complex numbers; only real data can be fitted")
+    try:
+        return np.asarray(array, dtype=np.float64)
+    except TypeError as exc:
+        raise LiesTypeError(f"{what} must be numeric: {exc}") from None
+    except ValueError as exc:
+        raise LiesError(f"{what} must be numeric: {exc}") from None
+
+
+def _as_matrix(X: Any, variable_names: Sequence[str] | None) -> tuple[np.ndarray, tuple[str, ...], bool]:
+    """X as float64 (N, n), the variable names (DataFrame columns, ``variable_names``, or x0, x1, ...), and
+    whether they came from a DataFrame's string column names (scikit-learn's ``feature_names_in_``)."""
+    from lies.datasets import check_names
+
     names: Sequence[str] | None = None
     if hasattr(X, "columns") and hasattr(X, "to_numpy"):  # a pandas DataFrame, without importing pandas here
-        names = [str(c) for c in X.columns]
-        try:
-            X = X.to_numpy(dtype=np.float64)
-        except (TypeError, ValueError) as exc:
-            raise LiesError(f"X has non-numeric columns: {exc}") from None
-    else:
-        try:
-            X = np.asarray(X, dtype=np.float64)
-        except (TypeError, ValueError) as exc:
-            raise LiesError(f"X must be numeric: {exc}") from None
+        if all(isinstance(c, str) for c in X.columns):  # as scikit-learn: only string columns name features
+            names = list(X.columns)
+        X = X.to_numpy()
+    X = _numeric(X, "X")
     if X.ndim != 2:
-        hint = "; for one variable use X.reshape(-1, 1)" if X.ndim == 1 else ""
+        hint = "; Reshape your data: X.reshape(-1, 1) for one variable" if X.ndim == 1 else ""
         raise LiesError(f"X must be 2-D (samples, variables), got shape {X.shape}{hint}")
     if X.shape[1] == 0:
-        raise LiesError("X has no columns")
+        raise LiesError(f"0 feature(s) (shape={X.shape}) while a minimum of 1 is required: X has no columns")
+    from_frame = names is not None and variable_names is None
     if variable_names is not None:
         if isinstance(variable_names, str):
             raise LiesError("variable_names must be a list of names, not one string")
@@ -206,17 +288,12 @@ def _as_matrix(X: Any, variable_names: Sequence[str] | None) -> tuple[np.ndarray
         names = [f"x{j}" for j in range(X.shape[1])]
     if len(names) != X.shape[1]:
         raise LiesError(f"X has {X.shape[1]} columns but {len(names)} variable names were given")
-    repeated = sorted({n for n in names if names.count(n) > 1})
-    if repeated:
-        raise LiesError(f"variable names must be unique; repeated: {', '.join(repeated)}")
-    return X, tuple(names)
+    check_names(names, "X")
+    return X, tuple(names), from_frame
 
 
 def _as_target(y: Any, n_rows: int) -> np.ndarray:
-    try:
-        y = np.asarray(y, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
-        raise LiesError(f"y must be numeric: {exc}") from None
+    y = _numeric(y, "y")
     if y.ndim == 2 and y.shape[1] == 1:
         y = y[:, 0]
     if y.ndim != 1 or y.shape[0] != n_rows:
@@ -224,32 +301,16 @@ def _as_target(y: Any, n_rows: int) -> np.ndarray:
     return y
 
 
-def _check_finite(X: np.ndarray, y: np.ndarray, names: Sequence[str]) -> None:
-    bad_x, bad_y = ~np.isfinite(X), ~np.isfinite(y)
-    if bad_x.any() or bad_y.any():
-        columns = [n for n, b in zip(names, bad_x.any(axis=0)) if b] + (["y"] if bad_y.any() else [])
-        rows = int((bad_x.any(axis=1) | bad_y).sum())
-        raise LiesError(f"{rows} rows hold NaN or inf (in {', '.join(columns)}); drop or fix them before fit")
-
-
-def _check_positive(X: np.ndarray, y: np.ndarray, names: Sequence[str], target: str) -> None:
-    for name, col in zip([*names, target], np.column_stack([X, y]).T):
-        n_bad = int((col <= 0).sum())
-        if n_bad:
-            raise LiesError(f"{name} has {n_bad} values <= 0, but log space needs every value > 0: "
-                            "use LiesRegressor(log=False) to fit in raw space")
-
-
 def _columns_for_predict(X: Any, names: Sequence[str]) -> np.ndarray:
-    if hasattr(X, "columns") and hasattr(X, "to_numpy"):
-        by_name = {str(c): c for c in X.columns}
-        missing = [n for n in names if n not in by_name]
+    if hasattr(X, "columns") and hasattr(X, "to_numpy") and all(isinstance(c, str) for c in X.columns):
+        missing = [n for n in names if n not in X.columns]
         if missing:
             raise LiesError(f"X lacks the column(s) {', '.join(missing)} the formula was fitted on")
-        X = X[[by_name[n] for n in names]]
-    X, _ = _as_matrix(X, None)
+        X = X[list(names)]
+    X, _, _ = _as_matrix(X, None)
     if X.shape[1] != len(names):
-        raise LiesError(f"X has {X.shape[1]} columns, the formula was fitted on {len(names)} ({', '.join(names)})")
+        raise LiesError(f"X has {X.shape[1]} features, but LiesRegressor is expecting {len(names)} features as "
+                        f"input ({', '.join(names)})")
     bad = ~np.isfinite(X)
     if bad.any():
         raise LiesError(f"{int(bad.any(axis=1).sum())} rows of X hold NaN or inf")

@@ -16,9 +16,9 @@ import shutil
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
-from lies.artifacts import read_frame, read_json, read_meta
+from lies.artifacts import TEXT_COLUMNS, hash_path, read_frame, read_json, read_meta, tensor_file_problem
 from lies.errors import LiesError
-from lies.pipeline import DVC_STAGES, data_folder, read_timings
+from lies.pipeline import DVC_STAGES, EVALUATION_INPUTS, data_folder, read_timings
 
 #: The R^2 a row shows, by artifact kind: networks are fitted in (log-)transformed space, formulas in raw units.
 _R2_OF = {"network": ("log_r2", "log"), "formula": ("r2_train", "train")}
@@ -103,7 +103,7 @@ def _results(data_dir: Path) -> dict[str, dict]:
     path = data_dir / "evaluation" / "results.csv"
     if not path.is_file():
         return {}
-    return {str(r["task"]): r for r in read_frame(path).to_dict("records")}
+    return {str(r["task"]): r for r in read_frame(path, TEXT_COLUMNS).to_dict("records")}
 
 
 def _stage_row(data_dir: Path, stage: str, task: str) -> list[str]:
@@ -125,6 +125,11 @@ def _stage_row(data_dir: Path, stage: str, task: str) -> list[str]:
                                 ("out of time", summary.get("out_of_time")),
                                 ("diverged", summary.get("diverged"))) if flag]
     weights, text = "", ""
+    problem = tensor_file_problem(folder / "weights.safetensors") if meta.kind == "network" else None
+    if problem is not None:
+        status.append(f"corrupted: weights.safetensors {problem}")
+    if meta.kind == "network" and not read_json(folder / "network.json").get("transform", {}).get("log", True):
+        of = "raw"  # weak_admm.log false or auto on signed data: the network fits raw values
     if meta.kind == "network" and "nonzero" in summary:
         total = summary.get("n_weights")
         if total is None:  # a skipped stage's summary may not carry it; the architecture file does
@@ -140,6 +145,41 @@ def _stage_row(data_dir: Path, stage: str, task: str) -> list[str]:
     seconds = summary.get("seconds", read_timings(folder.parent.parent, stage).get(folder.name))
     return [stage, _number(summary.get(key)), of if key in summary else "", weights,
             _number(seconds, 1), ", ".join(status), text]
+
+
+def staleness(data_dir: Path, tasks: Sequence[str]) -> dict[tuple[str, str], str]:
+    """(stage, task) -> why that artifact no longer follows from its inputs: an input folder changed since it was
+    made (each meta.json records its inputs' hashes), or it was made from an artifact that is itself stale. The
+    evaluation is stale when a stage it reads is stale or changed since (its inputs.json holds their hashes)."""
+    hashes: dict[str, str | None] = {}
+
+    def current(name: str) -> str | None:
+        if name not in hashes:
+            hashes[name] = hash_path(data_dir / name) if (data_dir / name).is_dir() else None
+        return hashes[name]
+
+    stale: dict[tuple[str, str], str] = {}
+    stages = [s for s in DVC_STAGES if s not in ("prepare", "ablation", "evaluation")]
+    for task in tasks:
+        upstream = None
+        for stage in stages:
+            folder = data_dir / stage / task
+            if not (folder / "meta.json").is_file():
+                continue
+            changed = [name for name, h in read_meta(folder, stage=stage).inputs.items() if current(name) != h]
+            if changed:
+                stale[stage, task] = f"stale: {', '.join(changed)} changed since"
+            elif upstream is not None:
+                stale[stage, task] = f"stale: made from stale {upstream}"
+            if (stage, task) in stale and upstream is None:
+                upstream = stage
+        inputs = data_dir / "evaluation" / EVALUATION_INPUTS
+        changed = [n for n, h in read_json(inputs).items() if current(n) != h] if inputs.is_file() else []
+        if upstream is not None:
+            stale["evaluation", task] = f"stale: made from stale {upstream}"
+        elif changed:
+            stale["evaluation", task] = f"stale: {', '.join(changed)} changed since"
+    return stale
 
 
 def _rows(path: Path) -> int | str:
@@ -186,6 +226,7 @@ def overview(data_dir: Path, tasks: Sequence[str], width: int) -> list[str]:
     """One table per task: every stage in DAG order."""
     header = ["stage", "R^2", "of", "weights", "seconds", "status", "formula"]
     results = _results(data_dir)
+    stale = staleness(data_dir, tasks)
     lines = [f"run: {data_dir}   tasks: {len(task_names(data_dir))}"]
     for task in tasks:
         rows = [header]
@@ -196,9 +237,14 @@ def overview(data_dir: Path, tasks: Sequence[str], width: int) -> list[str]:
                 rows.append(_evaluation_row(data_dir, task, results))
             else:
                 rows.append(_stage_row(data_dir, stage, task))
+            if (stage, task) in stale:
+                rows[-1][5] = ", ".join(filter(None, [rows[-1][5], stale[stage, task]]))
         used = sum(max(len(r[i]) for r in rows) + 2 for i in range(len(header) - 1)) + 2
         lines += ["", f"task {task}"] + table(rows, last_width=max(30, width - used))
-    lines += ["", "R^2 of: log = the network's fit in its (log) space, train / test = the formula on raw data"]
+    lines += ["", "R^2 of: log / raw = the network's fit in its space, train / test = the formula on raw data"]
+    if stale:
+        lines.append("stale: made from inputs that have changed since; re-run from the first stale stage "
+                     "(dvc repro, or lies stage NAME --root RUN for each stage in order)")
     metrics = data_dir / "evaluation" / "metrics.json"
     if metrics.is_file():
         m = read_json(metrics)

@@ -322,13 +322,35 @@ def apply_stage(
 
 
 # ------------------------------------------------------------------------------------------------ on disk
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """YAML's safe loader, except that a key given twice in one mapping is an error (YAML keeps the last one)."""
+
+
+def _mapping_without_repeats(loader: _UniqueKeyLoader, node: yaml.MappingNode, deep: bool = False) -> dict:
+    seen = set()
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node, deep=True)
+        if key in seen:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"key {key!r} is given twice (again on line {key_node.start_mark.line + 1}); keep one")
+        seen.add(key)
+    return loader.construct_mapping(node, deep=deep)
+
+
+_UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _mapping_without_repeats)
+
+
 def load_params(path: str | Path = "params.yaml") -> dict:
-    """Read params.yaml (LiesError when missing, not YAML, or with an unknown section)."""
+    """Read params.yaml (LiesError when missing, not UTF-8 YAML, with a repeated key or an unknown section)."""
     path = Path(path)
+    if path.is_dir():
+        raise LiesError(f"params file {path} is a folder, not a file")
     if not path.is_file():
         raise LiesError(f"missing params file: {path}")
     try:
-        data = yaml.safe_load(path.read_text()) or {}
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_UniqueKeyLoader) or {}
+    except UnicodeDecodeError as exc:
+        raise LiesError(f"{path} is not UTF-8 text (byte {exc.start}); save it as UTF-8") from None
     except yaml.YAMLError as exc:
         raise LiesError(f"{path} is not valid YAML: {str(exc).splitlines()[0]}") from None
     if not isinstance(data, dict):
@@ -478,6 +500,10 @@ def run_stage(name: str, root: str | Path = ".", progress: bool | None = None) -
     write_stage(data_dir, name, outputs, tasks, stage_params, hashes, skipped_flag=skip)
 
 
+#: The file of data/evaluation/ recording the hash of every stage folder the results were computed from.
+EVALUATION_INPUTS = "inputs.json"
+
+
 def run_evaluation(root: Path, params: Mapping) -> None:
     """Evaluate the final formulas: data/evaluation/{metrics.json, results.csv, curves.csv}."""
     import pandas as pd
@@ -493,7 +519,9 @@ def run_evaluation(root: Path, params: Mapping) -> None:
             if "loss" in h and h.get("phase") in ("weak_admm", "strong_admm"):
                 curves.append({"task": task.name, "phase": h["phase"], "epoch": h["epoch"], "loss": h["loss"],
                                "exp_loss": h["exp_loss"]})
+    hashes = {name: hash_path(data_dir / name) for name in ("prepare", *PIPELINE_STAGES)}
     with atomic_folder(data_dir / "evaluation") as tmp:
+        write_json(tmp / EVALUATION_INPUTS, hashes)  # what `lies inspect` compares to say the results are stale
         write_json(tmp / "metrics.json", summarize(rows))
         write_frame(tmp / "results.csv", pd.DataFrame(rows))
         write_frame(tmp / "curves.csv", pd.DataFrame(curves, columns=["task", "phase", "epoch", "loss", "exp_loss"]))

@@ -14,6 +14,7 @@ Every params model forbids unknown keys and suggests the closest known one on a 
 from __future__ import annotations
 
 import math
+import os
 import time
 from typing import Any, Callable, ClassVar, Literal, Sequence
 
@@ -30,7 +31,7 @@ from lies.extraction import extract_formula
 from lies.network import LiesNetwork, add_constant_column
 from lies.oversampling import ModelData, OversamplingConfig, oversample
 from lies.pruning import choose_restart, gradient_prune, prune_nodes_with_refit, restart_errors, select_restart
-from lies.tasks import TaskData, make_tasks, prepare_task
+from lies.tasks import TaskData, log_space, make_tasks, prepare_task
 from lies.timeout import call_with_timeout
 from lies.transforms import Transform
 
@@ -105,7 +106,9 @@ class AdmmParams(StageParams):
 class WeakAdmmParams(AdmmParams):
     """Weak ADMM (paper IV-A: rho 0.5, lambda 5e-4, 20 epochs) and the data transform it fixes (III-G)."""
 
-    log: bool = True  # fit in log space (the paper); false: raw space, max-normalised
+    epochs: int = Field(20, ge=1)  # the first training: without an epoch there is no network to go on with
+
+    log: bool | Literal["auto"] = "auto"  # log space (the paper), raw (false), auto: see lies.tasks.log_space
     gate_init: float = Field(1.0, ge=0)  # initial node gates U(-g, g) (nn.Linear's bound: 1)
     restarts: int = Field(4, ge=1)  # networks per task, each from its own initialisation; pruning keeps the best
 
@@ -186,13 +189,33 @@ class RuntimeParams(StageParams):
     torch_threads: int = Field(1, ge=1)
     progress: bool = True
 
+    @pydantic.field_validator("device")
+    @classmethod
+    def _usable_device(cls, value: str) -> str:
+        """Checked with the params, before any stage writes: a device this machine lacks fails here, in one line."""
+        if value == "auto":
+            return value
+        try:
+            device = torch.device(value)
+        except RuntimeError:
+            raise ValueError(f"unknown device {value!r} (use auto, cpu, cuda or cuda:N)") from None
+        if device.type == "cuda":
+            if not torch.cuda.is_available():
+                raise ValueError(f"{value!r} is not available here (torch {torch.__version__}, "
+                                 f"{'built without CUDA' if torch.version.cuda is None else 'no CUDA device found'}); "
+                                 "use auto or cpu")
+            if device.index is not None and device.index >= torch.cuda.device_count():
+                raise ValueError(f"{value!r}: this machine has {torch.cuda.device_count()} CUDA device(s)")
+        elif device.type == "mps" and not torch.backends.mps.is_available():
+            raise ValueError(f"{value!r} is not available here; use auto or cpu")
+        elif device.type not in ("cpu", "cuda", "mps"):
+            raise ValueError(f"device {value!r} is not supported (use auto, cpu, cuda or cuda:N)")
+        return value
+
     def torch_device(self) -> torch.device:
         if self.device == "auto":
             return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-        try:
-            return torch.device(self.device)
-        except RuntimeError:
-            raise LiesError(f"runtime.device: unknown device {self.device!r}") from None
+        return torch.device(self.device)  # checked by _usable_device
 
 
 # ------------------------------------------------------------------------------------------------------ stages
@@ -357,7 +380,8 @@ class WeakAdmm(_TrainingStage):
     def run(self, inputs: list[TaskArtifact], tasks, params: WeakAdmmParams, runtime) -> list[NetworkArtifact]:
         transforms, nets, data, seeds = [], [], [], []
         for task in tasks:
-            tr = Transform.fit(task.train.X, task.train.y, task.variables, task.train.target, log=params.log)
+            tr = Transform.fit(task.train.X, task.train.y, task.variables, task.train.target,
+                               log=log_space(params.log, task))
             transforms.append(tr)
             n = len(task.variables)
             nets.append(LiesNetwork(n, params.restarts, generator=_generator(task.spec.seed, 1),
@@ -532,8 +556,10 @@ def _map_tasks(fn: Callable, jobs: list[tuple], runtime: RuntimeParams, device: 
         return [fn(*job) for job in jobs]
     from joblib import Parallel, delayed
 
+    from lies.workers import call_in_worker
+
     return Parallel(n_jobs=min(runtime.n_jobs, len(jobs)))(
-        delayed(_with_threads)(fn, job, runtime.torch_threads) for job in jobs
+        delayed(call_in_worker)(os.getpid(), _with_threads, fn, job, runtime.torch_threads) for job in jobs
     )
 
 

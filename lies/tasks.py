@@ -16,6 +16,7 @@ import numpy as np
 
 from lies.datasets import SUBSETS, Dataset, FeynmanEquation, equations, get_equation, load_csv
 from lies.errors import LiesError
+from lies.transforms import use_log
 
 #: The built-in default task set: easy formulas, so that the default pipeline runs in minutes on 2 CPU cores.
 DEFAULT_SET = ("I.12.1", "II.8.31", "I.6.2a")
@@ -135,6 +136,15 @@ class TaskData:
     @property
     def variables(self) -> tuple[str, ...]:
         return self.train.variables
+
+
+def log_space(setting: bool | str, task: TaskData) -> bool:
+    """``weak_admm.log`` for one task. ``"auto"``: log space for a Feynman formula (the paper's setting), and for
+    other data exactly when every value of every split is > 0 (a formula fitted in log space is NaN elsewhere)."""
+    if setting == "auto" and task.equation is not None:
+        return True
+    X, y = np.concatenate([task.train.X, task.test.X]), np.concatenate([task.train.y, task.test.y])
+    return use_log(setting, X, y)
 
 
 def prepare_task(spec: TaskSpec, n_train: int = 10_000, n_test: int = 2_000, test_fraction: float = 0.2) -> TaskData:

@@ -99,12 +99,27 @@ def check_finite(X: np.ndarray, y: np.ndarray, variables: Sequence[str], target:
         raise LiesError(f"{int(bad.any(axis=1).sum())} rows hold NaN or inf values (columns {names}); drop or fix them")
 
 
-def check_positive(X: np.ndarray, y: np.ndarray, variables: Sequence[str], target: str) -> None:
-    """Log space needs strictly positive data: otherwise LiesError naming the first bad column and its bad rows."""
+def nonpositive_column(X: np.ndarray, y: np.ndarray, variables: Sequence[str], target: str) -> tuple[str, int] | None:
+    """The first column (inputs, then target) holding values <= 0 and how many it holds; None when all are > 0."""
     for name, col in zip(list(variables) + [target], np.column_stack([X, y]).T):
         n_bad = int((col <= 0).sum())
         if n_bad:
-            raise LiesError(
-                f"column {name!r} has {n_bad} non-positive values, but log-space fitting needs every value > 0 "
-                "(use raw space: log=false)"
-            )
+            return name, n_bad
+    return None
+
+
+def check_positive(X: np.ndarray, y: np.ndarray, variables: Sequence[str], target: str) -> None:
+    """Log space needs strictly positive data: otherwise LiesError naming the first bad column and its bad rows."""
+    bad = nonpositive_column(X, y, variables, target)
+    if bad is not None:
+        raise LiesError(
+            f"column {bad[0]!r} has {bad[1]} of {len(y)} values <= 0, but log space needs every value > 0: "
+            "set log to auto or false (raw space), e.g. -S weak_admm.log=auto or LiesRegressor(log='auto')"
+        )
+
+
+def use_log(setting: bool | str, X: np.ndarray, y: np.ndarray) -> bool:
+    """``weak_admm.log`` resolved for some data: ``"auto"`` is log space exactly when every value is > 0."""
+    if setting == "auto":
+        return bool((np.asarray(X) > 0).all() and (np.asarray(y) > 0).all())
+    return bool(setting)

@@ -66,7 +66,7 @@ def test_run_prints_the_final_formula(demo):
 
 def test_run_folder_has_the_dvc_layout(demo):
     out, _ = demo
-    assert sorted(p.name for p in out.iterdir()) == ["data", "params.yaml"]
+    assert sorted(p.name for p in out.iterdir()) == [".lies-run", "data", "params.yaml"]
     assert sorted(p.name for p in (out / "data").iterdir() if not p.name.startswith(".")) == sorted(DVC_STAGES)
     assert (out / "data" / ".timings" / "weak_admm.json").exists()  # seconds live beside the outputs
     for name in ("prepare", *PIPELINE_STAGES):
@@ -154,16 +154,32 @@ def test_run_on_a_csv(square_csv, tmp_path):
     assert "skipped" in row
 
 
-def test_force_replaces_a_run(tmp_path):
+def test_force_replaces_only_what_lies_run_wrote(tmp_path):
     out = tmp_path / "again"
-    stale = out / "data" / "stale"
-    stale.mkdir(parents=True)
+    old_stage, notes = out / "data" / "weak_admm" / "old-task", out / "data" / "notes.txt"
+    old_stage.mkdir(parents=True)
+    notes.write_text("the user's own file")
     (out / "params.yaml").write_text("tasks: {}\n")
+    (out / ".lies-run").write_text("")  # an earlier `lies run` made this folder
     code, _, err = run_cli("run", "--equation", "I.12.1", "--out", out, "--force", *TINY,
                            "-S", "evaluation.symbolic_timeout=5")
     assert code == 0, err
-    assert not stale.exists()
+    assert not old_stage.exists() and (out / "data" / "weak_admm" / TASK).is_dir()
+    assert notes.read_text() == "the user's own file"
     assert yaml.safe_load((out / "params.yaml").read_text())["evaluation"] == {"symbolic_timeout": 5.0}
+
+
+def test_force_leaves_a_folder_lies_run_did_not_write_alone(tmp_path, square_csv):
+    out = tmp_path / "project"
+    data = out / "data"
+    data.mkdir(parents=True)
+    own = data / "measurements.csv"
+    own.write_bytes(square_csv.read_bytes())
+    code, stdout, err = run_cli("run", own, "--target", "y", "--out", out, "--force", *TINY)
+    assert code == 2 and stdout == ""
+    assert err.startswith("lies: error: --force: ") and "did not write" in err and err.count("\n") == 1
+    assert sorted(p.name for p in out.rglob("*")) == ["data", "measurements.csv"]
+    assert own.read_bytes() == square_csv.read_bytes()
 
 
 # ---------------------------------------------------------------------------------------------- bad input
@@ -174,13 +190,43 @@ def bad_csvs(tmp_path_factory) -> dict[str, Path]:
     x = rng.uniform(-1, 1, size=50)
     pd.DataFrame({"x": x, "y": 2 * x}).to_csv(root / "negative.csv", index=False)
     pd.DataFrame({"x": x + 2, "z": 2 * x + 4}).to_csv(root / "no_y.csv", index=False)
-    return {"negative": root / "negative.csv", "no_y": root / "no_y.csv"}
+    files = {"negative": root / "negative.csv", "no_y": root / "no_y.csv"}
+    signed = np.r_[-np.ones(10), np.ones(40)]  # 10 of 50 rows <= 0, however the split falls
+    pd.DataFrame({"x": signed + 1.5, "y": signed}).to_csv(files.setdefault("some_negative", root / "some.csv"),
+                                                          index=False)
+    texts = {
+        "header_only": ("header.csv", "x,y\n"),
+        "semicolons": ("semicolons.csv", "x;y\n" + "".join(f"{i};{2 * i}\n" for i in range(1, 20))),
+        "numeric_header": ("numbers.csv", "1.5,b,y\n" + "".join(f"{i},{i},{i}\n" for i in range(1, 20))),
+        "repeated_header": ("repeated.csv", "a,a,y\n" + "".join(f"{i},{i},{i}\n" for i in range(1, 20))),
+        "repeated_key": ("repeated.yaml", "weak_admm:\n  epochs: 3\n  epochs: 5\n"),
+    }
+    for name, (file, text) in texts.items():
+        files[name] = root / file
+        files[name].write_text(text)
+    files["latin1"] = root / "latin1.yaml"
+    files["latin1"].write_bytes("# param\xe8tres\ntasks: {}\n".encode("latin-1"))
+    files["folder"] = root
+    return files
 
 
 BAD = {
     "unknown equation": (["--equation", "I.12.99"], "unknown Feynman equation 'I.12.99'"),
     "csv without the target column": (["{no_y}", "--target", "y"], "target column 'y' not found"),
-    "non-positive values in log mode": (["{negative}", "--target", "y"], "-S weak_admm.log=false"),
+    "non-positive values in log mode": (["{negative}", "--target", "y", "-S", "weak_admm.log=true"],
+                                        "log space needs every value > 0"),
+    "non-positive values counted in every split": (["{some_negative}", "--target", "y", "-S", "weak_admm.log=true"],
+                                                   "column 'y' has 10 of 50 values <= 0"),
+    "weak_admm.epochs=0": (["--equation", "I.12.1", "-S", "weak_admm.epochs=0"], "weak_admm.epochs: Input should"),
+    "device this machine lacks": (["--equation", "I.12.1", "-S", "runtime.device=cuda:99"], "runtime.device: "),
+    "device that does not exist": (["--equation", "I.12.1", "-S", "runtime.device=gpu"], "unknown device 'gpu'"),
+    "header-only csv": (["{header_only}", "--target", "y"], "has a header row but no data rows"),
+    "semicolon-separated csv": (["{semicolons}", "--target", "y"], "seems separated by ';'"),
+    "numeric column name": (["{numeric_header}", "--target", "y"], "'1.5' look like numbers"),
+    "repeated column name": (["{repeated_header}", "--target", "y"], "repeated column names: a;"),
+    "repeated key in params": (["--params", "{repeated_key}"], "key 'epochs' is given twice (again on line 3)"),
+    "params file not UTF-8": (["--params", "{latin1}"], "is not UTF-8 text"),
+    "params file that is a folder": (["--params", "{folder}"], "is a folder, not a file"),
     "typo in -S key": (["--equation", "I.12.1", "-S", "weak_admm.epoch=2"], "did you mean 'epochs'?"),
     "typo in -S section": (["--equation", "I.12.1", "-S", "weak_adm.epochs=2"], "did you mean 'weak_admm'?"),
     "unknown stage to skip": (["--equation", "I.12.1", "--skip", "oversamplin"], "did you mean 'oversampling'?"),
@@ -237,3 +283,60 @@ def test_help_and_version():
     assert run_cli("--version")[0] == 0
     code, out, _ = run_cli("run", "--help")
     assert code == 0 and "--equation" in out and "-S SECTION.KEY=VALUE" in out
+
+
+# ------------------------------------------------------------------------------------------ writing errors
+def test_out_under_a_file_is_one_line(tmp_path):
+    (tmp_path / "file.txt").write_text("")
+    code, stdout, err = run_cli("run", "--equation", "I.12.1", "--out", tmp_path / "file.txt" / "run", *TINY)
+    assert code == 2 and stdout == ""
+    assert err == f"lies: error: --out {tmp_path / 'file.txt' / 'run'}: {tmp_path / 'file.txt'} is a file, not a folder\n"
+
+
+def test_unwritable_out_is_one_line(tmp_path, monkeypatch):
+    out = tmp_path / "read-only"
+    write_text = Path.write_text
+
+    def refuse(self, *args, **kwargs):  # what a read-only folder does (permissions do not bind root: tests run so)
+        if out in self.parents:
+            raise PermissionError(13, "Permission denied", str(self))
+        return write_text(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "write_text", refuse)
+    code, stdout, err = run_cli("run", "--equation", "I.12.1", "--out", out, *TINY)
+    assert code == 2 and stdout == ""
+    assert err == f"lies: error: cannot write into --out {out}: Permission denied\n"
+    assert not (out / "params.yaml").exists() and not (out / "data").exists()
+
+
+def test_inspect_into_a_closed_pipe_is_quiet(demo):
+    out, _ = demo
+    env = {**os.environ, "DVC_NO_ANALYTICS": "1", "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    proc = subprocess.Popen([sys.executable, "-m", "lies.cli", "inspect", str(out)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, env=env)
+    proc.stdout.close()  # `| head -1` that has read its line: the rest of the output has nowhere to go
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=120) == 141
+    assert err == ""
+
+
+# ---------------------------------------------------------------------------------------- data from CSVs
+def test_signed_csv_runs_in_raw_space_and_says_so(tmp_path, bad_csvs):
+    code, stdout, err = run_cli("run", bad_csvs["negative"], "--target", "y", "--out", tmp_path / "run", *TINY,
+                                "-S", "weak_admm.restarts=1")
+    assert code == 0, err
+    assert f"lies run: {bad_csvs['negative']}: fitting in raw space (column 'x' has " in stdout
+    network = yaml.safe_load((tmp_path / "run" / "data" / "weak_admm" / "negative-t0" / "network.json").read_text())
+    assert network["transform"]["log"] is False
+
+
+def test_unused_rows_are_said(tmp_path):
+    path = tmp_path / "many.csv"
+    x = np.random.default_rng(2).uniform(1, 2, size=500)
+    pd.DataFrame({"x": x, "y": 3 * x}).to_csv(path, index=False)
+    code, stdout, err = run_cli("run", path, "--target", "y", "--out", tmp_path / "run", *TINY,
+                                "-S", "tasks.n_train=100", "-S", "weak_admm.restarts=1")
+    assert code == 0, err
+    assert (f"lies run: {path}: 500 rows, 100 held out for testing, 100 used for training and 300 left unused "
+            "(tasks.n_train = 100; use them all with -S tasks.n_train=400)") in stdout.splitlines()
+    assert f"{path}: fitting in log space (every value > 0; weak_admm.log: auto)" in stdout

@@ -302,7 +302,7 @@ def test_dataset_stores_float64_copies_and_validates_shapes():
         Dataset(X, y[:2], ("a", "b"), "y")
     with pytest.raises(LiesError, match="2-D"):
         Dataset(X.ravel(), y, ("a",), "y")
-    with pytest.raises(LiesError, match="repeated: a"):
+    with pytest.raises(LiesError, match="repeated column names: a"):
         Dataset(X, y, ("a", "a"), "y")
     with pytest.raises(LiesError, match="also listed as an input"):
         Dataset(X, y, ("a", "y"), "y")
@@ -435,3 +435,21 @@ def test_structured_subset_is_what_is_not_a_product_of_powers():
     assert FEYNMAN["I.12.1"].product_of_powers and not FEYNMAN["I.10.7"].product_of_powers
     assert set(SUBSETS["holdout"]) | set(SUBSETS["lies61"]) == set(SUBSETS["all"])
     assert not set(SUBSETS["holdout"]) & set(SUBSETS["lies61"]) and len(SUBSETS["holdout"]) == 39
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("1.5,b,y\n" + "1,2,3\n" * 12, r"column name\(s\) '1.5' look like numbers"),
+        ("a,a,y\n" + "1,2,3\n" * 12, r"repeated column names: a; give every column its own name"),
+        ("a,b,y\n", "has a header row but no data rows"),
+        ("a;b;y\n" + "1;2;3\n" * 12, "seems separated by ';', not commas"),
+        ("a,,y\n" + "1,2,3\n" * 12, "has no name"),
+    ],
+)
+def test_csv_columns_that_cannot_become_symbols(tmp_path, text, message):
+    """pandas reads each of these without complaint: a header 1.5 becomes the symbol in y = 1.5*b, a repeated a
+    becomes a.1, a header-only file has text columns."""
+    path = tmp_path / "data.csv"
+    path.write_text(text)
+    with pytest.raises(LiesError, match=message):
+        load_csv(path, "y")

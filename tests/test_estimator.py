@@ -8,7 +8,7 @@ import pytest
 import sympy
 
 from lies.errors import LiesError
-from lies.estimator import LiesRegressor
+from lies.estimator import LiesRegressor, NotFittedError
 from lies.formula import Formula
 from lies.pipeline import PipelineResult
 
@@ -41,6 +41,7 @@ def test_init_only_stores_its_arguments():
                                   "log": False}
     assert not [name for name in vars(model) if name.endswith("_")]
     assert repr(LiesRegressor()) == "LiesRegressor()"
+    assert repr(LiesRegressor(log=True)) == "LiesRegressor(log=True)"
     assert repr(LiesRegressor(skip=["oversampling"], log=False)) == "LiesRegressor(skip=['oversampling'], log=False)"
 
 
@@ -105,21 +106,35 @@ def test_sklearn_clone(fitted):
 @pytest.mark.parametrize(
     ("X", "y", "message"),
     [
-        (np.ones(20), np.ones(20), "X must be 2-D .*reshape"),
+        (np.ones(20), np.ones(20), "X must be 2-D .*Reshape your data"),
         (np.ones((20, 2)), np.ones(19), r"y must have shape \(20,\)"),
         (np.ones((20, 2)), np.ones((20, 2)), r"y must have shape \(20,\)"),
-        (np.where(np.eye(20, 2) > 0, np.nan, 2.0), np.ones(20), "NaN or inf .*x0, x1"),
+        (np.where(np.eye(20, 2) > 0, np.nan, 2.0), np.ones(20), "NaN or inf .*'x0', 'x1'"),
         (np.full((20, 2), 2.0), np.r_[np.inf, np.ones(19)], "NaN or inf"),
-        (np.full((5, 2), 2.0), np.ones(5), "at least 10 rows"),
-        (np.c_[np.linspace(-1, 1, 20), np.ones(20)], np.ones(20), r"x0 has 10 values <= 0.*log=False"),
-        (np.full((20, 2), 2.0), np.zeros(20), r"y has 20 values <= 0.*LiesRegressor\(log=False\)"),
+        (np.full((5, 2), 2.0), np.ones(5), "at least 10 rows, got 5 samples"),
+        (np.full((1, 2), 2.0), np.ones(1), "got 1 sample$"),
         ([["a", "b"]] * 20, np.ones(20), "X must be numeric"),
-        (np.ones((20, 0)), np.ones(20), "no columns"),
+        (np.ones((20, 0)), np.ones(20), "X has no columns"),
+        (np.ones((20, 2)) * (1 + 1j), np.ones(20), "Complex data not supported"),
+        (np.ones((20, 2)), np.ones(20) * 1j, "Complex data not supported: y"),
+        (np.ones((20, 2)), None, "requires y to be passed"),
     ],
 )
 def test_bad_data(X, y, message):
     with pytest.raises(LiesError, match=message):
         LiesRegressor(params=TINY).fit(X, y)
+
+
+@pytest.mark.parametrize(
+    ("X", "y", "message"),
+    [
+        (np.c_[np.linspace(-1, 1, 20), np.ones(20)], np.ones(20), r"column 'x0' has 10 of 20 values <= 0"),
+        (np.full((20, 2), 2.0), np.zeros(20), r"column 'y' has 20 of 20 values <= 0.*LiesRegressor\(log='auto'\)"),
+    ],
+)
+def test_log_space_needs_positive_data(X, y, message):
+    with pytest.raises(LiesError, match=message):
+        LiesRegressor(params=TINY, log=True).fit(X, y)
 
 
 @pytest.mark.parametrize(
@@ -129,7 +144,8 @@ def test_bad_data(X, y, message):
         ({"params": {"strong_adm": {}}}, "did you mean 'strong_admm'"),
         ({"params": {"tasks": {"set": "lies61"}}}, "data comes from fit"),
         ({"params": {"ablation": {"skip": []}}}, "skip="),
-        ({"params": {"weak_admm": {"log": False}}}, "contradicts log=True"),
+        ({"params": {"weak_admm": {"log": False}}}, "contradicts log='auto'"),
+        ({"random_state": -1}, "random_state must be None"),
         ({"skip": "oversamplin"}, "did you mean 'oversampling'"),
         ({"skip": ["extract"]}, "not a stage that can be skipped"),
         ({"n_jobs": 0}, "runtime.n_jobs"),
@@ -143,18 +159,18 @@ def test_bad_arguments_fail_at_fit(kwargs, message, data):
 
 def test_duplicate_and_mismatched_names(data):
     X, y = data
-    with pytest.raises(LiesError, match="unique"):
+    with pytest.raises(LiesError, match="repeated column names: a"):
         LiesRegressor().fit(X, y, variable_names=["a", "a"])
     with pytest.raises(LiesError, match="2 columns but 3 variable names"):
         LiesRegressor().fit(X, y, variable_names=["a", "b", "c"])
 
 
 def test_predict_before_fit_and_with_wrong_columns(fitted):
-    with pytest.raises(LiesError, match="not fitted yet"):
+    with pytest.raises(NotFittedError, match="not fitted yet"):
         LiesRegressor().predict(np.ones((3, 2)))
     with pytest.raises(LiesError, match="not fitted yet"):
         LiesRegressor().sympy()
-    with pytest.raises(LiesError, match="3 columns, the formula was fitted on 2"):
+    with pytest.raises(LiesError, match="X has 3 features, but LiesRegressor is expecting 2 features as input"):
         fitted.predict(np.ones((4, 3)))
     with pytest.raises(LiesError, match="NaN or inf"):
         fitted.predict(np.array([[1.0, np.nan]]))
@@ -166,3 +182,77 @@ def test_raw_space_accepts_negative_values():
     assert isinstance(model.formula_, Formula)
     assert model.predict(x).shape == (300,)
     assert model.result_.artifacts["weak_admm"][0].transform.log is False
+
+
+def test_signed_data_fits_in_raw_space_by_default():
+    x = np.random.default_rng(1).uniform(-2, 2, size=(300, 1))
+    model = LiesRegressor(params=TINY, skip="oversampling").fit(x, 3 * x[:, 0] - 1)
+    assert model.log_ is False and model.result_.artifacts["weak_admm"][0].transform.log is False
+    positive = LiesRegressor(params=TINY, skip="oversampling").fit(x + 3, 3 * x[:, 0] + 10)
+    assert positive.log_ is True and positive.result_.artifacts["weak_admm"][0].transform.log is True
+
+
+def test_integer_dataframe_columns_are_not_symbols(data):
+    X, y = data
+    model = LiesRegressor(params=TINY).fit(pd.DataFrame(X), y)  # columns 0 and 1, as pandas numbers them
+    assert model.variable_names_ == ("x0", "x1") and not hasattr(model, "feature_names_in_")
+    assert {s.name for s in model.sympy().free_symbols} <= {"x0", "x1"}
+    named = LiesRegressor(params=TINY).fit(pd.DataFrame(X, columns=["a", "b"]), y)
+    assert list(named.feature_names_in_) == ["a", "b"]
+    with pytest.raises(LiesError, match="'1.5' look like numbers"):
+        LiesRegressor(params=TINY).fit(pd.DataFrame(X, columns=["a", "1.5"]), y)
+
+
+def test_random_state_as_scikit_learn_takes_it(data):
+    X, y = data
+    quick = {**TINY, "weak_admm": {"epochs": 1, "restarts": 1}, "strong_admm": {"epochs": 1}}
+    seeds = {LiesRegressor(params=quick, skip=SKIP_ALL, random_state=None).fit(X, y).seed_ for _ in range(2)}
+    assert len(seeds) == 2  # None: a fresh seed per fit
+    generator = LiesRegressor(params=quick, skip=SKIP_ALL, random_state=np.random.RandomState(4)).fit(X, y)
+    assert generator.seed_ == np.random.RandomState(4).randint(0, 2**31 - 1)
+    assert LiesRegressor(params=quick, skip=SKIP_ALL, random_state=7).fit(X, y).seed_ == 7
+
+
+# --------------------------------------------------------------------------------------------- scikit-learn
+#: Settings under which a fit takes a fraction of a second: one short training, every weight pruned (the formula
+#: is a constant), the formula stages passed through. check_estimator fits some hundred times.
+QUICK = {"weak_admm": {"epochs": 1, "restarts": 1}, "strong_admm": {"epochs": 1}, "oversampling": {"max_iter": 0},
+         "gradient_pruning": {"node_refit": False, "threshold": 1e9}, "evaluation": {"symbolic_timeout": 1}}
+SKIP_ALL = ["oversampling", "rounding_to_zero", "coefficient_optimization", "final_rounding"]
+
+#: The checks that cannot apply, by name, with the reason.
+NOT_APPLICABLE = {
+    "check_regressors_train": "asks for R^2 > 0.5 on make_regression, which QUICK's constant formula cannot give "
+                              "by design (real settings fit it; QUICK keeps the suite fast)",
+}
+
+
+def test_check_estimator():
+    estimator_checks = pytest.importorskip("sklearn.utils.estimator_checks")
+    estimator = LiesRegressor(params=QUICK, skip=SKIP_ALL)
+    results = estimator_checks.check_estimator(estimator, on_fail=None, expected_failed_checks=NOT_APPLICABLE)
+    failed = [(r["check_name"], repr(r["exception"])) for r in results if r["status"] == "failed"]
+    assert not failed
+    passed = {r["check_name"] for r in results if r["status"] == "passed"}
+    assert len(passed) >= 40 and "check_estimators_unfitted" in passed and "check_n_features_in" in passed
+    assert {r["check_name"] for r in results if r["status"] == "xfail"} == set(NOT_APPLICABLE)
+    # scikit-learn skips this one itself unless SCIPY_ARRAY_API=1 is set; LiesRegressor computes in numpy anyway
+    assert {r["check_name"] for r in results if r["status"] == "skipped"} <= {"check_array_api_input"}
+
+
+def test_scikit_learn_tools_take_it(data):
+    pytest.importorskip("sklearn")
+    from sklearn.base import is_regressor
+    from sklearn.model_selection import cross_val_score
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    X, y = data
+    model = LiesRegressor(params=QUICK, skip=SKIP_ALL, random_state=None)
+    assert is_regressor(model)
+    scores = cross_val_score(model, X, y, cv=2)
+    assert scores.shape == (2,) and np.isfinite(scores).all()
+    pipeline = make_pipeline(StandardScaler(), model).fit(X, y)  # scaled data is signed: raw space, by auto
+    assert pipeline[-1].log_ is False and pipeline.predict(X[:3]).shape == (3,)
+    assert LiesRegressor(log=True).__sklearn_tags__().input_tags.positive_only
+    assert not LiesRegressor().__sklearn_tags__().input_tags.positive_only

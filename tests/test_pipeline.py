@@ -21,6 +21,7 @@ from lies.pipeline import (
     PIPELINE_STAGES,
     Pipeline,
     apply_stage,
+    check_params,
     default_params,
     load_artifact,
     merge_params,
@@ -472,3 +473,18 @@ def test_stage_outputs_are_byte_stable_when_re_run(tmp_path):
     run_stage("weak_admm", root)
     assert hash_path(root / "data" / "weak_admm") == first
     assert set(read_timings(root / "data", "weak_admm")) == {"I.12.1-t0"}
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({"weak_admm": {"epochs": 0}}, "params: weak_admm.epochs: Input should be greater than or equal to 1"),
+        ({"runtime": {"device": "gpu"}}, "params: runtime.device: unknown device 'gpu'"),
+        ({"runtime": {"device": "cuda:99"}}, "params: runtime.device: 'cuda:99' "),
+    ],
+)
+def test_params_that_would_fail_mid_run_fail_in_check_params(params, message):
+    """Checked with the params, before the first stage writes: not half a run later."""
+    with pytest.raises(LiesError) as info:
+        check_params(params)
+    assert str(info.value).startswith(message)

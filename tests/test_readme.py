@@ -65,3 +65,20 @@ def test_readme_python_blocks_run(tmp_path):
                           capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert proc.stdout.count("--- README.md python block") == len(python)
+
+
+def test_the_data_folder_ships_with_the_example_the_quick_start_runs():
+    """A fresh clone has data/: its .gitignore for the DVC outputs, and the CSV that the quick start fits."""
+    import yaml
+
+    from lies.datasets import load_csv
+
+    ignored = {line for line in (ROOT / "data" / ".gitignore").read_text().splitlines() if line.startswith("/")}
+    outs = [out for stage in yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"].values()
+            for out in stage.get("outs", []) if isinstance(out, str)]
+    assert outs and {"/" + out.removeprefix("data/") for out in outs} <= ignored
+    quick_start = _blocks()[2][2]
+    command = re.search(r"^lies run (data/\S+\.csv) --target (\S+) --out", quick_start, re.MULTILINE)
+    assert command, "the quick start begins with a CSV of one's own"
+    data = load_csv(ROOT / command.group(1), command.group(2))
+    assert data.n_samples >= 100 and (data.X > 0).all() and (data.y > 0).all()

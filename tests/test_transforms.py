@@ -37,9 +37,9 @@ def test_variables_below_one_are_scaled_by_largest_magnitude():
 
 def test_non_positive_values_are_a_clear_error():
     X = np.array([[1.0, -2.0], [1.0, 0.0], [2.0, 3.0]])
-    with pytest.raises(LiesError, match=r"column 'b' has 2 non-positive values"):
+    with pytest.raises(LiesError, match=r"column 'b' has 2 of 3 values <= 0"):
         Transform.fit(X, np.ones(3), ["a", "b"], "y")
-    with pytest.raises(LiesError, match=r"column 'y' has 1 non-positive"):
+    with pytest.raises(LiesError, match=r"column 'y' has 1 of 3 values <= 0"):
         Transform.fit(np.ones((3, 1)), np.array([1.0, -1.0, 2.0]), ["a"], "y")
     Transform.fit(X, np.ones(3), ["a", "b"], "y", log=False)  # raw space accepts them
 
@@ -53,3 +53,18 @@ def test_nan_rows_are_a_clear_error():
 def test_dict_round_trip():
     tr = Transform(scales=(1.5, 2.0), log=True)
     assert Transform.from_dict(tr.to_dict()) == tr
+
+
+def test_log_auto_is_log_space_only_where_every_value_is_positive():
+    from lies.datasets import Dataset
+    from lies.tasks import TaskData, TaskSpec, log_space
+
+    def task(values, equation=None):
+        data = Dataset(np.c_[values], np.abs(values) + 1, ["x"], "y")
+        spec = TaskSpec(name="t", trial=0, seed=0, equation=equation, csv=None if equation else "t.csv", target="y")
+        return TaskData(spec=spec, train=data.subset(slice(1, None)), test=data.subset(slice(0, 1)))
+
+    positive, signed_in_test = task([1.0, 2.0, 3.0]), task([-1.0, 2.0, 3.0])  # the one value <= 0 is held out
+    assert log_space("auto", positive) is True and log_space("auto", signed_in_test) is False
+    assert log_space(True, signed_in_test) is True and log_space(False, positive) is False
+    assert log_space("auto", task([-1.0, 2.0, 3.0], equation="I.12.1")) is True  # Feynman: the paper's log space

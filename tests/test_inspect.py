@@ -1,0 +1,68 @@
+"""``lies inspect`` and the summary of ``lies run`` read a run folder as it is: a constant formula, artifacts made from
+inputs that changed since, truncated weights are said as such, not shown as fine."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+
+from test_cli import TINY, run_cli
+
+TASK = "I.12.1-t0"
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("runs") / "run"
+    code, _, err = run_cli("run", "--equation", "I.12.1", "--out", out, *TINY, "-S", "weak_admm.restarts=1", "-q")
+    assert code == 0, err
+    return out
+
+
+def test_a_constant_formula_is_printed_as_such(run, tmp_path):
+    from lies.artifacts import read_frame, write_frame
+    from lies.cli import _read_results, format_results
+
+    out = tmp_path / "copy"
+    shutil.copytree(run, out)
+    results = out / "data" / "evaluation" / "results.csv"
+    write_frame(results, read_frame(results).assign(formula="3"))
+    lines = format_results(_read_results(out))
+    assert "  formula            F = 3" in lines and "(none: out of time)" not in " ".join(lines)
+
+
+# ------------------------------------------------------------------------------------ stale and corrupted
+def test_inspect_says_which_artifacts_are_stale(run, tmp_path):
+    out = tmp_path / "copy"
+    shutil.copytree(run, out)
+    code, text, _ = run_cli("inspect", out)
+    assert code == 0 and "stale" not in text  # a finished run: everything follows from its inputs
+    params = yaml.safe_load((out / "params.yaml").read_text())
+    params["rounding_to_zero"]["tau"] = 0.05
+    (out / "params.yaml").write_text(yaml.safe_dump(params))
+    code, _, err = run_cli("stage", "rounding_to_zero", "--root", out)
+    assert code == 0
+    assert err.startswith("lies stage: the outputs of coefficient_optimization, final_rounding, evaluation were "
+                          "made from the old rounding_to_zero and are stale now")
+    code, text, _ = run_cli("inspect", out)
+    status = {line.split()[0]: line for line in text.splitlines() if line.startswith("  ")}
+    assert "stale" not in status["rounding_to_zero"] and "stale" not in status["extract"]
+    assert "stale: rounding_to_zero changed since" in status["coefficient_optimization"]
+    assert "stale: made from stale coefficient_optimization" in status["final_rounding"]
+    assert "stale: made from stale coefficient_optimization" in status["evaluation"]
+
+
+def test_inspect_shows_truncated_weights(run, tmp_path):
+    out = tmp_path / "copy"
+    shutil.copytree(run, out)
+    weights = out / "data" / "strong_admm" / TASK / "weights.safetensors"
+    size = weights.stat().st_size
+    weights.write_bytes(weights.read_bytes()[: size // 2])
+    code, text, _ = run_cli("inspect", out)
+    assert code == 0
+    row = next(line for line in text.splitlines() if line.split()[:1] == ["strong_admm"])
+    assert f"corrupted: weights.safetensors truncated ({size // 2} of {size} bytes)" in row
+    assert "corrupted" not in next(line for line in text.splitlines() if line.split()[:1] == ["weak_admm"])
