@@ -139,10 +139,9 @@ class TaskData:
 
 
 def log_space(setting: bool | str, task: TaskData) -> bool:
-    """``weak_admm.log`` for one task. ``"auto"``: log space for a Feynman formula (the paper's setting), and for
-    other data exactly when every value of every split is > 0 (a formula fitted in log space is NaN elsewhere)."""
-    if setting == "auto" and task.equation is not None:
-        return True
+    """``weak_admm.log`` for one task. ``"auto"``: log space (the paper's setting) exactly when every value of every
+    split is > 0 (a formula fitted in log space is NaN elsewhere), raw space otherwise; for a Feynman formula too,
+    so that one whose range holds values <= 0 runs in raw space instead of stopping the task set."""
     X, y = np.concatenate([task.train.X, task.test.X]), np.concatenate([task.train.y, task.test.y])
     return use_log(setting, X, y)
 

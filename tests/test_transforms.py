@@ -67,4 +67,4 @@ def test_log_auto_is_log_space_only_where_every_value_is_positive():
     positive, signed_in_test = task([1.0, 2.0, 3.0]), task([-1.0, 2.0, 3.0])  # the one value <= 0 is held out
     assert log_space("auto", positive) is True and log_space("auto", signed_in_test) is False
     assert log_space(True, signed_in_test) is True and log_space(False, positive) is False
-    assert log_space("auto", task([-1.0, 2.0, 3.0], equation="I.12.1")) is True  # Feynman: the paper's log space
+    assert log_space("auto", task([-1.0, 2.0, 3.0], equation="I.12.1")) is False  # a signed Feynman range: raw
