@@ -75,6 +75,8 @@ class LiesNetwork(nn.Module):
     (M, 1, d_out)). One flat tensor makes masking, the penalties and the optimiser step one operation each.
     """
 
+    kind = "lies"  # `lies.eql.EqlNetwork` shares this bookkeeping; code meant for one kind checks ``kind``
+
     def __init__(
         self,
         n_inputs: int,
