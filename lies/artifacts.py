@@ -434,6 +434,7 @@ class NetworkArtifact:
         save_tensors(folder / "weights.safetensors", net.tensors())
         counts = net.nonzero_counts()[0]
         architecture = net.describe() if net.kind == "eql" else {
+            "kind": net.kind,
             "n_inputs": net.arch.n_inputs,
             "n_layers": net.arch.n_layers,
             "units": ["log", "identity", "exp", "sin"],
