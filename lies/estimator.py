@@ -26,7 +26,7 @@ HELD_OUT = 0.2
 #: Fewer rows than this cannot be split and still fit anything (the same floor as for a CSV file).
 MIN_ROWS = 10
 
-_ARGS = ("params", "skip", "random_state", "n_jobs", "log")
+_ARGS = ("params", "skip", "random_state", "n_jobs", "log", "network")
 
 
 class LiesRegressor:
@@ -47,6 +47,9 @@ class LiesRegressor:
         Worker processes for the formula stages (``runtime.n_jobs``; this argument wins over ``params``).
     log : bool
         Fit in log space (the paper; every input and the target must be > 0). False: raw space.
+    network : str
+        ``"lies"`` or ``"eql"`` (params.yaml's ``network.kind``): ``"eql"`` trains Kim et al.'s Equation Learner
+        (params in ``params["eql"]``) through the same stages; EQL fits in raw space, so ``log`` does not apply.
     """
 
     def __init__(
@@ -56,12 +59,14 @@ class LiesRegressor:
         random_state: int = 0,
         n_jobs: int = 1,
         log: bool = True,
+        network: str = "lies",
     ) -> None:
         self.params = params
         self.skip = skip
         self.random_state = random_state
         self.n_jobs = n_jobs
         self.log = log
+        self.network = network
 
     # ---------------------------------------------------------------- scikit-learn protocol
     def get_params(self, deep: bool = True) -> dict[str, Any]:
@@ -77,7 +82,7 @@ class LiesRegressor:
         return self
 
     def __repr__(self) -> str:
-        defaults = {"params": None, "skip": (), "random_state": 0, "n_jobs": 1, "log": True}
+        defaults = {"params": None, "skip": (), "random_state": 0, "n_jobs": 1, "log": True, "network": "lies"}
         args = []
         for name in _ARGS:
             value = getattr(self, name)
@@ -92,6 +97,7 @@ class LiesRegressor:
     # ---------------------------------------------------------------- fitting
     def _pipeline(self):
         """The arguments resolved into a validated Pipeline, the runtime params and the evaluation params."""
+        from lies.eql_stages import NetworkParams
         from lies.pipeline import EvaluationParams, Pipeline
         from lies.stages import RuntimeParams, StageParams, check_skip, parse_params
 
@@ -106,7 +112,13 @@ class LiesRegressor:
             raise LiesError(f"LiesRegressor: params['weak_admm']['log'] = {weak['log']!r} contradicts "
                             f"log={self.log!r}; set only log=")
         weak["log"] = bool(self.log)
-        pipeline = Pipeline(params={**params, "weak_admm": weak}, skip=check_skip(self.skip))
+        kind = parse_params(NetworkParams, {"kind": self.network}, "network").kind
+        given = params.get("network") or {}
+        given = given.model_dump() if isinstance(given, StageParams) else dict(given)
+        if given.get("kind", kind) != kind:
+            raise LiesError(f"LiesRegressor: params['network']['kind'] = {given['kind']!r} contradicts "
+                            f"network={self.network!r}; set only network=")
+        pipeline = Pipeline(params={**params, "weak_admm": weak, "network": {"kind": kind}}, skip=check_skip(self.skip))
         runtime = params.get("runtime") or {}
         runtime = runtime.model_dump() if isinstance(runtime, StageParams) else dict(runtime)
         runtime = parse_params(RuntimeParams, {**runtime, "n_jobs": self.n_jobs, "progress": False}, "runtime")
@@ -127,7 +139,7 @@ class LiesRegressor:
         if X.shape[0] < MIN_ROWS:
             raise LiesError(f"LiesRegressor.fit needs at least {MIN_ROWS} rows, got {X.shape[0]}")
         target = next(t for t in ("y", "target", "y_") if t not in names)
-        if self.log:
+        if self.log and pipeline.network.kind == "lies":  # EQL fits in raw space: any sign
             _check_positive(X, y, names, target)
         data = Dataset(X, y, names, target)
         seed = int(self.random_state)

@@ -30,8 +30,8 @@ def test_main_rows_and_summary(smoke):
     for r in rows:
         assert {"formula", "r2_test", "symbolic_solution", "seconds_total", "seconds_weak_admm"} <= set(r)
     table = summary_table(smoke)
-    assert list(table.columns) == ["method", "tasks", "SSR %", "SSR % (SRBench literal)", "R2>0.99 %", "R2>0.999 %",
-                                   "median s/task"]
+    assert list(table.columns) == ["method", "tasks", "SSR %", "SSR % (SRBench literal)", "SSR % prod. of powers",
+                                   "SSR % other", "R2>0.99 %", "R2>0.999 %", "median s/task"]
     assert table.loc[0, "tasks"] == 2 and 0 <= table.loc[0, "SSR %"] <= 100
 
 
@@ -70,3 +70,13 @@ def test_failure_causes_and_markdown():
     assert list(causes["cause"]) == ["time-out", "fits (R^2 > 0.999) but the structure differs", "structure wrong"]
     md = markdown(pd.DataFrame({"a": [1.25], "b": ["x"]}))
     assert md.splitlines() == ["| a | b |", "|---|---|", "| 1.2 | x |"]
+
+
+def test_products_of_powers_are_told_apart():
+    from lies.benchmark import is_power_product
+    from lies.datasets import get_equation
+
+    assert is_power_product(get_equation("I.12.1").expr)  # mu * Nn
+    assert is_power_product(get_equation("II.8.31").expr)  # epsilon * Ef**2 / 2
+    assert not is_power_product(get_equation("I.6.2a").expr)  # a Gaussian
+    assert not is_power_product(get_equation("S.1").expr)  # x1 - x2
