@@ -135,20 +135,14 @@ class EqlNetwork(LiesNetwork):
         dtype: torch.dtype = torch.float32,
         device: torch.device | str | None = None,
     ) -> None:
-        nn.Module.__init__(self)  # LiesNetwork's own constructor builds the LIES layout
+        nn.Module.__init__(self)  # LiesNetwork's own constructor builds the LIES layout; `_allocate` is shared
         self.arch = EqlArchitecture.build(n_inputs, n_layers, units)
         self.n_models = n_models
         self.init_std = tuple(init_std)
         a = self.arch
         shapes = {f"layer{i}": (a.n_pre, a.layer_width(i)) for i in range(a.n_layers)}
         shapes["output"] = (1, a.layer_width(a.n_layers))
-        self.layout: dict[str, tuple[int, tuple[int, ...]]] = {}
-        offset = 0
-        for name, shape in shapes.items():
-            self.layout[name] = (offset, shape)
-            offset += math.prod(shape)
-        self.flat = nn.Parameter(torch.empty(n_models, offset, dtype=dtype, device=device))
-        self.register_buffer("mask", torch.ones(n_models, offset, dtype=dtype, device=device))
+        self._allocate(shapes, dtype, device)
         self.register_buffer("scale", torch.ones(n_models, dtype=dtype, device=device))
         self.reset_parameters(generator)
 
@@ -201,11 +195,8 @@ class EqlNetwork(LiesNetwork):
     @classmethod
     def from_tensors(cls, n_inputs: int, tensors: dict[str, torch.Tensor], **kwargs) -> "EqlNetwork":
         """Inverse of `tensors`; ``kwargs`` give the architecture (``n_layers``, ``units``)."""
-        net = cls(n_inputs, tensors["output"].shape[0], dtype=tensors["output"].dtype, **kwargs)
+        net = super().from_tensors(n_inputs, tensors, **kwargs)
         with torch.no_grad():
-            for name in net.layout:
-                net.view(net.flat, name).copy_(tensors[name])
-                net.view(net.mask, name).copy_(tensors[f"mask.{name}"])
             net.scale.copy_(tensors["scale"])
         return net
 

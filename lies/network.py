@@ -98,14 +98,18 @@ class LiesNetwork(nn.Module):
         shapes = {f"layer{i}": (N_UNITS, a.layer_width(i)) for i in range(a.n_layers)}
         shapes["gates"] = (a.n_layers, N_UNITS)
         shapes["output"] = (1, a.layer_width(a.n_layers))
+        self._allocate(shapes, dtype, device)
+        self.reset_parameters(generator)
+
+    def _allocate(self, shapes: dict[str, tuple[int, ...]], dtype: torch.dtype, device) -> None:
+        """Lay the named tensors out in one flat row per model: ``layout``, ``flat`` and its ``mask``."""
         self.layout: dict[str, tuple[int, tuple[int, ...]]] = {}
         offset = 0
         for name, shape in shapes.items():
             self.layout[name] = (offset, shape)
             offset += math.prod(shape)
-        self.flat = nn.Parameter(torch.empty(n_models, offset, dtype=dtype, device=device))
-        self.register_buffer("mask", torch.ones(n_models, offset, dtype=dtype, device=device))
-        self.reset_parameters(generator)
+        self.flat = nn.Parameter(torch.empty(self.n_models, offset, dtype=dtype, device=device))
+        self.register_buffer("mask", torch.ones(self.n_models, offset, dtype=dtype, device=device))
 
     # ------------------------------------------------------------------ parameters
     @property
@@ -231,7 +235,7 @@ class LiesNetwork(nn.Module):
     @classmethod
     def from_tensors(cls, n_inputs: int, tensors: dict[str, torch.Tensor], **kwargs) -> "LiesNetwork":
         """Inverse of `tensors`."""
-        net = cls(n_inputs, tensors["gates"].shape[0], dtype=tensors["gates"].dtype, **kwargs)
+        net = cls(n_inputs, tensors["output"].shape[0], dtype=tensors["output"].dtype, **kwargs)
         with torch.no_grad():
             for name in net.layout:
                 net.view(net.flat, name).copy_(tensors[name])
