@@ -240,3 +240,15 @@ def test_inspect_and_stage_work_on_an_eql_run(eql_run):
     code, _, err = run_cli("stage", "extract", "--root", out)
     assert code == 0, err
     assert (out / "data" / "extract" / "I.12.1-t0" / "formula.json").read_text() == before
+
+
+def test_the_switch_survives_pipeline_edits_and_rejects_unknown_kinds():
+    from lies.pipeline import Pipeline
+
+    pipeline = Pipeline(params={"network": {"kind": "eql"}, "eql": {"epochs": 7}})
+    assert isinstance(pipeline.params["weak_admm"], EqlParams) and pipeline.params["strong_admm"].epochs == 7
+    edited = pipeline.with_params("weak_admm", epochs=3).skip("final_rounding")
+    assert edited.network.kind == "eql" and edited.params["weak_admm"].epochs == 3
+    assert Pipeline().network.kind == "lies" and not isinstance(Pipeline().params["weak_admm"], EqlParams)
+    with pytest.raises(LiesError, match="network.kind"):
+        Pipeline(params={"network": {"kind": "eqn"}})
