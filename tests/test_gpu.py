@@ -31,3 +31,30 @@ def test_pipeline_runs_on_cuda():
     result = Pipeline(params=tiny).run({"set": ["I.12.1"], "n_train": 500, "n_test": 100},
                                        {"device": "cuda", "n_jobs": 1, "progress": False})
     assert result.rows[0]["formula"]
+
+
+def test_eql_training_on_cuda_matches_cpu_closely():
+    from lies.eql import EqlConfig, EqlNetwork, train_eql
+
+    g = torch.Generator().manual_seed(0)
+    X = 2 * torch.rand(8, 1024, 2, generator=g) - 1
+    x, t = add_constant_column(X), X[..., 0] * X[..., 1] - X[..., 0]
+    results = {}
+    for device in ("cpu", "cuda"):
+        net = EqlNetwork(2, 8, generator=torch.Generator().manual_seed(1)).to(device)
+        train_eql(net, x.to(device), t.to(device), EqlConfig(epochs=2, warmup_epochs=1),
+                  generators=[torch.Generator().manual_seed(i) for i in range(8)])
+        results[device] = net.flat.detach().cpu()
+    assert torch.isfinite(results["cuda"]).all()
+    assert torch.allclose(results["cpu"], results["cuda"], atol=1e-3)
+
+
+def test_eql_pipeline_runs_on_cuda():
+    from lies.eql import EqlNetwork
+    from lies.pipeline import Pipeline
+
+    tiny = {"network": {"kind": "eql"}, "eql": {"restarts": 2, "warmup_epochs": 1, "epochs": 5, "finetune_epochs": 2,
+                                                "threshold": 0.5}}
+    result = Pipeline(params=tiny).run({"set": ["S.1"], "n_train": 500, "n_test": 100},
+                                       {"device": "cuda", "n_jobs": 1, "progress": False})
+    assert isinstance(result.artifacts["strong_admm"][0].net, EqlNetwork) and result.rows[0]["formula"]
