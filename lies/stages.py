@@ -25,6 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from lies.admm import AdmmConfig, fraction_small, log_r2, strong_lambda, train_admm
 from lies.artifacts import FormulaArtifact, NetworkArtifact, TaskArtifact
 from lies.datasets import Dataset
+from lies.eql import train_eql
 from lies.errors import LiesError, did_you_mean
 from lies.extraction import extract_formula
 from lies.network import LiesNetwork, add_constant_column
@@ -371,7 +372,7 @@ class WeakAdmm(_TrainingStage):
             data.append([xt] * params.restarts)
             seeds.append(task.spec.seed)
         configs = [params.config(len(t.variables)) for t in tasks]
-        results = self._train(nets, data, seeds, configs, runtime, salt=2, fit=_eql_fit() if eql else train_admm)
+        results = self._train(nets, data, seeds, configs, runtime, salt=2, fit=train_eql if eql else train_admm)
         out = []
         for task, tr, (net, histories, diverged, seconds), xt in zip(tasks, transforms, results, data):
             summary = _training_summary(self.name, net, xt, seconds, diverged)
@@ -457,7 +458,7 @@ class StrongAdmm(_TrainingStage):
         data = [_training_data(art, task) for art, task in zip(inputs, tasks)]
         configs = [(params.finetune_config if eql else params.config)(a.net.arch.n_inputs) for a in inputs]
         results = self._train([a.net for a in inputs], data, [t.spec.seed for t in tasks], configs, runtime, salt=5,
-                              fit=_eql_fit() if eql else train_admm)
+                              fit=train_eql if eql else train_admm)
         out = []
         for art, (net, histories, diverged, seconds), xt in zip(inputs, results, data):
             summary = _training_summary(self.name, net, xt, seconds, diverged)
@@ -480,12 +481,6 @@ class GradientPruning(Stage):
         jobs = [(art, task, params, device) for art, task in zip(inputs, tasks)]
         return _map_tasks(_prune_task, jobs, runtime, device) if not any(is_eql(a.net) for a in inputs) else [
             _choose_eql_restart(*job) for job in jobs]
-
-
-def _eql_fit() -> Callable:
-    from lies.eql import train_eql
-
-    return train_eql
 
 
 def _passed_through(stage: str, art: NetworkArtifact, note: str) -> NetworkArtifact:
