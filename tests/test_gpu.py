@@ -9,15 +9,27 @@ from lies.network import LiesNetwork, add_constant_column
 pytestmark = [pytest.mark.gpu, pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")]
 
 
-def test_batched_training_on_cuda_matches_cpu_closely():
+def _lies_case(x):
+    return (lambda: LiesNetwork(3, 16, generator=torch.Generator().manual_seed(1)), (x[..., 0] + 2 * x[..., 1]).log(),
+            train_admm, AdmmConfig(epochs=2, batch_size=256))
+
+
+def _eql_case(x):
+    from lies.eql import EqlConfig, EqlNetwork, train_eql
+
+    return (lambda: EqlNetwork(3, 16, generator=torch.Generator().manual_seed(1)), x[..., 0] * x[..., 1] - x[..., 2],
+            train_eql, EqlConfig(epochs=2, warmup_epochs=1))
+
+
+@pytest.mark.parametrize("case", [_lies_case, _eql_case], ids=["lies", "eql"])
+def test_batched_training_on_cuda_matches_cpu_closely(case):
     g = torch.Generator().manual_seed(0)
     x = add_constant_column(torch.rand(16, 2048, 3, generator=g) + 0.1)
-    t = (x[..., 0] + 2 * x[..., 1]).log()
+    new_network, t, fit, config = case(x)
     results = {}
     for device in ("cpu", "cuda"):
-        net = LiesNetwork(3, 16, generator=torch.Generator().manual_seed(1)).to(device)
-        train_admm(net, x.to(device), t.to(device), AdmmConfig(epochs=2, batch_size=256),
-                   generators=[torch.Generator().manual_seed(i) for i in range(16)])
+        net = new_network().to(device)
+        fit(net, x.to(device), t.to(device), config, generators=[torch.Generator().manual_seed(i) for i in range(16)])
         results[device] = net.flat.detach().cpu()
     assert torch.isfinite(results["cuda"]).all()
     assert torch.allclose(results["cpu"], results["cuda"], atol=1e-3)
@@ -31,22 +43,6 @@ def test_pipeline_runs_on_cuda():
     result = Pipeline(params=tiny).run({"set": ["I.12.1"], "n_train": 500, "n_test": 100},
                                        {"device": "cuda", "n_jobs": 1, "progress": False})
     assert result.rows[0]["formula"]
-
-
-def test_eql_training_on_cuda_matches_cpu_closely():
-    from lies.eql import EqlConfig, EqlNetwork, train_eql
-
-    g = torch.Generator().manual_seed(0)
-    X = 2 * torch.rand(8, 1024, 2, generator=g) - 1
-    x, t = add_constant_column(X), X[..., 0] * X[..., 1] - X[..., 0]
-    results = {}
-    for device in ("cpu", "cuda"):
-        net = EqlNetwork(2, 8, generator=torch.Generator().manual_seed(1)).to(device)
-        train_eql(net, x.to(device), t.to(device), EqlConfig(epochs=2, warmup_epochs=1),
-                  generators=[torch.Generator().manual_seed(i) for i in range(8)])
-        results[device] = net.flat.detach().cpu()
-    assert torch.isfinite(results["cuda"]).all()
-    assert torch.allclose(results["cpu"], results["cuda"], atol=1e-3)
 
 
 def test_eql_pipeline_runs_on_cuda():
