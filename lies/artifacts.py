@@ -459,14 +459,18 @@ class NetworkArtifact:
         net = self.net
         save_tensors(folder / "weights.safetensors", net.tensors())
         counts = net.nonzero_counts()[0]
+        architecture = net.describe() if net.kind == "eql" else {
+            "kind": net.kind,
+            "n_inputs": net.arch.n_inputs,
+            "n_layers": net.arch.n_layers,
+            "units": ["log", "identity", "exp", "sin"],
+            "x_l": net.x_l,
+            "x_e": net.x_e,
+        }
         write_json(
             folder / "network.json",
             {
-                "n_inputs": net.arch.n_inputs,
-                "n_layers": net.arch.n_layers,
-                "units": ["log", "identity", "exp", "sin"],
-                "x_l": net.x_l,
-                "x_e": net.x_e,
+                **architecture,
                 "variables": list(self.variables),
                 "target": self.target,
                 "transform": self.transform.to_dict(),
@@ -489,8 +493,15 @@ class NetworkArtifact:
 
         info = read_json(folder / "network.json")
         try:
-            net = LiesNetwork.from_tensors(int(info["n_inputs"]), load_tensors(folder / "weights.safetensors"),
-                                           x_l=float(info["x_l"]), x_e=float(info["x_e"]))
+            if info.get("kind") == "eql":
+                from lies.eql import EqlNetwork
+
+                net = EqlNetwork.from_tensors(int(info["n_inputs"]), load_tensors(folder / "weights.safetensors"),
+                                              n_layers=int(info["n_layers"]), units=info["units"],
+                                              init_std=info["init_std"])
+            else:
+                net = LiesNetwork.from_tensors(int(info["n_inputs"]), load_tensors(folder / "weights.safetensors"),
+                                               x_l=float(info["x_l"]), x_e=float(info["x_e"]))
         except (KeyError, RuntimeError) as exc:
             raise LiesError(f"corrupted artifact file: {folder / 'weights.safetensors'} ({exc})") from None
         history = read_frame(folder / "history.csv").to_dict("records")

@@ -34,8 +34,9 @@ TABLE_I = ("oversampling", "gradient_pruning", "rounding_to_zero", "coefficient_
 class BenchmarkResult:
     main: PipelineResult
     ablations: dict[str, list[dict]] = field(default_factory=dict)  # skipped stage -> task rows
-    peers: dict[str, list[dict]] = field(default_factory=dict)  # peer name -> task rows
+    peers: dict[str, list[dict]] = field(default_factory=dict)  # peer name (or other network kind) -> task rows
     machine: str = ""
+    network: str = "lies"  # the main pipeline's network.kind
 
 
 def machine_description() -> str:
@@ -117,14 +118,21 @@ def run_benchmark(
     peer_budget: str = "default",
     out_of_time_factor: float = 5.0,
     on_progress: Callable[[str], None] | None = None,
+    networks: Sequence[Pipeline] = (),
 ) -> BenchmarkResult:
+    """The main pipeline, its ablations, peers; ``networks``: pipelines of other ``network.kind`` values, run on
+    the main run's very samples and reported beside it (``lies benchmark --network lies,eql``)."""
     pipeline = pipeline or Pipeline()
     runtime = runtime or RuntimeParams()
     say = on_progress or (lambda message: None)
     start = time.perf_counter()
     main = pipeline.run(tasks, runtime, on_stage=lambda name, s: say(f"{name}: {s:.1f} s"))
     say(f"main pipeline: {time.perf_counter() - start:.0f} s, SSR {main.metrics['ssr']:.3f}")
-    result = BenchmarkResult(main=main, machine=machine_description())
+    result = BenchmarkResult(main=main, machine=machine_description(), network=pipeline.network.kind)
+    for other in networks:
+        t0 = time.perf_counter()
+        result.peers[other.network.kind] = other.run(main.tasks, runtime).rows
+        say(f"network {other.network.kind}: {time.perf_counter() - t0:.0f} s")
     typical = float(np.median([r["seconds_total"] for r in main.rows])) if main.rows else 60.0
     solved = {r["equation"] for r in main.rows if r["symbolic_solution"]}
     for stage in ablations:
@@ -142,9 +150,14 @@ def run_benchmark(
 # ------------------------------------------------------------------------------------------------ tables
 def summary_table(result: BenchmarkResult) -> pd.DataFrame:
     """SSR, R^2 > 0.99 / 0.999 rates, median seconds per task: LIES and each peer, one row each."""
-    rows = [{"method": "LIES (this pipeline)", **_summary(result.main.rows)}]
+    from lies.eql_stages import KINDS
+
+    def label(name: str) -> str:
+        return f"{name.upper()} (this pipeline)" if name in KINDS else name
+
+    rows = [{"method": label(result.network), **_summary(result.main.rows)}]
     for name, peer_rows in result.peers.items():
-        rows.append({"method": name, **_summary(peer_rows)})
+        rows.append({"method": label(name), **_summary(peer_rows)})
     return pd.DataFrame(rows)
 
 
@@ -154,10 +167,31 @@ def _summary(rows: Sequence[dict]) -> dict:
         "tasks": m["tasks"],
         "SSR %": 100 * m["ssr"],
         "SSR % (SRBench literal)": 100 * m["ssr_srbench_literal"],
+        **_ssr_by_shape(rows),
         "R2>0.99 %": 100 * m["r2_gt_0.99"],
         "R2>0.999 %": 100 * m["r2_gt_0.999"],
         "median s/task": m["median_seconds_per_task"],
     }
+
+
+def is_power_product(expr) -> bool:
+    """``C * prod v_k ** a_k``: the formulas that LIES's log space turns into linear ones (EQL's weak side)."""
+    import sympy
+
+    return all(f.is_number or f.is_Symbol or (f.is_Pow and f.base.is_Symbol and f.exp.is_number)
+               for f in sympy.Mul.make_args(expr))
+
+
+def _ssr_by_shape(rows: Sequence[dict]) -> dict:
+    """SSR split into formulas that are products of powers and the rest (NaN where a group is empty)."""
+    from lies.datasets import get_equation
+
+    groups: dict[str, list[bool]] = {"SSR % prod. of powers": [], "SSR % other": []}
+    for r in rows:
+        if r.get("equation"):
+            shape = is_power_product(get_equation(r["equation"]).expr)
+            groups["SSR % prod. of powers" if shape else "SSR % other"].append(bool(r["symbolic_solution"]))
+    return {k: 100 * float(np.mean(v)) if v else math.nan for k, v in groups.items()}
 
 
 def ablation_table(result: BenchmarkResult) -> pd.DataFrame:
@@ -268,6 +302,9 @@ def add_arguments(parser) -> None:
                         help="comma-separated stages to ablate (Table I), or 'none'")
     parser.add_argument("--peers", default="", help="comma-separated peers (operon,gplearn); needs lies[peers]")
     parser.add_argument("--peer-budget", default="default", help="peer budget name (lies.peers), e.g. default, smoke")
+    parser.add_argument("--network", default="lies",
+                        help="network.kind values, comma-separated (lies,eql): the first is the main pipeline (with "
+                             "its ablations), the others run on the same samples and get their own rows")
     parser.add_argument("--device", default="auto")
     parser.add_argument("--n-jobs", type=int, default=2)
     parser.add_argument("--rescore", metavar="DIR", default=None,
@@ -289,7 +326,10 @@ def main(args, argv_text: str = "") -> int:
     params = load_params(args.params) if args.params else {}
     stage_params = {k: v for k, v in params.items() if k not in OTHER_SECTIONS and k != "prepare"}
     skip = (params.get("ablation") or {}).get("skip") or []
-    pipeline = Pipeline(params=stage_params, skip=[skip] if isinstance(skip, str) else skip)
+    kinds = [k.strip() for k in args.network.split(",") if k.strip()] or ["lies"]
+    pipelines = [Pipeline(params={**stage_params, "network": {"kind": kind}, "eql": params.get("eql")},
+                          skip=[skip] if isinstance(skip, str) else skip) for kind in kinds]
+    pipeline = pipelines[0]
     selection = args.set.split(",") if "," in args.set else args.set
     tasks_section = dict(params.get("tasks") or {})
     tasks_section.update({"set": selection, "trials": args.trials, "seed": args.seed, "csv": None, "target": None})
@@ -303,13 +343,14 @@ def main(args, argv_text: str = "") -> int:
 
             raise LiesError(f"--ablations: {stage!r} is not a stage that can be skipped")
     peers = [p.strip() for p in args.peers.split(",") if p.strip()]
-    steps = len(pipeline.stages) + 1 + len(ablations) + len(peers)  # stages, the main summary, the rest
+    steps = len(pipeline.stages) + len(pipelines) + len(ablations) + len(peers)  # stages, main summary, the rest
     with tqdm(total=steps, desc="benchmark", unit="step") as bar:
         def progress(message: str) -> None:
             bar.set_postfix_str(message[:60])
             bar.update(1)
 
-        result = run_benchmark(tasks, pipeline, runtime, ablations, peers, args.peer_budget, on_progress=progress)
+        result = run_benchmark(tasks, pipeline, runtime, ablations, peers, args.peer_budget, on_progress=progress,
+                               networks=pipelines[1:])
     report = write_report(result, args.out, command=argv_text)
     print(report)
     return 0

@@ -383,9 +383,9 @@ def _as_generator(rng: Any) -> np.random.Generator:
 # --------------------------------------------------------------------------------------------------------------
 
 
-def _load_registry() -> dict[str, FeynmanEquation]:
-    """Read lies/data/feynman.yaml. A malformed file is a packaging bug, hence RuntimeError, not LiesError."""
-    text = resources.files("lies").joinpath("data", "feynman.yaml").read_text(encoding="utf-8")
+def _load_registry(file: str = "feynman.yaml") -> dict[str, FeynmanEquation]:
+    """Read lies/data/<file>. A malformed file is a packaging bug, hence RuntimeError, not LiesError."""
+    text = resources.files("lies").joinpath("data", file).read_text(encoding="utf-8")
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     entries = yaml.load(text, Loader=loader)
     registry: dict[str, FeynmanEquation] = {}
@@ -403,7 +403,7 @@ def _load_registry() -> dict[str, FeynmanEquation]:
                 raise ValueError(f"duplicate id {eq.id}")
             registry[eq.id] = eq
     except (KeyError, TypeError, ValueError, LiesError) as exc:
-        raise RuntimeError(f"lies/data/feynman.yaml is malformed: {exc}") from exc
+        raise RuntimeError(f"lies/data/{file} is malformed: {exc}") from exc
     return registry
 
 
@@ -421,6 +421,12 @@ _LIES61 = (
     "II.34.29a II.38.3 II.38.14 III.4.32 III.4.33 III.7.38 III.10.19 III.12.43 III.13.18 III.15.14 III.15.27"
 ).split()
 
+SIGNED: Mapping[str, FeynmanEquation] = MappingProxyType(_load_registry("signed.yaml"))
+"""Signed formulas of this project (lies/data/signed.yaml: negative inputs or outputs), the ``signed`` task set."""
+
+#: Every formula a task can name: AI Feynman's and the signed ones.
+_REGISTRY: Mapping[str, FeynmanEquation] = MappingProxyType({**FEYNMAN, **SIGNED})
+
 # The 27 of them that are not products of powers (`FeynmanEquation.product_of_powers` is False; a test keeps the
 # list equal to that test): sums, differences and compositions, where a log-linear fit cannot be the answer.
 _LIES61_STRUCTURED = (
@@ -434,11 +440,12 @@ SUBSETS: Mapping[str, tuple[str, ...]] = MappingProxyType({
     "lies61-structured": tuple(_LIES61_STRUCTURED),
     "holdout": tuple(i for i in FEYNMAN if i not in _LIES61),  # never used to choose a default
     "all": tuple(FEYNMAN),
+    "signed": tuple(SIGNED),
 })
 """Named selections of registry ids, each in table order. ``holdout``: the AI-Feynman formulas outside LIES-61,
 the generalisation check (defaults are tuned on LIES-61 only)."""
 
-_missing = [i for ids in SUBSETS.values() for i in ids if i not in FEYNMAN]
+_missing = [i for ids in SUBSETS.values() for i in ids if i not in _REGISTRY]
 if _missing:
     raise RuntimeError(f"subsets name ids missing from the registry: {_missing}")
 del _missing
@@ -456,7 +463,7 @@ def get_equation(eq_id: str) -> FeynmanEquation:
     if not isinstance(eq_id, str):
         raise LiesError(f"a Feynman equation id must be a string like 'I.12.1', got {eq_id!r}")
     try:
-        return FEYNMAN[eq_id]
+        return _REGISTRY[eq_id]
     except KeyError:
         pass
     hint = _did_you_mean(eq_id, list(FEYNMAN))
@@ -469,21 +476,21 @@ def equations(subset_or_ids: str | Sequence[str]) -> list[FeynmanEquation]:
     """Equations named by a subset ('lies61', 'all'), a single id, or a list of ids (order kept)."""
     if isinstance(subset_or_ids, str):
         if subset_or_ids in SUBSETS:
-            return [FEYNMAN[i] for i in SUBSETS[subset_or_ids]]
-        if subset_or_ids in FEYNMAN:
-            return [FEYNMAN[subset_or_ids]]
+            return [_REGISTRY[i] for i in SUBSETS[subset_or_ids]]
+        if subset_or_ids in _REGISTRY:
+            return [_REGISTRY[subset_or_ids]]
         hint = _did_you_mean(subset_or_ids, [*SUBSETS, *FEYNMAN])
         raise LiesError(
             f"unknown subset or Feynman equation {subset_or_ids!r} (subsets: {', '.join(SUBSETS)}){hint}"
         )
     if not isinstance(subset_or_ids, Sequence):
         raise LiesError(f"expected a subset name or a list of equation ids, got {subset_or_ids!r}")
-    unknown = [i for i in subset_or_ids if not (isinstance(i, str) and i in FEYNMAN)]
+    unknown = [i for i in subset_or_ids if not (isinstance(i, str) and i in _REGISTRY)]
     if len(unknown) == 1:
         get_equation(unknown[0])  # raises, with its hint
     if unknown:
         raise LiesError(f"unknown Feynman equations: {', '.join(repr(i) for i in unknown)}")
-    return [FEYNMAN[i] for i in subset_or_ids]
+    return [_REGISTRY[i] for i in subset_or_ids]
 
 
 # --------------------------------------------------------------------------------------------------------------

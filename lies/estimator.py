@@ -42,8 +42,8 @@ HELD_OUT = 0.2
 #: Fewer rows than this cannot be split and still fit anything (the same floor as for a CSV file).
 MIN_ROWS = MIN_CSV_ROWS
 
-_ARGS = ("params", "skip", "random_state", "n_jobs", "log")
-_DEFAULTS = {"params": None, "skip": (), "random_state": 0, "n_jobs": 1, "log": "auto"}
+_ARGS = ("params", "skip", "random_state", "n_jobs", "log", "network")
+_DEFAULTS = {"params": None, "skip": (), "random_state": 0, "n_jobs": 1, "log": "auto", "network": "lies"}
 
 
 class NotFittedError(LiesError, *_NOT_FITTED):
@@ -70,6 +70,9 @@ class LiesRegressor(*_BASES):
     log : bool or "auto"
         True: fit in log space (the paper; every input and the target must be > 0). False: raw space. "auto"
         (default): log space when every value is > 0, raw space otherwise; ``log_`` says which was used.
+    network : str
+        ``"lies"`` or ``"eql"`` (params.yaml's ``network.kind``): ``"eql"`` trains Kim et al.'s Equation Learner
+        (params in ``params["eql"]``) through the same stages; EQL fits in raw space, so ``log`` does not apply.
     """
 
     def __init__(
@@ -79,12 +82,14 @@ class LiesRegressor(*_BASES):
         random_state: Any = 0,
         n_jobs: int = 1,
         log: bool | str = "auto",
+        network: str = "lies",
     ) -> None:
         self.params = params
         self.skip = skip
         self.random_state = random_state
         self.n_jobs = n_jobs
         self.log = log
+        self.network = network
 
     # ---------------------------------------------------------------- scikit-learn protocol
     def get_params(self, deep: bool = True) -> dict[str, Any]:
@@ -127,6 +132,7 @@ class LiesRegressor(*_BASES):
     # ---------------------------------------------------------------- fitting
     def _pipeline(self):
         """The arguments resolved into a validated Pipeline, the runtime params and the evaluation params."""
+        from lies.eql_stages import NetworkParams
         from lies.pipeline import EvaluationParams, Pipeline
         from lies.stages import RuntimeParams, StageParams, check_skip, parse_params
 
@@ -141,7 +147,13 @@ class LiesRegressor(*_BASES):
             raise LiesError(f"LiesRegressor: params['weak_admm']['log'] = {weak['log']!r} contradicts "
                             f"log={self.log!r}; set only log=")
         weak["log"] = self.log
-        pipeline = Pipeline(params={**params, "weak_admm": weak}, skip=check_skip(self.skip))
+        kind = parse_params(NetworkParams, {"kind": self.network}, "network").kind
+        given = params.get("network") or {}
+        given = given.model_dump() if isinstance(given, StageParams) else dict(given)
+        if given.get("kind", kind) != kind:
+            raise LiesError(f"LiesRegressor: params['network']['kind'] = {given['kind']!r} contradicts "
+                            f"network={self.network!r}; set only network=")
+        pipeline = Pipeline(params={**params, "weak_admm": weak, "network": {"kind": kind}}, skip=check_skip(self.skip))
         runtime = params.get("runtime") or {}
         runtime = runtime.model_dump() if isinstance(runtime, StageParams) else dict(runtime)
         runtime = parse_params(RuntimeParams, {**runtime, "n_jobs": self.n_jobs, "progress": False}, "runtime")
@@ -170,7 +182,7 @@ class LiesRegressor(*_BASES):
             raise LiesError(f"LiesRegressor.fit needs at least {MIN_ROWS} rows, got {n} sample{'s' * (n != 1)}")
         target = next(t for t in ("y", "target", "y_") if t not in names)
         check_finite(X, y, names, target)
-        if self.log is True:
+        if self.log is True and pipeline.network.kind == "lies":  # EQL fits in raw space: any sign
             check_positive(X, y, names, target)
         data = Dataset(X, y, names, target)
         seed = _seed(self.random_state)

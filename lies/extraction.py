@@ -26,7 +26,13 @@ _SYMBOLIC = {LOG: sympy.log, IDENTITY: lambda z: z, EXP: sympy.exp, SIN: sympy.s
 
 
 def extract_expression(net: LiesNetwork, inputs: Sequence[sympy.Expr], model: int = 0) -> sympy.Expr:
-    """The network output of ``model`` as a sympy expression of its ``n`` input expressions (no constant)."""
+    """The network output of ``model`` as a sympy expression of its ``n`` input expressions (no constant).
+
+    An EQL network (``network.kind: eql``) is read by `lies.eql.extract_eql_expression`."""
+    if net.kind == "eql":
+        from lies.eql import extract_eql_expression
+
+        return extract_eql_expression(net, inputs, model)
     if len(inputs) != net.arch.n_inputs:
         raise ValueError(f"expected {net.arch.n_inputs} input expressions, got {len(inputs)}")
     with np.errstate(all="ignore"):

@@ -307,8 +307,9 @@ def detail(data_dir: Path, stage: str, task: str, history_rows: int = 5) -> list
     elif meta.kind == "network":
         info = read_json(folder / "network.json")
         lines += ["  network.json"]
-        lines += _fields([(k, info.get(k)) for k in ("n_inputs", "n_layers", "units", "x_l", "x_e", "variables",
-                                                     "target", "transform", "n_weights")])
+        keys = ("kind", "n_inputs", "n_layers", "units", "x_l", "x_e", "variables", "target", "transform", "n_weights")
+        optional = ("kind", "x_l", "x_e")  # an EQL network has no cut-offs; runs before the switch have no kind
+        lines += _fields([(k, info.get(k)) for k in keys if k in info or k not in optional])
         nonzero, shapes = info.get("nonzero", {}), info.get("shapes", {})
         rows = [["tensor", "shape", "non-zero"]]
         for name, shape in shapes.items():

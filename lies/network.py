@@ -75,6 +75,8 @@ class LiesNetwork(nn.Module):
     (M, 1, d_out)). One flat tensor makes masking, the penalties and the optimiser step one operation each.
     """
 
+    kind = "lies"  # `lies.eql.EqlNetwork` shares this bookkeeping; code meant for one kind checks ``kind``
+
     def __init__(
         self,
         n_inputs: int,
@@ -96,14 +98,18 @@ class LiesNetwork(nn.Module):
         shapes = {f"layer{i}": (N_UNITS, a.layer_width(i)) for i in range(a.n_layers)}
         shapes["gates"] = (a.n_layers, N_UNITS)
         shapes["output"] = (1, a.layer_width(a.n_layers))
+        self._allocate(shapes, dtype, device)
+        self.reset_parameters(generator)
+
+    def _allocate(self, shapes: dict[str, tuple[int, ...]], dtype: torch.dtype, device) -> None:
+        """Lay the named tensors out in one flat row per model: ``layout``, ``flat`` and its ``mask``."""
         self.layout: dict[str, tuple[int, tuple[int, ...]]] = {}
         offset = 0
         for name, shape in shapes.items():
             self.layout[name] = (offset, shape)
             offset += math.prod(shape)
-        self.flat = nn.Parameter(torch.empty(n_models, offset, dtype=dtype, device=device))
-        self.register_buffer("mask", torch.ones(n_models, offset, dtype=dtype, device=device))
-        self.reset_parameters(generator)
+        self.flat = nn.Parameter(torch.empty(self.n_models, offset, dtype=dtype, device=device))
+        self.register_buffer("mask", torch.ones(self.n_models, offset, dtype=dtype, device=device))
 
     # ------------------------------------------------------------------ parameters
     @property
@@ -234,7 +240,7 @@ class LiesNetwork(nn.Module):
     @classmethod
     def from_tensors(cls, n_inputs: int, tensors: dict[str, torch.Tensor], **kwargs) -> "LiesNetwork":
         """Inverse of `tensors`."""
-        net = cls(n_inputs, tensors["gates"].shape[0], dtype=tensors["gates"].dtype, **kwargs)
+        net = cls(n_inputs, tensors["output"].shape[0], dtype=tensors["output"].dtype, **kwargs)
         with torch.no_grad():
             for name in net.layout:
                 net.view(net.flat, name).copy_(tensors[name])

@@ -43,6 +43,7 @@ from lies.artifacts import (
     write_json,
     write_meta,
 )
+from lies.eql_stages import EqlParams, NetworkParams, training_section
 from lies.errors import LiesError, did_you_mean
 from lies.evaluation import evaluate_task, summarize
 from lies.stages import (
@@ -59,7 +60,7 @@ from lies.stages import (
 from lies.tasks import TaskData
 
 #: Sections of params.yaml that are not stages.
-OTHER_SECTIONS = ("tasks", "ablation", "evaluation", "runtime")
+OTHER_SECTIONS = ("tasks", "ablation", "network", "eql", "evaluation", "runtime")
 
 #: The paper's stages after ``prepare``: what an in-memory `Pipeline` runs by default.
 PIPELINE_STAGES: tuple[str, ...] = tuple(name for name in STAGES if name != "prepare")
@@ -93,15 +94,17 @@ class EvaluationParams(StageParams):
 SECTIONS: dict[str, type[StageParams]] = {
     "tasks": TasksParams,
     "ablation": AblationParams,
+    "network": NetworkParams,  # the switch: lies | eql (see lies.eql_stages)
+    "eql": EqlParams,  # what weak_admm and strong_admm train with under network.kind: eql
     **{name: STAGES[name].Params for name in PIPELINE_STAGES},
     "evaluation": EvaluationParams,
     "runtime": RuntimeParams,
 }
 
 
-def section_of(stage: str) -> str:
-    """The params.yaml section a dvc.yaml stage reads."""
-    return "tasks" if stage == "prepare" else stage
+def section_of(stage: str, kind: str = "lies") -> str:
+    """The params.yaml section a dvc.yaml stage reads under ``network.kind = kind``."""
+    return training_section(stage, kind) or ("tasks" if stage == "prepare" else stage)
 
 
 def default_params() -> dict[str, dict]:
@@ -176,10 +179,15 @@ class Pipeline:
         if unknown:
             raise LiesError(f"params for unknown stage {unknown[0]!r}{did_you_mean(unknown[0], names)} "
                             f"(stages: {', '.join(names)})")
-        self.params: dict[str, StageParams] = {
-            s.name: p if isinstance(p := params.get(s.name), StageParams) else parse_params(s.Params, p, s.name)
-            for s in self.stages
-        }
+        network = params.get("network")
+        self.network = network if isinstance(network, NetworkParams) else parse_params(NetworkParams, network,
+                                                                                        "network")
+        self.params: dict[str, StageParams] = {}
+        for s in self.stages:  # under network.kind: eql the training stages take the eql section
+            section = training_section(s.name, self.network.kind) or s.name
+            model = EqlParams if section == "eql" else s.Params
+            p = params.get(section)
+            self.params[s.name] = p if isinstance(p, model) else parse_params(model, p, section)
         skip = (skip,) if isinstance(skip, str) else tuple(skip)
         for name in skip:
             self._stage(name)
@@ -211,7 +219,10 @@ class Pipeline:
             kind = s.output_kind
 
     def _copy(self, stages=None, params=None, skip=None) -> "Pipeline":
-        return Pipeline(stages if stages is not None else self.stages, params if params is not None else self.params,
+        params = {**(params if params is not None else self.params), "network": self.network}
+        if self.network.kind == "eql":  # the training stages' params are the eql section
+            params["eql"] = next((p for p in params.values() if isinstance(p, EqlParams)), None)
+        return Pipeline(stages if stages is not None else self.stages, params,
                         skip if skip is not None else self.skipped)
 
     def skip(self, *names: str) -> "Pipeline":
@@ -486,7 +497,7 @@ def run_stage(name: str, root: str | Path = ".", progress: bool | None = None) -
     if name == "evaluation":
         return run_evaluation(root, params)
     stage = STAGES[name]
-    stage_params = checked[section_of(name)]
+    stage_params = checked[section_of(name, checked["network"].kind)]
     if name == "prepare":
         arts = stage.run([], [], stage_params, runtime)
         write_stage(data_dir, name, arts, [a.data for a in arts], stage_params, {})
@@ -518,7 +529,7 @@ def run_evaluation(root: Path, params: Mapping) -> None:
         for h in art.history:
             if "loss" in h and h.get("phase") in ("weak_admm", "strong_admm"):
                 curves.append({"task": task.name, "phase": h["phase"], "epoch": h["epoch"], "loss": h["loss"],
-                               "exp_loss": h["exp_loss"]})
+                               "exp_loss": h.get("exp_loss")})  # EQL: no exp loss (its data loss is "mse")
     hashes = {name: hash_path(data_dir / name) for name in ("prepare", *PIPELINE_STAGES)}
     with atomic_folder(data_dir / "evaluation") as tmp:
         write_json(tmp / EVALUATION_INPUTS, hashes)  # what `lies inspect` compares to say the results are stale

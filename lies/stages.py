@@ -26,6 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from lies.admm import AdmmConfig, fraction_small, log_r2, strong_lambda, train_admm
 from lies.artifacts import FormulaArtifact, NetworkArtifact, TaskArtifact
 from lies.datasets import Dataset
+from lies.eql import train_eql
 from lies.errors import LiesError, did_you_mean
 from lies.extraction import extract_formula
 from lies.network import LiesNetwork, add_constant_column
@@ -348,25 +349,27 @@ class _TrainingStage(Stage):
     batched network (chunks fanned out over CPU processes), then go back to their tasks."""
 
     def _train(self, nets: list[LiesNetwork], data: list[list[tuple[torch.Tensor, torch.Tensor]]], seeds: list[int],
-               configs: list[AdmmConfig], runtime: RuntimeParams, salt: int):
+               configs: list, runtime: RuntimeParams, salt: int, fit: Callable = train_admm):
         """``nets[i]`` holds task i's restarts, ``data[i][r]`` restart r's (x, t). Returns, per task, the trained
-        network, the per-restart histories and divergence flags, and the seconds per task."""
+        network, the per-restart histories and divergence flags, and the seconds per task. ``fit(net, x, t, config,
+        generators=)`` trains in place (`train_admm`, or `lies.eql.train_eql` for EQL networks)."""
         device = runtime.torch_device()
+        network = type(nets[0])
 
         def work(models):
-            net = LiesNetwork.stack([nets[i].select([r]) for i, r in models]).to(device)
+            net = network.stack([nets[i].select([r]) for i, r in models]).to(device)
             x = torch.stack([data[i][r][0] for i, r in models]).to(device)
             t = torch.stack([data[i][r][1] for i, r in models]).to(device)
             generators = [_generator(seeds[i], salt, r) for i, r in models]
-            result = train_admm(net, x, t, configs[models[0][0]], generators=generators)
+            result = fit(net, x, t, configs[models[0][0]], generators=generators)
             return net, list(zip(result.history, result.diverged))
 
-        done, seconds = _by_model(nets, lambda i, r: (nets[i].arch.n_inputs, len(data[i][r][1]), configs[i]), work,
+        done, seconds = _by_model(nets, lambda i, r: (nets[i].arch, len(data[i][r][1]), configs[i]), work,
                                   runtime, device)
         out = []
         for i, net in enumerate(nets):
             parts = [done[(i, r)] for r in range(net.n_models)]
-            out.append((LiesNetwork.stack([p[0] for p in parts]), [p[1][0] for p in parts], [p[1][1] for p in parts],
+            out.append((network.stack([p[0] for p in parts]), [p[1][0] for p in parts], [p[1][1] for p in parts],
                         seconds[i]))
         return out
 
@@ -378,18 +381,24 @@ class WeakAdmm(_TrainingStage):
     output_kind = "network"
 
     def run(self, inputs: list[TaskArtifact], tasks, params: WeakAdmmParams, runtime) -> list[NetworkArtifact]:
+        """With `lies.eql_stages.EqlParams` (``network.kind: eql``) the same stage trains EQL networks instead."""
+        from lies.eql_stages import EqlParams
+
+        eql = isinstance(params, EqlParams)
         transforms, nets, data, seeds = [], [], [], []
         for task in tasks:
             tr = Transform.fit(task.train.X, task.train.y, task.variables, task.train.target,
                                log=log_space(params.log, task))
             transforms.append(tr)
             n = len(task.variables)
-            nets.append(LiesNetwork(n, params.restarts, generator=_generator(task.spec.seed, 1),
+            xt = _network_tensors(tr, task.train, "cpu")
+            nets.append(params.network(n, _generator(task.spec.seed, 1), xt[1]) if eql else
+                        LiesNetwork(n, params.restarts, generator=_generator(task.spec.seed, 1),
                                     gate_init=params.gate_init))
-            data.append([_network_tensors(tr, task.train, "cpu")] * params.restarts)
+            data.append([xt] * params.restarts)
             seeds.append(task.spec.seed)
         configs = [params.config(len(t.variables)) for t in tasks]
-        results = self._train(nets, data, seeds, configs, runtime, salt=2)
+        results = self._train(nets, data, seeds, configs, runtime, salt=2, fit=train_eql if eql else train_admm)
         out = []
         for task, tr, (net, histories, diverged, seconds), xt in zip(tasks, transforms, results, data):
             summary = _training_summary(self.name, net, xt, seconds, diverged)
@@ -406,6 +415,11 @@ class Oversampling(_TrainingStage):
     skippable = True
 
     def run(self, inputs: list[NetworkArtifact], tasks, params: OversamplingParams, runtime) -> list[NetworkArtifact]:
+        from lies.eql_stages import is_eql
+
+        if any(is_eql(a.net) for a in inputs):  # Algorithm 1 retrains with weak ADMM, a LIES network's training
+            return [_passed_through(self.name, a, "LIES only: EQL networks (network.kind: eql) pass through")
+                    for a in inputs]
         device = runtime.torch_device()
         config = OversamplingConfig(params.max_iter, params.fraction, params.bins, params.min_bin_samples)
 
@@ -462,9 +476,15 @@ class StrongAdmm(_TrainingStage):
     output_kind = "network"
 
     def run(self, inputs: list[NetworkArtifact], tasks, params: StrongAdmmParams, runtime) -> list[NetworkArtifact]:
+        """With `lies.eql_stages.EqlParams`: EQL's threshold-and-freeze, then fine-tuning on the data loss."""
+        from lies.eql_stages import EqlParams, check_kind
+
+        eql = isinstance(params, EqlParams)
+        check_kind(self.name, [a.net for a in inputs], eql)
         data = [_training_data(art, task) for art, task in zip(inputs, tasks)]
-        configs = [params.config(a.net.arch.n_inputs) for a in inputs]
-        results = self._train([a.net for a in inputs], data, [t.spec.seed for t in tasks], configs, runtime, salt=5)
+        configs = [(params.finetune_config if eql else params.config)(a.net.arch.n_inputs) for a in inputs]
+        results = self._train([a.net for a in inputs], data, [t.spec.seed for t in tasks], configs, runtime, salt=5,
+                              fit=train_eql if eql else train_admm)
         out = []
         for art, (net, histories, diverged, seconds), xt in zip(inputs, results, data):
             summary = _training_summary(self.name, net, xt, seconds, diverged)
@@ -481,9 +501,35 @@ class GradientPruning(Stage):
     skippable = True
 
     def run(self, inputs: list[NetworkArtifact], tasks, params: GradientPruningParams, runtime):
+        from lies.eql_stages import is_eql
+
         device = runtime.torch_device()
         jobs = [(art, task, params, device) for art, task in zip(inputs, tasks)]
-        return _map_tasks(_prune_task, jobs, runtime, device)
+        return _map_tasks(_prune_task, jobs, runtime, device) if not any(is_eql(a.net) for a in inputs) else [
+            _choose_eql_restart(*job) for job in jobs]
+
+
+def _passed_through(stage: str, art: NetworkArtifact, note: str) -> NetworkArtifact:
+    """`skipped`, with a note in the summary saying why (a LIES-only stage given an EQL network)."""
+    out = skipped(stage, art)
+    out.summary["note"] = note
+    return out
+
+
+def _choose_eql_restart(art: NetworkArtifact, task: TaskData, params: GradientPruningParams, device):
+    """EQL's pruning is its threshold (strong_admm); this stage only keeps the restart `select_restart` prefers."""
+    start = time.perf_counter()
+    x, t = _network_tensors(art.transform, task.train, "cpu")
+    errors = restart_errors(art.net, x[None], t[None])
+    sizes = [c["total"] for c in art.net.nonzero_counts()]
+    best = select_restart(errors, sizes, params.tolerance)
+    kept = art.net.select([best])
+    summary = _training_summary(GradientPruning.name, kept, [(x, t)], time.perf_counter() - start, [False])
+    summary["note"] = "EQL (network.kind: eql): no Theorem 2 or node pruning (LIES only), the best restart is kept"
+    if art.net.n_models > 1:
+        summary.update(restarts=art.net.n_models, chosen_restart=best, restarts_error=errors, restarts_nonzero=sizes)
+    return NetworkArtifact(kept, art.transform, art.variables, art.target, art.history, summary,
+                           [art.added[best]] if art.added is not None else None)
 
 
 def _prune_task(art: NetworkArtifact, task: TaskData, params: GradientPruningParams, device) -> NetworkArtifact:

@@ -2,6 +2,7 @@
 
 import math
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -30,8 +31,8 @@ def test_main_rows_and_summary(smoke):
     for r in rows:
         assert {"formula", "r2_test", "symbolic_solution", "seconds_total", "seconds_weak_admm"} <= set(r)
     table = summary_table(smoke)
-    assert list(table.columns) == ["method", "tasks", "SSR %", "SSR % (SRBench literal)", "R2>0.99 %", "R2>0.999 %",
-                                   "median s/task"]
+    assert list(table.columns) == ["method", "tasks", "SSR %", "SSR % (SRBench literal)", "SSR % prod. of powers",
+                                   "SSR % other", "R2>0.99 %", "R2>0.999 %", "median s/task"]
     assert table.loc[0, "tasks"] == 2 and 0 <= table.loc[0, "SSR %"] <= 100
 
 
@@ -70,3 +71,26 @@ def test_failure_causes_and_markdown():
     assert list(causes["cause"]) == ["time-out", "fits (R^2 > 0.999) but the structure differs", "structure wrong"]
     md = markdown(pd.DataFrame({"a": [1.25], "b": ["x"]}))
     assert md.splitlines() == ["| a | b |", "|---|---|", "| 1.2 | x |"]
+
+
+def test_products_of_powers_are_told_apart():
+    from lies.benchmark import is_power_product
+    from lies.datasets import get_equation
+
+    assert is_power_product(get_equation("I.12.1").expr)  # mu * Nn
+    assert is_power_product(get_equation("II.8.31").expr)  # epsilon * Ef**2 / 2
+    assert not is_power_product(get_equation("I.6.2a").expr)  # a Gaussian
+    assert not is_power_product(get_equation("S.1").expr)  # x1 - x2
+
+
+def test_other_networks_get_their_own_summary_row():
+    from lies.benchmark import BenchmarkResult
+    from lies.pipeline import PipelineResult
+
+    row = {"task": "S.1-t0", "equation": "S.1", "trial": 0, "formula": "x1 - x2", "out_of_time": False,
+           "r2_test": 1.0, "symbolic_solution": True, "symbolic_solution_srbench": True, "complexity": 3,
+           "seconds_total": 1.0}
+    main = PipelineResult(tasks=[], rows=[{**row, "symbolic_solution": False, "r2_test": 0.5}])
+    table = summary_table(BenchmarkResult(main=main, peers={"eql": [row]}))
+    assert list(table["method"]) == ["LIES (this pipeline)", "EQL (this pipeline)"]
+    assert list(table["SSR % other"]) == [0.0, 100.0] and np.isnan(table.loc[1, "SSR % prod. of powers"])

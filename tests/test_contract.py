@@ -63,7 +63,8 @@ def test_stage_deps_include_script_and_package(name):
 
 @pytest.mark.parametrize("name", list(DVC))
 def test_stage_tracks_its_own_params_section(name):
-    assert DVC[name].get("params") == [section_of(name)]
+    extra = ["network", "eql"] if section_of(name, "eql") == "eql" else []  # the network switch and EQL's section
+    assert DVC[name].get("params") == [section_of(name), *extra]
     assert section_of(name) in PARAMS
 
 

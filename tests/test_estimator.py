@@ -38,7 +38,7 @@ def test_init_only_stores_its_arguments():
     model = LiesRegressor(params=params, skip="oversamplin", random_state=3, n_jobs=2, log=False)
     assert model.params is params and model.skip == "oversamplin"
     assert model.get_params() == {"params": params, "skip": "oversamplin", "random_state": 3, "n_jobs": 2,
-                                  "log": False}
+                                  "log": False, "network": "lies"}
     assert not [name for name in vars(model) if name.endswith("_")]
     assert repr(LiesRegressor()) == "LiesRegressor()"
     assert repr(LiesRegressor(log=True)) == "LiesRegressor(log=True)"
@@ -149,6 +149,8 @@ def test_log_space_needs_positive_data(X, y, message):
         ({"skip": "oversamplin"}, "did you mean 'oversampling'"),
         ({"skip": ["extract"]}, "not a stage that can be skipped"),
         ({"n_jobs": 0}, "runtime.n_jobs"),
+        ({"network": "eq"}, "network.kind"),
+        ({"network": "eql", "params": {"network": {"kind": "lies"}}}, "contradicts network='eql'"),
     ],
 )
 def test_bad_arguments_fail_at_fit(kwargs, message, data):
@@ -256,3 +258,14 @@ def test_scikit_learn_tools_take_it(data):
     assert pipeline[-1].log_ is False and pipeline.predict(X[:3]).shape == (3,)
     assert LiesRegressor(log=True).__sklearn_tags__().input_tags.positive_only
     assert not LiesRegressor().__sklearn_tags__().input_tags.positive_only
+
+
+def test_network_eql_trains_an_equation_learner_on_signed_data():
+    from lies.eql import EqlNetwork
+
+    x = np.random.default_rng(2).uniform(-2, 2, size=(300, 2))
+    eql = {"restarts": 1, "warmup_epochs": 1, "epochs": 10, "finetune_epochs": 3, "batch_size": 64, "threshold": 0.5}
+    model = LiesRegressor(params={**TINY, "eql": eql}, network="eql").fit(x, x[:, 0] - x[:, 1])
+    assert isinstance(model.result_.artifacts["strong_admm"][0].net, EqlNetwork)
+    assert model.predict(x).shape == (300,) and np.isfinite(model.predict(x)).all()
+    assert repr(LiesRegressor(network="eql")) == "LiesRegressor(network='eql')"

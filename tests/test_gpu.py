@@ -9,15 +9,27 @@ from lies.network import LiesNetwork, add_constant_column
 pytestmark = [pytest.mark.gpu, pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")]
 
 
-def test_batched_training_on_cuda_matches_cpu_closely():
+def _lies_case(x):
+    return (lambda: LiesNetwork(3, 16, generator=torch.Generator().manual_seed(1)), (x[..., 0] + 2 * x[..., 1]).log(),
+            train_admm, AdmmConfig(epochs=2, batch_size=256))
+
+
+def _eql_case(x):
+    from lies.eql import EqlConfig, EqlNetwork, train_eql
+
+    return (lambda: EqlNetwork(3, 16, generator=torch.Generator().manual_seed(1)), x[..., 0] * x[..., 1] - x[..., 2],
+            train_eql, EqlConfig(epochs=2, warmup_epochs=1))
+
+
+@pytest.mark.parametrize("case", [_lies_case, _eql_case], ids=["lies", "eql"])
+def test_batched_training_on_cuda_matches_cpu_closely(case):
     g = torch.Generator().manual_seed(0)
     x = add_constant_column(torch.rand(16, 2048, 3, generator=g) + 0.1)
-    t = (x[..., 0] + 2 * x[..., 1]).log()
+    new_network, t, fit, config = case(x)
     results = {}
     for device in ("cpu", "cuda"):
-        net = LiesNetwork(3, 16, generator=torch.Generator().manual_seed(1)).to(device)
-        train_admm(net, x.to(device), t.to(device), AdmmConfig(epochs=2, batch_size=256),
-                   generators=[torch.Generator().manual_seed(i) for i in range(16)])
+        net = new_network().to(device)
+        fit(net, x.to(device), t.to(device), config, generators=[torch.Generator().manual_seed(i) for i in range(16)])
         results[device] = net.flat.detach().cpu()
     assert torch.isfinite(results["cuda"]).all()
     assert torch.allclose(results["cpu"], results["cuda"], atol=1e-3)
@@ -31,3 +43,14 @@ def test_pipeline_runs_on_cuda():
     result = Pipeline(params=tiny).run({"set": ["I.12.1"], "n_train": 500, "n_test": 100},
                                        {"device": "cuda", "n_jobs": 1, "progress": False})
     assert result.rows[0]["formula"]
+
+
+def test_eql_pipeline_runs_on_cuda():
+    from lies.eql import EqlNetwork
+    from lies.pipeline import Pipeline
+
+    tiny = {"network": {"kind": "eql"}, "eql": {"restarts": 2, "warmup_epochs": 1, "epochs": 5, "finetune_epochs": 2,
+                                                "threshold": 0.5}}
+    result = Pipeline(params=tiny).run({"set": ["S.1"], "n_train": 500, "n_test": 100},
+                                       {"device": "cuda", "n_jobs": 1, "progress": False})
+    assert isinstance(result.artifacts["strong_admm"][0].net, EqlNetwork) and result.rows[0]["formula"]
