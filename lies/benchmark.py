@@ -174,14 +174,6 @@ def _summary(rows: Sequence[dict]) -> dict:
     }
 
 
-def is_power_product(expr) -> bool:
-    """``C * prod v_k ** a_k``: the formulas that LIES's log space turns into linear ones (EQL's weak side)."""
-    import sympy
-
-    return all(f.is_number or f.is_Symbol or (f.is_Pow and f.base.is_Symbol and f.exp.is_number)
-               for f in sympy.Mul.make_args(expr))
-
-
 def _ssr_by_shape(rows: Sequence[dict]) -> dict:
     """SSR split into formulas that are products of powers and the rest (NaN where a group is empty)."""
     from lies.datasets import get_equation
@@ -189,7 +181,7 @@ def _ssr_by_shape(rows: Sequence[dict]) -> dict:
     groups: dict[str, list[bool]] = {"SSR % prod. of powers": [], "SSR % other": []}
     for r in rows:
         if r.get("equation"):
-            shape = is_power_product(get_equation(r["equation"]).expr)
+            shape = get_equation(r["equation"]).product_of_powers
             groups["SSR % prod. of powers" if shape else "SSR % other"].append(bool(r["symbolic_solution"]))
     return {k: 100 * float(np.mean(v)) if v else math.nan for k, v in groups.items()}
 

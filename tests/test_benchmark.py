@@ -74,13 +74,13 @@ def test_failure_causes_and_markdown():
 
 
 def test_products_of_powers_are_told_apart():
-    from lies.benchmark import is_power_product
     from lies.datasets import get_equation
 
-    assert is_power_product(get_equation("I.12.1").expr)  # mu * Nn
-    assert is_power_product(get_equation("II.8.31").expr)  # epsilon * Ef**2 / 2
-    assert not is_power_product(get_equation("I.6.2a").expr)  # a Gaussian
-    assert not is_power_product(get_equation("S.1").expr)  # x1 - x2
+    assert get_equation("I.12.1").product_of_powers  # mu * Nn
+    assert get_equation("II.8.31").product_of_powers  # epsilon * Ef**2 / 2
+    assert get_equation("II.11.3").product_of_powers is False  # q Ef / (m (omega_0^2 - omega^2)): a difference
+    assert not get_equation("I.6.2a").product_of_powers  # a Gaussian
+    assert not get_equation("S.1").product_of_powers  # x1 - x2
 
 
 def test_other_networks_get_their_own_summary_row():
