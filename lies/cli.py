@@ -179,7 +179,11 @@ def _solution(row: dict) -> str:
     equation = row.get("equation")
     if not isinstance(equation, str) or not equation:
         return "- (no reference formula to compare with)"
-    return "yes" if _yes(row.get("symbolic_solution")) else "no"
+    literal = "yes" if _yes(row.get("symbolic_solution")) else "no"
+    if "symbolic_solution_positive" not in row:
+        return literal
+    positive = "yes" if _yes(row.get("symbolic_solution_positive")) else "no"
+    return f"{literal} (SRBench's check; with positive symbols: {positive})"
 
 
 def format_results(rows: list[dict], metrics: dict | None = None) -> list[str]:
@@ -201,7 +205,8 @@ def format_results(rows: list[dict], metrics: dict | None = None) -> list[str]:
         ]
     if metrics and metrics.get("tasks", 0) > 1:
         lines += ["", f"all tasks: {metrics['solved']}/{metrics['tasks']} symbolic solutions "
-                      f"(SSR {metrics['ssr']:.3f}), R^2 > 0.99 for {metrics['r2_gt_0.99']:.3f}, "
+                      f"(SSR {metrics['ssr']:.3f}, SRBench's check; positive symbols "
+                      f"{metrics.get('ssr_positive', metrics['ssr']):.3f}), R^2 > 0.99 for {metrics['r2_gt_0.99']:.3f}, "
                       f"mean R^2 {metrics['mean_r2']:.4f}"]
     return lines
 

@@ -202,7 +202,8 @@ def overview(data_dir: Path, tasks: Sequence[str], width: int) -> list[str]:
     metrics = data_dir / "evaluation" / "metrics.json"
     if metrics.is_file():
         m = read_json(metrics)
-        lines.append(f"metrics: SSR {_number(m.get('ssr'), 3)} ({m.get('solved')} of {m.get('tasks')} tasks solved), "
+        lines.append(f"metrics: SSR {_number(m.get('ssr'), 3)} ({m.get('solved')} of {m.get('tasks')} tasks solved, "
+                     f"SRBench's check; positive symbols {_number(m.get('ssr_positive', m.get('ssr')), 3)}), "
                      f"R^2 > 0.99 {_number(m.get('r2_gt_0.99'), 3)}, mean R^2 {_number(m.get('mean_r2'), 4)}, "
                      f"{_number(m.get('mean_seconds_per_task'), 1)} s per task")
     return lines
