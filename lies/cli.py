@@ -301,7 +301,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--seed", type=int, help="base seed (tasks.seed)")
     run.add_argument("--skip", nargs="+", metavar="STAGE",
                      help="stages to pass through (ablation.skip): oversampling, gradient_pruning, "
-                          "rounding_to_zero, coefficient_optimization, final_rounding")
+                          "node_pruning, rounding_to_zero, coefficient_optimization, final_rounding")
     run.add_argument("--params", type=Path, metavar="FILE", help="a params.yaml (whole or partial) over the defaults")
     run.add_argument("-S", "--set", action="append", metavar="SECTION.KEY=VALUE",
                      help="change one parameter, e.g. -S weak_admm.epochs=10 (repeatable)")

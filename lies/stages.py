@@ -1,7 +1,7 @@
 """The paper's pipeline stages (Fig. 3), one class each: typed params, typed input and output artifacts.
 
-    prepare -> weak_admm -> oversampling -> strong_admm -> gradient_pruning -> extract -> rounding_to_zero
-            -> coefficient_optimization -> final_rounding  (-> evaluation, see `lies.evaluation`)
+    prepare -> weak_admm -> oversampling -> strong_admm -> gradient_pruning -> node_pruning -> extract
+            -> rounding_to_zero -> coefficient_optimization -> final_rounding  (-> evaluation, see `lies.evaluation`)
 
 A stage processes a whole task set at once: training stages group tasks with the same number of variables and
 train their networks together (one batched model axis, see `lies.network`), formula stages fan out across tasks
@@ -29,7 +29,8 @@ from lies.errors import LiesError, did_you_mean
 from lies.extraction import extract_formula
 from lies.network import LiesNetwork, add_constant_column
 from lies.oversampling import ModelData, OversamplingConfig, oversample
-from lies.pruning import choose_restart, gradient_prune, prune_nodes_with_refit, restart_errors, select_restart
+from lies.pruning import (choose_restart, gradient_prune, prune_nodes_with_refit, restart_errors, sample_rows,
+                          select_restart)
 from lies.tasks import TaskData, make_tasks, prepare_task
 from lies.timeout import call_with_timeout
 from lies.transforms import Transform
@@ -129,14 +130,23 @@ class StrongAdmmParams(AdmmParams):
     lr_decay: float = Field(0.95, gt=0, le=1)
 
 
-class GradientPruningParams(StageParams):
-    """Theorem 2 pruning: drop weights with |w dO/dw| < threshold on every sample (quantile 1) of the data; then
-    node pruning by backward elimination with refit (``node_refit``), then Theorem 2 again."""
+class SensitivityParams(StageParams):
+    """Theorem 2's rule: a weight goes when |w dO/dw| < threshold on every sample (quantile 1) of a seeded subset."""
 
     threshold: float = Field(0.01, ge=0)
     quantile: float = Field(1.0, gt=0, le=1)
     max_samples: int = Field(4096, ge=1)
-    node_refit: bool = True
+
+
+class GradientPruningParams(SensitivityParams):
+    """Theorem 2 pruning of every restart's weights (and, through their gates, of dead units)."""
+
+
+class NodePruningParams(SensitivityParams):
+    """Node pruning (III-C(2)) by backward elimination with refit, Theorem 2 again on the refitted weights (the
+    ``threshold``, ``quantile`` and ``max_samples`` of this section), then the choice among the restarts."""
+
+    linear_hypothesis: bool = True  # first try "no hidden unit" (a product of powers, fitted exactly); false: skip it
     tolerance: float = Field(0.1, ge=0)  # a unit goes if the log-space mean |residual| grows < tolerance x + slack
     slack: float = Field(1e-3, ge=0)
     refit_iterations: int = Field(100, ge=0)  # L-BFGS iterations of each refit
@@ -448,6 +458,8 @@ class StrongAdmm(_TrainingStage):
 
 
 class GradientPruning(Stage):
+    """Theorem 2 on every restart; all restarts go on (node pruning, or extraction when it is skipped, chooses)."""
+
     name = "gradient_pruning"
     Params = GradientPruningParams
     input_kind = "network"
@@ -457,24 +469,54 @@ class GradientPruning(Stage):
     def run(self, inputs: list[NetworkArtifact], tasks, params: GradientPruningParams, runtime):
         device = runtime.torch_device()
         jobs = [(art, task, params, device) for art, task in zip(inputs, tasks)]
-        return _map_tasks(_prune_task, jobs, runtime, device)
+        return _map_tasks(_gradient_prune_task, jobs, runtime, device)
 
 
-def _prune_task(art: NetworkArtifact, task: TaskData, params: GradientPruningParams, device) -> NetworkArtifact:
-    """Theorem 2 pruning, node pruning with refit, Theorem 2 again, for every restart of one task; then the best
-    restart (`lies.pruning.select_restart`) is kept."""
+def _gradient_prune_task(art: NetworkArtifact, task: TaskData, params: GradientPruningParams, device):
+    start = time.perf_counter()
+    x, t = _network_tensors(art.transform, task.train, device)
+    pruned = []
+    for r in range(art.net.n_models):
+        net = art.net.select([r]).to(device)
+        gradient_prune(net, x[None], params.threshold, params.quantile, params.max_samples,
+                       generator=_generator(task.spec.seed, 6, r))
+        pruned.append(net.cpu())
+    restarts = LiesNetwork.stack(pruned)
+    data = [(x.cpu(), t.cpu())] * restarts.n_models
+    summary = _training_summary(GradientPruning.name, restarts, data, time.perf_counter() - start,
+                                [False] * restarts.n_models)
+    return NetworkArtifact(restarts, art.transform, art.variables, art.target, list(art.history), summary, art.added)
+
+
+class NodePruning(Stage):
+    """Node pruning with refit and Theorem 2 again on every restart, then the restart to keep
+    (`lies.pruning.select_restart`)."""
+
+    name = "node_pruning"
+    Params = NodePruningParams
+    input_kind = "network"
+    output_kind = "network"
+    skippable = True
+
+    def run(self, inputs: list[NetworkArtifact], tasks, params: NodePruningParams, runtime):
+        device = runtime.torch_device()
+        jobs = [(art, task, params, device) for art, task in zip(inputs, tasks)]
+        return _map_tasks(_node_prune_task, jobs, runtime, device)
+
+
+def _node_prune_task(art: NetworkArtifact, task: TaskData, params: NodePruningParams, device) -> NetworkArtifact:
     start = time.perf_counter()
     x, t = _network_tensors(art.transform, task.train, device)
     pruned, records, history = [], [], list(art.history)
     for r in range(art.net.n_models):
         net = art.net.select([r]).to(device)
         generator = _generator(task.spec.seed, 6, r)
+        # the stream of Theorem 2's first pass goes on (the seeds of one stage doing both, before they were split)
+        sample_rows(x.shape[0], params.max_samples, generator)
+        trials = prune_nodes_with_refit(net, x[None], t[None], params.refit_iterations, params.tolerance,
+                                        params.slack, params.refit_samples, generator=generator,
+                                        linear_hypothesis=params.linear_hypothesis)
         gradient_prune(net, x[None], params.threshold, params.quantile, params.max_samples, generator=generator)
-        trials = []
-        if params.node_refit:
-            trials = prune_nodes_with_refit(net, x[None], t[None], params.refit_iterations, params.tolerance,
-                                            params.slack, params.refit_samples, generator=generator)
-            gradient_prune(net, x[None], params.threshold, params.quantile, params.max_samples, generator=generator)
         pruned.append(net.cpu())
         records.append(trials)
         history += [{"phase": "node_pruning", "restart": r, **rec, "units": " ".join(rec["units"])} for rec in trials]
@@ -483,8 +525,7 @@ def _prune_task(art: NetworkArtifact, task: TaskData, params: GradientPruningPar
     sizes = [c["total"] for c in restarts.nonzero_counts()]
     best = select_restart(errors, sizes, params.tolerance)
     kept = restarts.select([best])
-    summary = _training_summary(GradientPruning.name, kept, [(x.cpu(), t.cpu())], time.perf_counter() - start,
-                                [False])
+    summary = _training_summary(NodePruning.name, kept, [(x.cpu(), t.cpu())], time.perf_counter() - start, [False])
     summary["node_trials"] = records[best]
     if restarts.n_models > 1:
         summary.update(restarts=restarts.n_models, chosen_restart=best, restarts_error=errors, restarts_nonzero=sizes)
@@ -559,7 +600,7 @@ class Extract(_FormulaStage):
 
     def transform(self, art: NetworkArtifact, task, params):
         net = art.net
-        if net.n_models > 1:  # gradient pruning skipped: the choice among the restarts falls to extraction
+        if net.n_models > 1:  # node pruning skipped: the choice among the restarts falls to extraction
             x, t = _network_tensors(art.transform, task.train, "cpu")
             net = net.select([choose_restart(net, x[None], t[None])])
         return extract_formula(net, art.transform, art.variables)
@@ -612,6 +653,7 @@ STAGES: dict[str, Stage] = {
         Oversampling(),
         StrongAdmm(),
         GradientPruning(),
+        NodePruning(),
         Extract(),
         RoundingToZero(),
         CoefficientOptimization(),
@@ -619,7 +661,7 @@ STAGES: dict[str, Stage] = {
     )
 }
 
-#: The stages ``ablation.skip`` accepts: the four ablations of the paper's Table I, and final rounding.
+#: The stages ``ablation.skip`` accepts: the four ablations of the paper's Table I, node pruning and final rounding.
 SKIPPABLE = tuple(name for name, s in STAGES.items() if s.skippable)
 
 

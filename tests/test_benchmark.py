@@ -13,7 +13,7 @@ TINY = {
     "weak_admm": {"epochs": 2},
     "oversampling": {"max_iter": 1, "retrain": {"epochs": 1}},
     "strong_admm": {"epochs": 2},
-    "gradient_pruning": {"refit_iterations": 10},
+    "node_pruning": {"refit_iterations": 10},
 }
 
 
@@ -21,7 +21,7 @@ TINY = {
 def smoke():
     tasks = TasksParams(set=["I.12.1", "II.8.31"], trials=1, n_train=500, n_test=200)
     return run_benchmark(tasks, Pipeline(params=TINY), RuntimeParams(n_jobs=1, progress=False),
-                         ablations=["oversampling", "coefficient_optimization"])
+                         ablations=["oversampling", "node_pruning", "coefficient_optimization"])
 
 
 def test_main_rows_and_summary(smoke):
@@ -41,7 +41,7 @@ def test_ablations_reuse_upstream_and_mark_the_skipped_stage(smoke):
     for stage, rows in smoke.ablations.items():
         assert {r["equation"] for r in rows} == solved  # only formulas the main run solved are re-run
     table = ablation_table(smoke)
-    assert list(table["Components"]) == ["Main Pipeline", "w/o Oversampling", "w/o Optimization"]
+    assert list(table["Components"]) == ["Main Pipeline", "w/o Oversampling", "w/o Node Pruning", "w/o Optimization"]
     for _, row in table.iterrows():
         parts = row["Sym Solution True"] + row["Sym Solution False"] + row["Out-of-Time Error"]
         assert math.isclose(parts, 100.0)

@@ -90,7 +90,7 @@ def test_same_seed_same_networks_and_extracted_formula(data, fitted):
     again = LiesRegressor(params=TINY).fit(X, y).result_.artifacts
     first = fitted.result_.artifacts
     assert again["extract"][0].formula == first["extract"][0].formula
-    assert again["gradient_pruning"][0].summary["nonzero"] == first["gradient_pruning"][0].summary["nonzero"]
+    assert again["node_pruning"][0].summary["nonzero"] == first["node_pruning"][0].summary["nonzero"]
 
 
 def test_sklearn_clone(fitted):

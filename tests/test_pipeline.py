@@ -99,8 +99,9 @@ def test_skipped_network_stage_passes_its_input_through(all_skipped):
     arts = all_skipped.artifacts
     _same_network(arts["oversampling"][0], arts["weak_admm"][0])
     _same_network(arts["gradient_pruning"][0], arts["strong_admm"][0])
+    _same_network(arts["node_pruning"][0], arts["strong_admm"][0])
     assert arts["oversampling"][0].history == arts["weak_admm"][0].history
-    for name in ("oversampling", "gradient_pruning"):
+    for name in ("oversampling", "gradient_pruning", "node_pruning"):
         summary = arts[name][0].summary
         assert summary["skipped"] is True and summary["stage"] == name and summary["seconds"] == 0.0
 
@@ -174,7 +175,7 @@ class MagnitudePruning(Stage):
     def run(self, inputs, tasks, params, runtime):
         out = []
         for art in inputs:
-            net = art.net.select(range(art.net.n_models))  # every restart; extraction keeps the best
+            net = art.net.select(range(art.net.n_models))  # every restart; node_pruning chooses
             net.prune(net.flat.detach().abs() > params.threshold)
             summary = {"stage": self.name, "skipped": False, "seconds": 0.0,
                        "nonzero": min(c["total"] for c in net.nonzero_counts()), "n_weights": net.n_weights()}

@@ -13,7 +13,7 @@ from lies.stages import STAGES, RuntimeParams, TasksParams, parse_params
 
 TASKS = {"set": ["I.12.1"], "n_train": 600, "n_test": 100, "seed": 0}
 TINY = {"weak_admm": {"epochs": 3, "restarts": 3}, "strong_admm": {"epochs": 3},
-        "oversampling": {"max_iter": 1, "retrain": {"epochs": 1}}, "gradient_pruning": {"refit_iterations": 10}}
+        "oversampling": {"max_iter": 1, "retrain": {"epochs": 1}}, "node_pruning": {"refit_iterations": 10}}
 RUNTIME = {"n_jobs": 1}
 
 
@@ -68,7 +68,8 @@ def test_every_training_stage_carries_all_restarts_and_pruning_keeps_one(run):
         assert len(art.summary["restarts_log_r2"]) == 3
         assert {h["restart"] for h in art.history if h["phase"] == stage} == {0, 1, 2}
     assert len(run.artifacts["oversampling"][0].added) == 3
-    pruned = run.artifacts["gradient_pruning"][0]
+    assert run.artifacts["gradient_pruning"][0].net.n_models == 3  # Theorem 2 prunes every restart, keeps them all
+    pruned = run.artifacts["node_pruning"][0]
     assert pruned.net.n_models == 1 and len(pruned.added) == 1
     summary = pruned.summary
     best = summary["chosen_restart"]
@@ -90,7 +91,8 @@ def test_restart_zero_trains_as_a_single_run(tasks, run):
 
 
 def test_extraction_chooses_a_restart_when_pruning_is_skipped(tasks):
-    names = ["weak_admm", "oversampling", "strong_admm", "gradient_pruning", "extract"]
-    result = Pipeline([STAGES[n] for n in names], params=TINY, skip=["gradient_pruning"]).run(tasks, RUNTIME)
+    names = ["weak_admm", "oversampling", "strong_admm", "gradient_pruning", "node_pruning", "extract"]
+    result = Pipeline([STAGES[n] for n in names], params=TINY, skip=["node_pruning"]).run(tasks, RUNTIME)
+    assert result.artifacts["gradient_pruning"][0].net.n_models == 3
     assert result.artifacts["strong_admm"][0].net.n_models == 3
     assert result.artifacts["extract"][0].formula is not None
