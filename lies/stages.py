@@ -154,9 +154,10 @@ class NodePruningParams(SensitivityParams):
 
 
 class FormulaStageParams(StageParams):
-    """Formula stages share a time limit per task: beyond it the task is recorded as out of time."""
+    """Formula stages share a time limit per task, a wall-clock safety net (the work itself is bounded by counts):
+    beyond it the task is recorded as out of time."""
 
-    time_limit: float = Field(120.0, gt=0)
+    time_limit: float = Field(600.0, gt=0)
 
 
 class ExtractParams(FormulaStageParams):
@@ -171,19 +172,21 @@ class RoundingToZeroParams(FormulaStageParams):
 
 
 class CoefficientOptimizationParams(FormulaStageParams):
-    """III-F: least-squares refit of every constant on raw-unit data, bounded in time."""
+    """III-F: least-squares refit of every constant on raw-unit data, bounded by residual evaluations."""
 
-    fit_seconds: float = Field(10.0, gt=0)
+    max_evaluations: int = Field(5000, ge=1)  # the bound (least_squares' own, 100 k (k + 1), when lower)
+    fit_seconds: float = Field(60.0, gt=0)  # wall-clock safety net; a fit it stops says stopped_by: wall clock
     max_rows: int = Field(20_000, ge=10)
 
 
 class FinalRoundingParams(FormulaStageParams):
-    """III-E, second use: round constants to ``decimals`` where the bound allows, then simplify."""
+    """III-E, second use: snap constants to simpler values where the data cannot tell them apart, then simplify
+    (`lies.rounding.final_round`); the summary reports R^2 on the training data before and after."""
 
-    tau: float = Field(0.1, ge=0)
-    decimals: int = Field(1, ge=0)
-    scale: Literal["std", "rms", "absolute"] = "std"
-    simplify_seconds: float = Field(10.0, gt=0)
+    tolerance: float = Field(0.1, ge=0)  # the mean squared error may grow by this fraction of the formula's own
+    decimals: int = Field(1, ge=0)  # (the noise it leaves); candidates: integers, `decimals` decimals, p/q, pi, sqrt
+    simplify_max_nodes: int = Field(200, ge=1)  # larger formulas are not simplified (a bound on sympy's work)
+    simplify_seconds: float = Field(60.0, gt=0)  # wall-clock safety net, reported as simplify: timeout
 
 
 class RuntimeParams(StageParams):
@@ -575,13 +578,15 @@ def _run_formula_task(stage: "_FormulaStage", art, task: TaskData, params: Formu
     try:
         formula = call_with_timeout(stage.transform, params.time_limit, art, task, params)
     except TimeoutError:
-        return FormulaArtifact(previous, {"stage": stage.name, "skipped": False,
-                                          "seconds": time.perf_counter() - start, "out_of_time": True})
-    return FormulaArtifact(formula, _formula_summary(stage.name, formula, task, time.perf_counter() - start))
+        return FormulaArtifact(previous, {"stage": stage.name, "skipped": False, "seconds": time.perf_counter() - start,
+                                          "out_of_time": True, "stopped_by": "time_limit (wall clock)"})
+    formula, extra = formula if isinstance(formula, tuple) else (formula, {})
+    return FormulaArtifact(formula, _formula_summary(stage.name, formula, task, time.perf_counter() - start, **extra))
 
 
 class _FormulaStage(Stage):
-    """A stage whose work per task is one function ``transform(artifact, task, params) -> Formula``."""
+    """A stage whose work per task is one function ``transform(artifact, task, params) -> Formula`` (or
+    ``(Formula, dict)``: the dict goes into the task's summary)."""
 
     output_kind = "formula"
 
@@ -627,8 +632,11 @@ class CoefficientOptimization(_FormulaStage):
     def transform(self, art: FormulaArtifact, task, params: CoefficientOptimizationParams):
         from lies.coefficients import optimize_coefficients
 
-        return optimize_coefficients(art.formula, task.train.X, task.train.y, time_limit=params.fit_seconds,
-                                     max_rows=params.max_rows, seed=task.spec.seed)
+        report: dict = {}
+        formula = optimize_coefficients(art.formula, task.train.X, task.train.y, time_limit=params.fit_seconds,
+                                        max_evaluations=params.max_evaluations, max_rows=params.max_rows,
+                                        seed=task.spec.seed, report=report)
+        return formula, report
 
 
 class FinalRounding(_FormulaStage):
@@ -640,8 +648,13 @@ class FinalRounding(_FormulaStage):
     def transform(self, art: FormulaArtifact, task, params: FinalRoundingParams):
         from lies.rounding import final_round
 
-        return final_round(art.formula, task.train.X, params.tau, params.decimals, scale=params.scale,
-                           simplify_timeout=params.simplify_seconds)
+        from lies.metrics import r2_score
+
+        report: dict = {"r2_train_before": r2_score(task.train.y, art.formula(task.train.X))}
+        formula = final_round(art.formula, task.train.X, task.train.y, params.tolerance, params.decimals,
+                              simplify_timeout=params.simplify_seconds, simplify_max_nodes=params.simplify_max_nodes,
+                              report=report)
+        return formula, report
 
 
 #: The paper's stages in DAG order (prepare first).

@@ -328,7 +328,8 @@ def _write_params(root: Path, change: dict) -> None:
         ("ablation", {"ablation": {"skipp": []}}, "did you mean 'skip'"),
         ("evaluation", {"evaluation": {"symbolic_timeot": 1}}, "did you mean 'symbolic_timeout'"),
         ("extract", {"extrakt": {}}, "unknown section 'extrakt'; did you mean 'extract'"),
-        ("prepare", {"final_rounding": {"tua": 0.1}}, "final_rounding: unknown key 'tua'; did you mean 'tau'"),
+        ("prepare", {"final_rounding": {"tolerence": 0.1}},
+         "final_rounding: unknown key 'tolerence'; did you mean 'tolerance'"),
     ],
 )
 def test_params_mistakes_are_one_line_errors(run_copy, stage, change, hint):
