@@ -37,6 +37,7 @@ class BenchmarkResult:
     ablations: dict[str, list[dict]] = field(default_factory=dict)  # skipped stage -> task rows
     peers: dict[str, list[dict]] = field(default_factory=dict)  # peer name -> task rows
     machine: str = ""
+    settings: str = ""  # the data settings that change what the numbers mean (noise, oversampling source)
 
 
 def machine_description() -> str:
@@ -56,22 +57,36 @@ def run_ablation(
 
     ``equations`` restricts the run to those formulas' tasks (Table I only scores formulas the main run solved).
     """
+    return rerun_from(main, pipeline, stage, runtime, skip=stage, time_limit=time_limit,
+                      evaluation_timeout=evaluation_timeout, equations=equations)
+
+
+def rerun_from(
+    main: PipelineResult, pipeline: Pipeline, first_stage: str, runtime: RuntimeParams, skip: str | None = None,
+    time_limit: float | None = None, evaluation_timeout: float = 10.0, equations: set[str] | None = None,
+) -> list[dict]:
+    """Re-run ``pipeline`` (the main one, or one with other params) from ``first_stage`` on, reusing the main run's
+    artifacts upstream of it; ``skip``: a stage passed through; ``time_limit``: the formula stages' limit."""
     keep = [i for i, t in enumerate(main.tasks) if equations is None or t.spec.equation in equations]
     tasks = [main.tasks[i] for i in keep]
     names = [s.name for s in pipeline.stages]
-    first = names.index(stage)
+    first = names.index(first_stage)
     artifacts = {name: [main.artifacts[name][i] for i in keep] for name in names[:first]}
     current = artifacts[names[first - 1]] if first else [TaskArtifact(t) for t in tasks]
     for s in pipeline.stages[first:]:
-        if s.name == stage:
+        if s.name == skip or s.name in pipeline.skipped:
             current = [skipped(s.name, a) for a in current]
         else:
             params = pipeline.params[s.name]
-            if isinstance(params, FormulaStageParams):
+            if isinstance(params, FormulaStageParams) and time_limit is not None:
                 params = params.model_copy(update={"time_limit": time_limit})
             current = s.run(current, tasks, params, runtime)
         artifacts[s.name] = current
     return evaluation_rows(tasks, artifacts, evaluation_timeout)
+
+
+#: The name (in `BenchmarkResult.peers` and results_<name>.csv) of LIES with oversampling from the given rows only.
+ROWS_VARIANT = "lies-rows"
 
 
 def run_peer(name: str, tasks: Sequence[TaskData], budget: str, n_jobs: int, timeout: float = 10.0) -> list[dict]:
@@ -116,14 +131,21 @@ def run_benchmark(
     peer_budget: str = "default",
     out_of_time_factor: float = 5.0,
     on_progress: Callable[[str], None] | None = None,
+    rows_variant: bool | None = None,
 ) -> BenchmarkResult:
+    """The main pipeline, the ablations, the peers; with peers (or ``rows_variant``) also LIES with
+    ``oversampling.source: rows`` (from the oversampling stage on), the data a peer gets: no new samples of the
+    true formula."""
     pipeline = pipeline or Pipeline()
     runtime = runtime or RuntimeParams()
     say = on_progress or (lambda message: None)
     start = time.perf_counter()
     main = pipeline.run(tasks, runtime, on_stage=lambda name, s: say(f"{name}: {s:.1f} s"))
     say(f"main pipeline: {time.perf_counter() - start:.0f} s, SSR {main.metrics['ssr']:.3f}")
-    result = BenchmarkResult(main=main, machine=machine_description())
+    source = pipeline.params["oversampling"].source if "oversampling" in pipeline.names else "-"
+    result = BenchmarkResult(main=main, machine=machine_description(),
+                             settings=f"noise {tasks.noise:g} (training targets), {tasks.n_train} training samples, "
+                                      f"oversampling.source: {source}; SSR: SRBench's check (plain symbols)")
     typical = float(np.median([r["seconds_total"] for r in main.rows])) if main.rows else 60.0
     solved = {r["equation"] for r in main.rows if r["symbolic_solution"]}
     for stage in ablations:
@@ -131,6 +153,13 @@ def run_benchmark(
         result.ablations[stage] = run_ablation(main, pipeline, stage, runtime, out_of_time_factor * typical,
                                                equations=solved)
         say(f"without {stage}: {time.perf_counter() - t0:.0f} s")
+    if rows_variant is None:
+        rows_variant = bool(peers)
+    if rows_variant and "oversampling" in pipeline.names and pipeline.params["oversampling"].source != "rows":
+        t0 = time.perf_counter()
+        variant = pipeline.with_params("oversampling", source="rows")
+        result.peers[ROWS_VARIANT] = rerun_from(main, variant, "oversampling", runtime)
+        say(f"oversampling from rows: {time.perf_counter() - t0:.0f} s")
     for name in peers:
         t0 = time.perf_counter()
         result.peers[name] = run_peer(name, main.tasks, peer_budget, runtime.n_jobs)
@@ -143,7 +172,8 @@ def summary_table(result: BenchmarkResult) -> pd.DataFrame:
     """SSR, R^2 > 0.99 / 0.999 rates, median seconds per task: LIES and each peer, one row each."""
     rows = [{"method": "LIES (this pipeline)", **_summary(result.main.rows)}]
     for name, peer_rows in result.peers.items():
-        rows.append({"method": name, **_summary(peer_rows)})
+        label = "LIES, oversampling.source: rows" if name == ROWS_VARIANT else name
+        rows.append({"method": label, **_summary(peer_rows)})
     return pd.DataFrame(rows)
 
 
@@ -219,7 +249,7 @@ def markdown(df: pd.DataFrame, floatfmt: str = ".1f") -> str:
     return "\n".join(lines)
 
 
-__all__ = ["run_benchmark", "run_ablation", "run_peer", "summary_table", "ablation_table", "failure_causes",
+__all__ = ["run_benchmark", "run_ablation", "rerun_from", "run_peer", "summary_table", "ablation_table", "failure_causes",
            "markdown", "TABLE_I", "STAGES"]
 
 
@@ -239,6 +269,7 @@ def write_report(result: BenchmarkResult, out: str | Path, command: str = "") ->
     lines = [
         f"Command: `{command}`" if command else "",
         f"Machine: {result.machine}",
+        f"Settings: {result.settings}" if result.settings else "",
         f"Date: {time.strftime('%Y-%m-%d')}",
         "",
         markdown(summary),
@@ -268,6 +299,12 @@ def add_arguments(parser) -> None:
                         help="comma-separated stages to ablate (Table I), or 'none'")
     parser.add_argument("--peers", default="", help="comma-separated peers (operon,gplearn); needs lies[peers]")
     parser.add_argument("--peer-budget", default="default", help="peer budget name (lies.peers), e.g. default, smoke")
+    parser.add_argument("--noise", type=float, default=None,
+                        help="SRBench's target noise on the training rows (tasks.noise): 0.001, 0.01, 0.1")
+    parser.add_argument("--oversampling-source", choices=("formula", "rows"), default=None,
+                        help="oversampling.source: new points from the formula, or resampled from the given rows")
+    parser.add_argument("--rows-variant", action="store_true",
+                        help="also run LIES with oversampling.source: rows (done anyway with --peers)")
     parser.add_argument("--device", default="auto")
     parser.add_argument("--n-jobs", type=int, default=2)
     parser.add_argument("--rescore", metavar="DIR", default=None,
@@ -288,11 +325,15 @@ def main(args, argv_text: str = "") -> int:
 
     params = load_params(args.params) if args.params else {}
     stage_params = {k: v for k, v in params.items() if k not in OTHER_SECTIONS and k != "prepare"}
+    if args.oversampling_source is not None:
+        stage_params["oversampling"] = {**(stage_params.get("oversampling") or {}), "source": args.oversampling_source}
     skip = (params.get("ablation") or {}).get("skip") or []
     pipeline = Pipeline(params=stage_params, skip=[skip] if isinstance(skip, str) else skip)
     selection = args.set.split(",") if "," in args.set else args.set
     tasks_section = dict(params.get("tasks") or {})
     tasks_section.update({"set": selection, "trials": args.trials, "seed": args.seed, "csv": None, "target": None})
+    if args.noise is not None:
+        tasks_section["noise"] = args.noise
     tasks = parse_params(TasksParams, tasks_section, "tasks")
     tasks.specs()  # unknown ids or sets fail here, before any work or progress bar
     runtime = parse_params(RuntimeParams, {"device": args.device, "n_jobs": args.n_jobs}, "runtime")
@@ -303,13 +344,15 @@ def main(args, argv_text: str = "") -> int:
 
             raise LiesError(f"--ablations: {stage!r} is not a stage that can be skipped")
     peers = [p.strip() for p in args.peers.split(",") if p.strip()]
-    steps = len(pipeline.stages) + 1 + len(ablations) + len(peers)  # stages, the main summary, the rest
+    rows_variant = bool(peers) or args.rows_variant
+    steps = len(pipeline.stages) + 1 + len(ablations) + len(peers) + rows_variant  # stages, the main summary, ...
     with tqdm(total=steps, desc="benchmark", unit="step") as bar:
         def progress(message: str) -> None:
             bar.set_postfix_str(message[:60])
             bar.update(1)
 
-        result = run_benchmark(tasks, pipeline, runtime, ablations, peers, args.peer_budget, on_progress=progress)
+        result = run_benchmark(tasks, pipeline, runtime, ablations, peers, args.peer_budget, on_progress=progress,
+                               rows_variant=rows_variant)
     report = write_report(result, args.out, command=argv_text)
     print(report)
     return 0

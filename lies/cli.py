@@ -73,17 +73,6 @@ def apply_override(params: dict, text: str) -> None:
     node[path[-1]] = parsed
 
 
-def nonpositive_column(data) -> tuple[str, int] | None:
-    """The first column (inputs, then target) of a `Dataset` with values <= 0, and how many; None if all > 0."""
-    import numpy as np
-
-    for name, col in zip([*data.variables, data.target], np.column_stack([data.X, data.y]).T):
-        n_bad = int((col <= 0).sum())
-        if n_bad:
-            return name, n_bad
-    return None
-
-
 def build_run_params(args: argparse.Namespace) -> dict:
     """params.yaml of a run: defaults < --params file < -S overrides < the dedicated flags; validated."""
     from lies.pipeline import check_params, default_params, load_params, merge_params
@@ -122,20 +111,28 @@ def build_run_params(args: argparse.Namespace) -> dict:
     return {name: model.model_dump(mode="json") for name, model in checked.items()}
 
 
-def check_run_data(params: dict) -> None:
-    """Prepare every task in memory and check it can be fitted (log space needs positive values)."""
+def check_run_data(params: dict) -> list[str]:
+    """Prepare every task in memory and check it can be fitted (log space needs positive values); returns the
+    notes to print (a few targets <= 0, left out of log-space training)."""
     from lies.pipeline import SECTIONS
     from lies.tasks import prepare_task
+    from lies.transforms import log_space_problem, nonpositive_target_note
 
     tasks = SECTIONS["tasks"].model_validate(params["tasks"])
-    log = params["weak_admm"]["log"]
+    if not params["weak_admm"]["log"]:
+        return []
+    notes = []
     for spec in tasks.specs():
         task = prepare_task(spec, tasks.n_train, tasks.n_test)
-        bad = nonpositive_column(task.train) if log else None
-        if bad is not None:
-            source = spec.csv if spec.csv is not None else f"equation {spec.equation}"
-            raise LiesError(f"{source}: column {bad[0]!r} has {bad[1]} non-positive values, but log space (the "
-                            "default) needs every value > 0; fit in raw space with -S weak_admm.log=false")
+        source = spec.csv if spec.csv is not None else f"equation {spec.equation}"
+        problem = log_space_problem(task.train.X, task.train.y, task.variables, task.train.target)
+        if problem is not None:
+            raise LiesError(f"{source}: {problem}, but log space (the default) needs every value > 0; fit in raw "
+                            "space with -S weak_admm.log=false")
+        note = nonpositive_target_note(task.train.y, f"{source}, trial {spec.trial}")
+        if note:
+            notes.append(note)
+    return notes
 
 
 def _write_params(out: Path, params: dict) -> None:
@@ -220,7 +217,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     out = Path(args.out)
     # Everything that can be checked is checked before anything is written.
     params = build_run_params(args)
-    check_run_data(params)
+    notes = check_run_data(params)
     _prepare_out(out, args.force)
     if args.force and (out / "data").exists():
         shutil.rmtree(out / "data")
@@ -240,6 +237,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     seconds = time.perf_counter() - start
 
     print(f"lies run: {len(DVC_STAGES)} stages in {seconds:.1f} s, outputs in {out}")
+    for note in notes:
+        print(note)
     metrics = read_json(out / "data" / "evaluation" / "metrics.json")
     for line in format_results(_read_results(out), metrics):
         print(line)

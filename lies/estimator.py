@@ -233,11 +233,12 @@ def _check_finite(X: np.ndarray, y: np.ndarray, names: Sequence[str]) -> None:
 
 
 def _check_positive(X: np.ndarray, y: np.ndarray, names: Sequence[str], target: str) -> None:
-    for name, col in zip([*names, target], np.column_stack([X, y]).T):
-        n_bad = int((col <= 0).sum())
-        if n_bad:
-            raise LiesError(f"{name} has {n_bad} values <= 0, but log space needs every value > 0: "
-                            "use LiesRegressor(log=False) to fit in raw space")
+    from lies.transforms import log_space_problem
+
+    problem = log_space_problem(X, y, names, target)
+    if problem:
+        raise LiesError(f"{problem}, but log space needs every value > 0: use LiesRegressor(log=False) to fit in "
+                        "raw space")
 
 
 def _columns_for_predict(X: Any, names: Sequence[str]) -> np.ndarray:

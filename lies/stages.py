@@ -31,9 +31,9 @@ from lies.network import LiesNetwork, add_constant_column
 from lies.oversampling import ModelData, OversamplingConfig, oversample
 from lies.pruning import (choose_restart, gradient_prune, prune_nodes_with_refit, restart_errors, sample_rows,
                           select_restart)
-from lies.tasks import TaskData, make_tasks, prepare_task
+from lies.tasks import TaskData, add_noise, make_tasks, prepare_task
 from lies.timeout import call_with_timeout
-from lies.transforms import Transform
+from lies.transforms import Transform, positive_target_rows
 
 
 # ------------------------------------------------------------------------------------------------------ params
@@ -76,9 +76,10 @@ class TasksParams(StageParams):
     csv: str | None = None
     target: str | None = None
     variables: list[str] | None = None
+    noise: float = Field(0.0, ge=0)  # SRBench's target noise on the training rows: N(0, (noise * RMS(y))^2)
 
     def specs(self):
-        return make_tasks(self.set, self.trials, self.seed, self.csv, self.target, self.variables)
+        return make_tasks(self.set, self.trials, self.seed, self.csv, self.target, self.variables, self.noise)
 
 
 class AdmmParams(StageParams):
@@ -118,7 +119,8 @@ class OversamplingParams(StageParams):
     fraction: float = Field(0.3, gt=0)
     bins: int = Field(8, ge=1)
     min_bin_samples: int = Field(5, ge=2)
-    retrain: AdmmParams = AdmmParams()
+    source: Literal["formula", "rows"] = "formula"  # new points: drawn from a known formula (with the task's
+    retrain: AdmmParams = AdmmParams()  # noise), or resampled from the given rows in the cell (as for a CSV)
 
 
 class StrongAdmmParams(AdmmParams):
@@ -252,7 +254,14 @@ class Prepare(Stage):
 
 
 # ---------------------------------------------------------------------- training stages (batched over tasks)
+def _network_rows(transform: Transform, data: Dataset) -> Dataset:
+    """The rows a network fits: in log space, those with a target > 0 (`lies.transforms.MAX_NONPOSITIVE_TARGET`)."""
+    keep = positive_target_rows(data.y) if transform.log else None
+    return data if keep is None else data.subset(keep)
+
+
 def _network_tensors(transform: Transform, data: Dataset, device) -> tuple[torch.Tensor, torch.Tensor]:
+    data = _network_rows(transform, data)
     x = torch.tensor(transform.inputs(data.X), dtype=torch.float32)
     return add_constant_column(x).to(device), torch.tensor(transform.target(data.y), dtype=torch.float32).to(device)
 
@@ -380,6 +389,9 @@ class WeakAdmm(_TrainingStage):
         out = []
         for task, tr, (net, histories, diverged, seconds), xt in zip(tasks, transforms, results, data):
             summary = _training_summary(self.name, net, xt, seconds, diverged)
+            left_out = task.train.n_samples - len(xt[0][1])
+            if left_out:  # a few targets <= 0 (noise near zero): not in log space, still in the formula stages
+                summary["nonpositive_targets_left_out"] = left_out
             out.append(NetworkArtifact(net, tr, task.variables, task.train.target,
                                        _restart_history(self.name, histories), summary))
         return out
@@ -400,13 +412,16 @@ class Oversampling(_TrainingStage):
             data = []
             for i, r in models:
                 task, art = tasks[i], inputs[i]
-                eq = task.equation
+                eq = task.equation if params.source == "formula" else None
                 sampler = None
                 if eq is not None:
-                    def sampler(low, high, n, rng, eq=eq):
+                    rms = float(np.sqrt(np.mean(task.train.y**2)))
+
+                    def sampler(low, high, n, rng, eq=eq, rms=rms, noise=task.spec.noise):
                         ds = eq.sample(n, rng, low=low, high=high)
-                        return ds.X, ds.y
-                data.append(ModelData(X=task.train.X, y=task.train.y, transform=art.transform, sampler=sampler,
+                        return ds.X, add_noise(ds.y, noise, rms, rng)
+                rows = _network_rows(art.transform, task.train)
+                data.append(ModelData(X=rows.X, y=rows.y, transform=art.transform, sampler=sampler,
                                       rng=np.random.default_rng(_entropy(task.spec.seed, 3, r)),
                                       generator=_generator(task.spec.seed, 4, r)))
             net = LiesNetwork.stack([inputs[i].net.select([r]) for i, r in models]).to(device)
