@@ -475,19 +475,30 @@ class StrongAdmm(_TrainingStage):
         return out
 
 
-class GradientPruning(Stage):
-    """Theorem 2 on every restart; all restarts go on (node pruning, or extraction when it is skipped, chooses)."""
+class _PruningStage(Stage):
+    """A network stage whose work is one task at a time (``prune_task``), fanned out across tasks."""
 
-    name = "gradient_pruning"
-    Params = GradientPruningParams
     input_kind = "network"
     output_kind = "network"
     skippable = True
 
-    def run(self, inputs: list[NetworkArtifact], tasks, params: GradientPruningParams, runtime):
+    def prune_task(self, art: NetworkArtifact, task: TaskData, params, device) -> NetworkArtifact:
+        raise NotImplementedError
+
+    def run(self, inputs: list[NetworkArtifact], tasks, params, runtime):
         device = runtime.torch_device()
         jobs = [(art, task, params, device) for art, task in zip(inputs, tasks)]
-        return _map_tasks(_gradient_prune_task, jobs, runtime, device)
+        return _map_tasks(self.prune_task, jobs, runtime, device)
+
+
+class GradientPruning(_PruningStage):
+    """Theorem 2 on every restart; all restarts go on (node pruning, or extraction when it is skipped, chooses)."""
+
+    name = "gradient_pruning"
+    Params = GradientPruningParams
+
+    def prune_task(self, art, task, params, device):
+        return _gradient_prune_task(art, task, params, device)
 
 
 def _gradient_prune_task(art: NetworkArtifact, task: TaskData, params: GradientPruningParams, device):
@@ -506,20 +517,15 @@ def _gradient_prune_task(art: NetworkArtifact, task: TaskData, params: GradientP
     return NetworkArtifact(restarts, art.transform, art.variables, art.target, list(art.history), summary, art.added)
 
 
-class NodePruning(Stage):
+class NodePruning(_PruningStage):
     """Node pruning with refit and Theorem 2 again on every restart, then the restart to keep
     (`lies.pruning.select_restart`)."""
 
     name = "node_pruning"
     Params = NodePruningParams
-    input_kind = "network"
-    output_kind = "network"
-    skippable = True
 
-    def run(self, inputs: list[NetworkArtifact], tasks, params: NodePruningParams, runtime):
-        device = runtime.torch_device()
-        jobs = [(art, task, params, device) for art, task in zip(inputs, tasks)]
-        return _map_tasks(_node_prune_task, jobs, runtime, device)
+    def prune_task(self, art, task, params, device):
+        return _node_prune_task(art, task, params, device)
 
 
 def _node_prune_task(art: NetworkArtifact, task: TaskData, params: NodePruningParams, device) -> NetworkArtifact:
