@@ -417,9 +417,11 @@ class Oversampling(_TrainingStage):
                 if eq is not None:
                     rms = float(np.sqrt(np.mean(task.train.y**2)))
 
-                    def sampler(low, high, n, rng, eq=eq, rms=rms, noise=task.spec.noise):
+                    def sampler(low, high, n, rng, eq=eq, rms=rms, noise=task.spec.noise, log=art.transform.log):
                         ds = eq.sample(n, rng, low=low, high=high)
-                        return ds.X, add_noise(ds.y, noise, rms, rng)
+                        y = add_noise(ds.y, noise, rms, rng)
+                        keep = y > 0 if log else np.ones(len(y), dtype=bool)  # as `_network_rows` does
+                        return ds.X[keep], y[keep]
                 rows = _network_rows(art.transform, task.train)
                 data.append(ModelData(X=rows.X, y=rows.y, transform=art.transform, sampler=sampler,
                                       rng=np.random.default_rng(_entropy(task.spec.seed, 3, r)),
