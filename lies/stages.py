@@ -146,7 +146,8 @@ class GradientPruningParams(SensitivityParams):
 
 class NodePruningParams(SensitivityParams):
     """Node pruning (III-C(2)) by backward elimination with refit, Theorem 2 again on the refitted weights (the
-    ``threshold``, ``quantile`` and ``max_samples`` of this section), then the choice among the restarts."""
+    ``threshold``, ``quantile`` and ``max_samples`` of this section; not when gradient pruning was skipped), then
+    the choice among the restarts."""
 
     linear_hypothesis: bool = True  # first try "no hidden unit" (a product of powers, fitted exactly); false: skip it
     tolerance: float = Field(0.1, ge=0)  # a unit goes if the log-space mean |residual| grows < tolerance x + slack
@@ -532,6 +533,8 @@ class NodePruning(_PruningStage):
 
 def _node_prune_task(art: NetworkArtifact, task: TaskData, params: NodePruningParams, device) -> NetworkArtifact:
     start = time.perf_counter()
+    # Theorem 2 is gradient pruning's: with that stage skipped (Table I's row) its second pass is skipped too
+    theorem_2 = not (art.summary or {}).get("skipped", False)
     x, t = _network_tensors(art.transform, task.train, device)
     pruned, records, history = [], [], list(art.history)
     for r in range(art.net.n_models):
@@ -542,7 +545,8 @@ def _node_prune_task(art: NetworkArtifact, task: TaskData, params: NodePruningPa
         trials = prune_nodes_with_refit(net, x[None], t[None], params.refit_iterations, params.tolerance,
                                         params.slack, params.refit_samples, generator=generator,
                                         linear_hypothesis=params.linear_hypothesis)
-        gradient_prune(net, x[None], params.threshold, params.quantile, params.max_samples, generator=generator)
+        if theorem_2:
+            gradient_prune(net, x[None], params.threshold, params.quantile, params.max_samples, generator=generator)
         pruned.append(net.cpu())
         records.append(trials)
         history += [{"phase": "node_pruning", "restart": r, **rec, "units": " ".join(rec["units"])} for rec in trials]

@@ -96,3 +96,20 @@ def test_extraction_chooses_a_restart_when_pruning_is_skipped(tasks):
     assert result.artifacts["gradient_pruning"][0].net.n_models == 3
     assert result.artifacts["strong_admm"][0].net.n_models == 3
     assert result.artifacts["extract"][0].formula is not None
+
+
+def test_without_gradient_pruning_node_pruning_applies_no_theorem_2(tasks, run):
+    """Table I's "w/o Gradient Pruning": Theorem 2 is that stage's, so node pruning's second pass goes with it."""
+    from lies.pipeline import apply_stage
+    from lies.stages import skipped
+
+    strong = run.artifacts["strong_admm"][0]
+    params = {"refit_iterations": 0, "linear_hypothesis": False, "tolerance": 0.0, "slack": 0.0,
+              "threshold": 1.0}  # no unit goes; a threshold of 1 (a factor e in y) would prune nearly everything
+    without = apply_stage("node_pruning", skipped("gradient_pruning", strong), tasks[0], params)
+    ran = skipped("gradient_pruning", strong)
+    ran.summary["skipped"] = False  # as if gradient pruning had run and kept everything
+    no_threshold = apply_stage("node_pruning", ran, tasks[0], {**params, "threshold": 0.0})
+    assert torch.equal(without.net.flat, no_threshold.net.flat)  # the threshold played no part
+    pruned = apply_stage("node_pruning", ran, tasks[0], params)
+    assert pruned.net.nonzero_counts()[0]["total"] < without.net.nonzero_counts()[0]["total"]
