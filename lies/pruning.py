@@ -243,7 +243,8 @@ def prune_nodes_with_refit(
 
 
 #: Mean absolute log-space residuals below this count as equal when restarts are compared: float32's floor for an
-#: exact fit (an exact formula reaches ~1e-6, a close substitute ~1e-4).
+#: exact fit (an exact formula reaches ~1e-6, a close substitute ~1e-4). On noisy data the best error is the noise
+#: level, far above it, and the relative bound (``tolerance`` x the best) decides: it scales with the noise.
 EXACT_FIT = 1e-5
 
 

@@ -182,21 +182,23 @@ def _decimal_target(c: float, decimals: int, max_abs: float) -> sympy.Expr | Non
     return sympy.Rational(int(round(c * q)), q)  # exact: 0.5 -> 1/2, 2.0 -> 2, -0.04 -> 0
 
 
-def snap_candidates(c: float, decimals: int = 1, max_abs: float = 5000.0) -> list[sympy.Expr]:
+def snap_candidates(c: float, decimals: int = 1, max_abs: float = 5000.0, exponent: bool = False) -> list[sympy.Expr]:
     """Simpler values near ``c``, simplest first (fewest sympy nodes): the integer, ``decimals`` decimals, the
     nearest small rational (denominator <= 12), and p/q multiples (q <= 4, |p| <= 12) of pi, 1/pi and a few
-    square roots."""
+    square roots. An ``exponent`` gets rationals only, 0 among them (a factor x**0.015 that noise left)."""
     from fractions import Fraction
 
     if not np.isfinite(c) or abs(c) >= max_abs or c == 0:
         return []
     out = {_decimal_target(c, d, max_abs) for d in range(decimals + 1)}
     out.add(sympy.Rational(Fraction(c).limit_denominator(_MAX_DENOMINATOR)))
-    for base in _BASES:  # few and coarse multiples: a dense set would fit any constant (a look-elsewhere effect)
+    for base in () if exponent else _BASES:  # few, coarse multiples: a dense set would fit any constant
         r = Fraction(c / float(base)).limit_denominator(_BASE_DENOMINATOR)
         if r != 0 and abs(r.numerator) <= _MAX_DENOMINATOR:
             out.add(sympy.nsimplify(sympy.Rational(r) * base))
-    if abs(c) > _NEAR:
+    if exponent:
+        out.add(sympy.Integer(0))
+    elif abs(c) > _NEAR:
         out.discard(sympy.Integer(0))  # zero is rounding_to_zero's decision, but for a constant next to it
     return sorted(out, key=lambda e: (count_nodes(e), abs(float(e) - c)))
 
@@ -227,7 +229,8 @@ def final_round(
     snap never costs more accuracy than the noise already in the data. All snaps together stay within that one
     allowance: first every constant within 0.1 % of a simple value (0 included) snaps at once and the others are
     refitted (least squares, a bounded number of evaluations), which is how exponents of 1e-7 or 1.9999993 and
-    the coefficients that compensate them are settled; then one constant at a time, the cheapest snap first. ``y`` None: the formula's own values are the data (no
+    the coefficients that compensate them are settled; then one constant at a time, the simplest snap first, its
+    simplest value with the others refitted. Exponents snap to rationals only (0 included). ``y`` None: the formula's own values are the data (no
     noise: only exact snaps). Snapped values are exact sympy numbers (1.4142135 -> sqrt(2), 2.0 -> 2). Constants
     with |c| >= `max_abs` stay (a physical constant). Then `simplify` runs on formulas of at most
     ``simplify_max_nodes`` nodes (None: all), under ``simplify_timeout`` seconds, a wall-clock safety net
@@ -269,6 +272,11 @@ def _mse(formula: Formula, X: np.ndarray, y: np.ndarray) -> float:
     return float(np.mean(r**2)) if np.all(np.isfinite(r)) and not formula.expr.has(sympy.nan, sympy.zoo) else np.inf
 
 
+def _candidates(par: Parametrized, decimals: int, max_abs: float) -> list[list[sympy.Expr]]:
+    exponents = {n.exp for n in sympy.preorder_traversal(par.expr) if isinstance(n, sympy.Pow)}
+    return [snap_candidates(float(v), decimals, max_abs, exponent=p in exponents) for p, v in zip(par.params, par.values)]
+
+
 def _snap(formula: Formula, par: Parametrized, X: np.ndarray, y: np.ndarray, tolerance: float, decimals: int,
           max_abs: float, report: dict) -> Formula:
     from lies.coefficients import optimize_coefficients
@@ -280,54 +288,39 @@ def _snap(formula: Formula, par: Parametrized, X: np.ndarray, y: np.ndarray, tol
     if not np.isfinite(noise):
         return formula
     limit = noise * (1.0 + tolerance)
-    # First every constant that lies next to a simple value, all at once, and the other constants refitted: an
-    # exponent of 1e-7 or 1.9999993 is structure the fit did not quite reach, and the coefficients fitted with it
-    # compensate it (each snap alone may cost more than all of them together with a refit).
-    candidates = [snap_candidates(float(c), decimals, max_abs) for c in par.values]
+
+    def refit(f: Formula) -> Formula:
+        return optimize_coefficients(f, X, y, time_limit=math.inf, max_evaluations=_REFIT_EVALUATIONS)
+
+    # First every constant that lies next to a simple value, all at once, the others refitted: an exponent of
+    # 1e-7 or 1.9999993 is structure the fit did not quite reach, and the constants fitted with it compensate it.
+    candidates = _candidates(par, decimals, max_abs)
     near = [next((c for c in cands if abs(float(c) - v) <= _NEAR * max(1.0, abs(v))), None)
             for cands, v in zip(candidates, par.values)]
     if any(c is not None for c in near):
-        snapped = par.rebuild([c if c is not None else f for c, f in zip(near, par.floats)])
-        refit = optimize_coefficients(snapped, X, y, time_limit=math.inf, max_evaluations=_REFIT_EVALUATIONS)
-        if _mse(refit, X, y) <= limit:
+        snapped = refit(par.rebuild([c if c is not None else f for c, f in zip(near, par.floats)]))
+        if _mse(snapped, X, y) <= limit:
             report["snapped"] = sum(c is not None for c in near)
-            formula = refit.with_expr(fold_exp_constants(refit.expr))
-            par = parametrize(formula)
-            candidates = [snap_candidates(float(c), decimals, max_abs) for c in par.values]
-    # Then one constant at a time, the snap that costs least first, each its simplest acceptable value.
-    theta = par.values.copy()
-    numbers: list[sympy.Expr] = list(par.floats)
-
-    def mse(values: np.ndarray) -> float:
-        with np.errstate(all="ignore"):
-            r = par.evaluate(X, values) - y
-        return float(np.mean(r**2)) if np.all(np.isfinite(r)) else np.inf
-
-    remaining = {k for k, cands in enumerate(candidates) if cands}
-    while remaining:  # one snap per pass, at most one pass per constant
+            formula = snapped.with_expr(fold_exp_constants(snapped.expr))
+    # Then one constant at a time, the simplest snap first: its simplest value with the others refitted (noise
+    # leaves fitted constants off together), else the simplest value within the allowance as they are.
+    while True:
+        par = parametrize(formula)
         best = None
-        for k in sorted(remaining):
-            for cand in candidates[k]:
-                trial = theta.copy()
-                trial[k] = float(cand)
-                cost = mse(trial)
+        for k, cands in enumerate(_candidates(par, decimals, max_abs)):
+            for j, cand in enumerate(cands):
+                trial = par.rebuild([cand if i == k else f for i, f in enumerate(par.floats)])
+                trial = refit(trial) if j == 0 else trial
+                cost = _mse(trial, X, y)
                 if cost <= limit:
-                    if best is None or cost < best[0]:
-                        best = (cost, k, cand)
-                    break  # the simplest acceptable value of this constant
+                    key = (count_nodes(cand), cost, k)
+                    if best is None or key < best[0]:
+                        best = (key, trial)
+                    break
         if best is None:
-            break
-        _, k, cand = best
-        theta[k] = float(cand)
-        numbers[k] = cand
-        remaining.discard(k)
-    if all(n is f for n, f in zip(numbers, par.floats)):
-        return formula
-    new = par.rebuild(numbers)
-    if not _mse(new, X, y) <= limit * (1 + 1e-9):
-        return formula  # sympy's re-evaluation disagrees with the numeric decision: keep the input
-    report["snapped"] = report["snapped"] + sum(n is not f for n, f in zip(numbers, par.floats))
-    return new
+            return formula
+        formula = best[1]
+        report["snapped"] += 1
 
 
 def _simplified(formula: Formula, X: np.ndarray, timeout: float | None, max_nodes: int | None = None,
