@@ -66,3 +66,20 @@ def test_oversampling_from_rows_adds_only_given_rows():
         assert added[source].n_samples == 120
     assert all(tuple(row) in given for row in added["rows"].X)
     assert not any(tuple(row) in given for row in added["formula"].X)  # new samples of the true formula
+
+
+def test_lies_run_says_it_leaves_a_few_targets_out(tmp_path):
+    import pandas as pd
+
+    from lies.cli import check_run_data
+    from lies.pipeline import default_params
+
+    rng = np.random.default_rng(0)
+    X = rng.uniform(0.01, 1, (2000, 2))
+    y = X[:, 0] * X[:, 1]
+    y = y + rng.normal(0, 0.01 * np.sqrt(np.mean(y**2)), y.shape)  # 1 % noise: a few targets <= 0
+    pd.DataFrame({"a": X[:, 0], "b": X[:, 1], "y": y}).to_csv(tmp_path / "near.csv", index=False)
+    params = default_params()
+    params["tasks"].update(csv=str(tmp_path / "near.csv"), target="y")
+    notes = check_run_data(params)
+    assert len(notes) == 1 and "training targets are <= 0" in notes[0] and "leaves those rows out" in notes[0]
