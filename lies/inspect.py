@@ -123,7 +123,11 @@ def _stage_row(data_dir: Path, stage: str, task: str) -> list[str]:
     key, of = _R2_OF.get(meta.kind, ("", ""))
     status = [s for s, flag in (("skipped", summary.get("skipped") or meta.skipped),
                                 ("out of time", summary.get("out_of_time")),
-                                ("diverged", summary.get("diverged"))) if flag]
+                                ("diverged", summary.get("diverged")),
+                                ("wall-clock cap", summary.get("stopped_by") == "wall clock"
+                                 or summary.get("simplify") == "timeout (wall clock)")) if flag]
+    if "r2_train_before" in summary:  # final rounding: what the snapping cost
+        status.append(f"before {_number(summary['r2_train_before'])}")
     weights, text = "", ""
     if meta.kind == "network" and "nonzero" in summary:
         total = summary.get("n_weights")
