@@ -299,8 +299,9 @@ def add_arguments(parser) -> None:
                         help="comma-separated stages to ablate (Table I), or 'none'")
     parser.add_argument("--peers", default="", help="comma-separated peers (operon,gplearn); needs lies[peers]")
     parser.add_argument("--peer-budget", default="default", help="peer budget name (lies.peers), e.g. default, smoke")
-    parser.add_argument("--noise", type=float, default=None,
-                        help="SRBench's target noise on the training rows (tasks.noise): 0.001, 0.01, 0.1")
+    parser.add_argument("--noise", default=None,
+                        help="SRBench's target noise on the training rows (tasks.noise), e.g. 0.01; several "
+                             "(0,0.001,0.01,0.1): one run each into OUT/noise-<level>/ and the noise table")
     parser.add_argument("--oversampling-source", choices=("formula", "rows"), default=None,
                         help="oversampling.source: new points from the formula, or resampled from the given rows")
     parser.add_argument("--rows-variant", action="store_true",
@@ -332,8 +333,9 @@ def main(args, argv_text: str = "") -> int:
     selection = args.set.split(",") if "," in args.set else args.set
     tasks_section = dict(params.get("tasks") or {})
     tasks_section.update({"set": selection, "trials": args.trials, "seed": args.seed, "csv": None, "target": None})
+    levels = [None] if args.noise is None else [float(v) for v in str(args.noise).split(",") if v.strip()]
     if args.noise is not None:
-        tasks_section["noise"] = args.noise
+        tasks_section["noise"] = levels[0]
     tasks = parse_params(TasksParams, tasks_section, "tasks")
     tasks.specs()  # unknown ids or sets fail here, before any work or progress bar
     runtime = parse_params(RuntimeParams, {"device": args.device, "n_jobs": args.n_jobs}, "runtime")
@@ -346,16 +348,53 @@ def main(args, argv_text: str = "") -> int:
     peers = [p.strip() for p in args.peers.split(",") if p.strip()]
     rows_variant = bool(peers) or args.rows_variant
     steps = len(pipeline.stages) + 1 + len(ablations) + len(peers) + rows_variant  # stages, the main summary, ...
-    with tqdm(total=steps, desc="benchmark", unit="step") as bar:
-        def progress(message: str) -> None:
-            bar.set_postfix_str(message[:60])
-            bar.update(1)
+    results = {}
+    for level in levels:
+        level_tasks = tasks if level is None else tasks.model_copy(update={"noise": level})
+        out = Path(args.out) if len(levels) == 1 else Path(args.out) / f"noise-{level:g}"
+        with tqdm(total=steps, desc="benchmark" if level is None else f"noise {level:g}", unit="step") as bar:
+            def progress(message: str) -> None:
+                bar.set_postfix_str(message[:60])
+                bar.update(1)
 
-        result = run_benchmark(tasks, pipeline, runtime, ablations, peers, args.peer_budget, on_progress=progress,
-                               rows_variant=rows_variant)
-    report = write_report(result, args.out, command=argv_text)
+            result = run_benchmark(level_tasks, pipeline, runtime, ablations, peers, args.peer_budget,
+                                   on_progress=progress, rows_variant=rows_variant)
+        results[level] = result
+        report = write_report(result, out, command=argv_text)
+    if len(levels) > 1:
+        report = write_noise_report(results, args.out, command=argv_text)
     print(report)
     return 0
+
+
+def noise_table(results: dict[float, BenchmarkResult]) -> pd.DataFrame:
+    """SSR and R^2 rates of the main pipeline per noise level, and SSR against the noiseless run's."""
+    base = results.get(0.0)
+    rows = []
+    for level, result in results.items():
+        row = {"noise": f"{level:g}", **_summary(result.main.rows)}
+        if base is not None and base.main.rows:
+            ssr0 = summarize(base.main.rows)["ssr"]
+            row["SSR / SSR at 0"] = summarize(result.main.rows)["ssr"] / ssr0 if ssr0 else math.nan
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def write_noise_report(results: dict[float, BenchmarkResult], out: str | Path, command: str = "") -> str:
+    """OUT/noise.md and noise.csv: the noise table over the runs in OUT/noise-<level>/."""
+    from lies.artifacts import write_frame
+
+    out = Path(out)
+    table = noise_table(results)
+    write_frame(out / "noise.csv", table)
+    first = next(iter(results.values()))
+    lines = [f"Command: `{command}`" if command else "", f"Machine: {first.machine}",
+             f"Date: {time.strftime('%Y-%m-%d')}", "",
+             "SRBench's target noise, N(0, (noise * RMS(y))^2) on the training rows; test rows clean.", "",
+             markdown(table, floatfmt=".3f"), ""]
+    report = "\n".join(lines)
+    (out / "noise.md").write_text(report + "\n")
+    return report
 
 
 def rescore(out: str | Path, timeout: float = 10.0) -> BenchmarkResult:

@@ -96,3 +96,12 @@ def test_peers_and_lies_are_scored_by_the_same_check(monkeypatch):
     summary = summary_table(type("R", (), {"main": type("M", (), {"rows": [lies_row]})(),
                                            "peers": {"fake": [peer]}})())
     assert list(summary["SSR %"]) == [0.0, 0.0] and list(summary["SSR % (positive symbols)"]) == [100.0, 100.0]
+
+
+def test_noise_table_has_a_row_per_level_and_the_ssr_ratio(smoke, tmp_path):
+    from lies.benchmark import noise_table, write_noise_report
+
+    table = noise_table({0.0: smoke, 0.01: smoke})
+    assert list(table["noise"]) == ["0", "0.01"] and list(table["SSR / SSR at 0"]) == [1.0, 1.0]
+    assert "| noise |" in write_noise_report({0.0: smoke, 0.01: smoke}, tmp_path)
+    assert (tmp_path / "noise.csv").exists()
