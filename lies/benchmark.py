@@ -249,7 +249,8 @@ def markdown(df: pd.DataFrame, floatfmt: str = ".1f") -> str:
     return "\n".join(lines)
 
 
-__all__ = ["run_benchmark", "run_ablation", "rerun_from", "run_peer", "summary_table", "ablation_table", "failure_causes",
+__all__ = ["run_benchmark", "run_ablation", "rerun_from", "run_peer", "summary_table", "ablation_table",
+           "failure_causes",
            "markdown", "TABLE_I", "STAGES"]
 
 

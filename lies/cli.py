@@ -203,7 +203,8 @@ def format_results(rows: list[dict], metrics: dict | None = None) -> list[str]:
     if metrics and metrics.get("tasks", 0) > 1:
         lines += ["", f"all tasks: {metrics['solved']}/{metrics['tasks']} symbolic solutions "
                       f"(SSR {metrics['ssr']:.3f}, SRBench's check; positive symbols "
-                      f"{metrics.get('ssr_positive', metrics['ssr']):.3f}), R^2 > 0.99 for {metrics['r2_gt_0.99']:.3f}, "
+                      f"{metrics.get('ssr_positive', metrics['ssr']):.3f}), "
+                      f"R^2 > 0.99 for {metrics['r2_gt_0.99']:.3f}, "
                       f"mean R^2 {metrics['mean_r2']:.4f}"]
     return lines
 

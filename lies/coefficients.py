@@ -47,8 +47,8 @@ def optimize_coefficients(
     `max_evaluations` bounds the residual evaluations (Jacobian columns included), the bound that should decide,
     since it does not depend on the machine's load; `time_limit` (seconds, wall clock, compilation included) is a
     safety net over the whole call; `max_nfev` is passed to least_squares (None: its default, 100 k (k + 1) for
-    "lm" with k constants). ``report``, when given, receives ``stopped_by`` ("least_squares": it ended on its own, "evaluations" or
-    "wall clock") and ``evaluations``. The returned constants are the best (lowest sum of
+    "lm" with k constants). ``report``, when given, receives ``stopped_by`` ("least_squares": it ended on its
+    own, "evaluations" or "wall clock") and ``evaluations``. The returned constants are the best (lowest sum of
     squares) seen in any evaluation, so the result is never worse than the input on the rows used; if nothing
     improved, or the residuals are not finite at the start, or the formula has no Float constant, the input
     formula itself is returned.

@@ -230,9 +230,9 @@ def final_round(
     allowance: first every constant within 0.1 % of a simple value (0 included) snaps at once and the others are
     refitted (least squares, a bounded number of evaluations), which is how exponents of 1e-7 or 1.9999993 and
     the coefficients that compensate them are settled; then one constant at a time, the simplest snap first, its
-    simplest value with the others refitted. Exponents snap to rationals only (0 included). ``y`` None: the formula's own values are the data (no
-    noise: only exact snaps). Snapped values are exact sympy numbers (1.4142135 -> sqrt(2), 2.0 -> 2). Constants
-    with |c| >= `max_abs` stay (a physical constant). Then `simplify` runs on formulas of at most
+    simplest value with the others refitted. Exponents snap to rationals only (0 included). ``y`` None: the
+    formula's own values are the data (no noise: only exact snaps). Snapped values are exact sympy numbers
+    (1.4142135 -> sqrt(2), 2.0 -> 2). Constants with |c| >= `max_abs` stay (a physical constant). Then `simplify` runs on formulas of at most
     ``simplify_max_nodes`` nodes (None: all), under ``simplify_timeout`` seconds, a wall-clock safety net
     (`lies.timeout`); on timeout or error, and if the simplified form does not evaluate like the unsimplified
     one on X (relative 1e-6), the unsimplified form is kept. ``report``, when given, receives ``snapped`` (number
@@ -274,7 +274,8 @@ def _mse(formula: Formula, X: np.ndarray, y: np.ndarray) -> float:
 
 def _candidates(par: Parametrized, decimals: int, max_abs: float) -> list[list[sympy.Expr]]:
     exponents = {n.exp for n in sympy.preorder_traversal(par.expr) if isinstance(n, sympy.Pow)}
-    return [snap_candidates(float(v), decimals, max_abs, exponent=p in exponents) for p, v in zip(par.params, par.values)]
+    return [snap_candidates(float(v), decimals, max_abs, exponent=p in exponents)
+            for p, v in zip(par.params, par.values)]
 
 
 def _snap(formula: Formula, par: Parametrized, X: np.ndarray, y: np.ndarray, tolerance: float, decimals: int,
