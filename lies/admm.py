@@ -198,7 +198,8 @@ def train_admm(
                     step = lr.view(shape) / v.sqrt().add_(1e-8)  # RMSprop's per-weight step size (eps 1e-8)
                     p.sub_(g * step)
                     if proximal:  # l1 prox in RMSprop's metric: soft threshold by step * alpha (eq. 8's form)
-                        p.copy_(torch.sign(p) * torch.clamp(p.abs() - step * config.alpha, min=0.0))
+                        shrunk = torch.sign(p) * torch.clamp(p.abs() - step * config.alpha, min=0.0)
+                        p.copy_(torch.where(frozen.view(shape), p, shrunk))  # a frozen model keeps its weights
                 net.apply_masks()
                 sums += terms.detach()
             n_batches += 1

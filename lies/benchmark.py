@@ -4,7 +4,8 @@
 one on, reusing every artifact upstream of it (what `dvc exp run -S ablation.skip=...` does with DVC's cache). An
 ablation's formula stages get a per-task time limit of ``out_of_time_factor`` times the full pipeline's median
 seconds per task (the paper's rule: five times the typical runtime); a task beyond it is recorded as out of time.
-Peers (`lies.peers`) fit the very same training samples and go through the same R^2 and symbolic check.
+Peers (`lies.peers`) fit the very same training samples and go through the same R^2 and symbolic check
+(`lies.evaluation.symbolic_flags`: SRBench's literal check as the headline SSR, the positive-symbols reading beside).
 """
 
 from __future__ import annotations
@@ -26,8 +27,9 @@ from lies.artifacts import TEXT_COLUMNS, TaskArtifact, read_frame
 from lies.stages import STAGES, FormulaStageParams, RuntimeParams, TasksParams, skipped
 from lies.tasks import TaskData
 
-#: The four ablations of the paper's Table I (plus none: the main pipeline).
-TABLE_I = ("oversampling", "gradient_pruning", "rounding_to_zero", "coefficient_optimization")
+#: The four ablations of the paper's Table I and node pruning, which the paper counts as part of pruning
+#: (plus none: the main pipeline).
+TABLE_I = ("oversampling", "gradient_pruning", "node_pruning", "rounding_to_zero", "coefficient_optimization")
 
 
 @dataclass
@@ -37,6 +39,7 @@ class BenchmarkResult:
     peers: dict[str, list[dict]] = field(default_factory=dict)  # peer name (or other network kind) -> task rows
     machine: str = ""
     network: str = "lies"  # the main pipeline's network.kind
+    settings: str = ""  # the data settings that change what the numbers mean (noise, oversampling source)
 
 
 def machine_description() -> str:
@@ -56,22 +59,36 @@ def run_ablation(
 
     ``equations`` restricts the run to those formulas' tasks (Table I only scores formulas the main run solved).
     """
+    return rerun_from(main, pipeline, stage, runtime, skip=stage, time_limit=time_limit,
+                      evaluation_timeout=evaluation_timeout, equations=equations)
+
+
+def rerun_from(
+    main: PipelineResult, pipeline: Pipeline, first_stage: str, runtime: RuntimeParams, skip: str | None = None,
+    time_limit: float | None = None, evaluation_timeout: float = 10.0, equations: set[str] | None = None,
+) -> list[dict]:
+    """Re-run ``pipeline`` (the main one, or one with other params) from ``first_stage`` on, reusing the main run's
+    artifacts upstream of it; ``skip``: a stage passed through; ``time_limit``: the formula stages' limit."""
     keep = [i for i, t in enumerate(main.tasks) if equations is None or t.spec.equation in equations]
     tasks = [main.tasks[i] for i in keep]
     names = [s.name for s in pipeline.stages]
-    first = names.index(stage)
+    first = names.index(first_stage)
     artifacts = {name: [main.artifacts[name][i] for i in keep] for name in names[:first]}
     current = artifacts[names[first - 1]] if first else [TaskArtifact(t) for t in tasks]
     for s in pipeline.stages[first:]:
-        if s.name == stage:
+        if s.name == skip or s.name in pipeline.skipped:
             current = [skipped(s.name, a) for a in current]
         else:
             params = pipeline.params[s.name]
-            if isinstance(params, FormulaStageParams):
+            if isinstance(params, FormulaStageParams) and time_limit is not None:
                 params = params.model_copy(update={"time_limit": time_limit})
             current = s.run(current, tasks, params, runtime)
         artifacts[s.name] = current
     return evaluation_rows(tasks, artifacts, evaluation_timeout)
+
+
+#: The name (in `BenchmarkResult.peers` and results_<name>.csv) of LIES with oversampling from the given rows only.
+ROWS_VARIANT = "lies-rows"
 
 
 def run_peer(name: str, tasks: Sequence[TaskData], budget: str, n_jobs: int, timeout: float = 10.0) -> list[dict]:
@@ -88,14 +105,14 @@ def _peer_row(name: str, task: TaskData, budget: str, timeout: float) -> dict:
     import sympy
 
     from lies.formula import Formula
-    from lies.metrics import is_symbolic_solution, r2_score
+    from lies.metrics import r2_score
     from lies.peers import PEERS, strip_abs
 
     result = PEERS[name](task.train.X, task.train.y, task.variables, seed=task.spec.seed % (2**31), budget=budget)
     expr = strip_abs(result.expr) if name == "gplearn" else result.expr
     formula = Formula(expr, [sympy.Symbol(v) for v in task.variables])
     r2 = r2_score(task.test.y, formula(task.test.X))
-    eq = task.equation
+    solved, positive = symbolic_flags(formula, task.equation, r2, timeout)
     return {
         "task": task.name,
         "equation": task.spec.equation or "",
@@ -103,7 +120,8 @@ def _peer_row(name: str, task: TaskData, budget: str, timeout: float) -> dict:
         "formula": formula.text,
         "out_of_time": False,
         "r2_test": r2,
-        "symbolic_solution": bool(eq is not None and is_symbolic_solution(formula, eq.expr, timeout=timeout, r2=r2)),
+        "symbolic_solution": bool(solved),
+        "symbolic_solution_positive": bool(positive),
         "complexity": formula.complexity,
         "seconds_total": result.seconds,
     }
@@ -119,16 +137,22 @@ def run_benchmark(
     out_of_time_factor: float = 5.0,
     on_progress: Callable[[str], None] | None = None,
     networks: Sequence[Pipeline] = (),
+    rows_variant: bool | None = None,
 ) -> BenchmarkResult:
-    """The main pipeline, its ablations, peers; ``networks``: pipelines of other ``network.kind`` values, run on
-    the main run's very samples and reported beside it (``lies benchmark --network lies,eql``)."""
+    """The main pipeline, the ablations, the peers; ``networks``: pipelines of other ``network.kind`` values, run
+    on the main run's very samples and reported beside it (``lies benchmark --network lies,eql``); with peers (or
+    ``rows_variant``) also LIES with ``oversampling.source: rows`` (from the oversampling stage on), the data a
+    peer gets: no new samples of the true formula."""
     pipeline = pipeline or Pipeline()
     runtime = runtime or RuntimeParams()
     say = on_progress or (lambda message: None)
     start = time.perf_counter()
     main = pipeline.run(tasks, runtime, on_stage=lambda name, s: say(f"{name}: {s:.1f} s"))
     say(f"main pipeline: {time.perf_counter() - start:.0f} s, SSR {main.metrics['ssr']:.3f}")
-    result = BenchmarkResult(main=main, machine=machine_description(), network=pipeline.network.kind)
+    source = pipeline.params["oversampling"].source if "oversampling" in pipeline.names else "-"
+    result = BenchmarkResult(main=main, machine=machine_description(), network=pipeline.network.kind,
+                             settings=f"noise {tasks.noise:g} (training targets), {tasks.n_train} training samples, "
+                                      f"oversampling.source: {source}; SSR: SRBench's check (plain symbols)")
     for other in networks:
         t0 = time.perf_counter()
         result.peers[other.network.kind] = other.run(main.tasks, runtime).rows
@@ -140,6 +164,13 @@ def run_benchmark(
         result.ablations[stage] = run_ablation(main, pipeline, stage, runtime, out_of_time_factor * typical,
                                                equations=solved)
         say(f"without {stage}: {time.perf_counter() - t0:.0f} s")
+    if rows_variant is None:
+        rows_variant = bool(peers)
+    if rows_variant and "oversampling" in pipeline.names and pipeline.params["oversampling"].source != "rows":
+        t0 = time.perf_counter()
+        variant = pipeline.with_params("oversampling", source="rows")
+        result.peers[ROWS_VARIANT] = rerun_from(main, variant, "oversampling", runtime)
+        say(f"oversampling from rows: {time.perf_counter() - t0:.0f} s")
     for name in peers:
         t0 = time.perf_counter()
         result.peers[name] = run_peer(name, main.tasks, peer_budget, runtime.n_jobs)
@@ -153,6 +184,8 @@ def summary_table(result: BenchmarkResult) -> pd.DataFrame:
     from lies.eql_stages import KINDS
 
     def label(name: str) -> str:
+        if name == ROWS_VARIANT:
+            return "LIES, oversampling.source: rows"
         return f"{name.upper()} (this pipeline)" if name in KINDS else name
 
     rows = [{"method": label(result.network), **_summary(result.main.rows)}]
@@ -166,7 +199,7 @@ def _summary(rows: Sequence[dict]) -> dict:
     return {
         "tasks": m["tasks"],
         "SSR %": 100 * m["ssr"],
-        "SSR % (SRBench literal)": 100 * m["ssr_srbench_literal"],
+        "SSR % (positive symbols)": 100 * m["ssr_positive"],
         **_ssr_by_shape(rows),
         "R2>0.99 %": 100 * m["r2_gt_0.99"],
         "R2>0.999 %": 100 * m["r2_gt_0.999"],
@@ -211,6 +244,7 @@ def ablation_table(result: BenchmarkResult) -> pd.DataFrame:
 
 def _pretty(stage: str) -> str:
     return {"oversampling": "Oversampling", "gradient_pruning": "Gradient Pruning",
+            "node_pruning": "Node Pruning",
             "rounding_to_zero": "Gradient Rounding to Zero", "coefficient_optimization": "Optimization",
             "final_rounding": "Final Rounding"}.get(stage, stage)
 
@@ -245,7 +279,8 @@ def markdown(df: pd.DataFrame, floatfmt: str = ".1f") -> str:
     return "\n".join(lines)
 
 
-__all__ = ["run_benchmark", "run_ablation", "run_peer", "summary_table", "ablation_table", "failure_causes",
+__all__ = ["run_benchmark", "run_ablation", "rerun_from", "run_peer", "summary_table", "ablation_table",
+           "failure_causes",
            "markdown", "TABLE_I", "STAGES"]
 
 
@@ -265,6 +300,7 @@ def write_report(result: BenchmarkResult, out: str | Path, command: str = "") ->
     lines = [
         f"Command: `{command}`" if command else "",
         f"Machine: {result.machine}",
+        f"Settings: {result.settings}" if result.settings else "",
         f"Date: {time.strftime('%Y-%m-%d')}",
         "",
         markdown(summary),
@@ -297,6 +333,13 @@ def add_arguments(parser) -> None:
     parser.add_argument("--network", default="lies",
                         help="network.kind values, comma-separated (lies,eql): the first is the main pipeline (with "
                              "its ablations), the others run on the same samples and get their own rows")
+    parser.add_argument("--noise", default=None,
+                        help="SRBench's target noise on the training rows (tasks.noise), e.g. 0.01; several "
+                             "(0,0.001,0.01,0.1): one run each into OUT/noise-<level>/ and the noise table")
+    parser.add_argument("--oversampling-source", choices=("formula", "rows"), default=None,
+                        help="oversampling.source: new points from the formula, or resampled from the given rows")
+    parser.add_argument("--rows-variant", action="store_true",
+                        help="also run LIES with oversampling.source: rows (done anyway with --peers)")
     parser.add_argument("--device", default="auto")
     parser.add_argument("--n-jobs", type=int, default=2)
     parser.add_argument("--rescore", metavar="DIR", default=None,
@@ -317,6 +360,8 @@ def main(args, argv_text: str = "") -> int:
 
     params = load_params(args.params) if args.params else {}
     stage_params = {k: v for k, v in params.items() if k not in OTHER_SECTIONS and k != "prepare"}
+    if args.oversampling_source is not None:
+        stage_params["oversampling"] = {**(stage_params.get("oversampling") or {}), "source": args.oversampling_source}
     skip = (params.get("ablation") or {}).get("skip") or []
     kinds = [k.strip() for k in args.network.split(",") if k.strip()] or ["lies"]
     pipelines = [Pipeline(params={**stage_params, "network": {"kind": kind}, "eql": params.get("eql")},
@@ -325,6 +370,9 @@ def main(args, argv_text: str = "") -> int:
     selection = args.set.split(",") if "," in args.set else args.set
     tasks_section = dict(params.get("tasks") or {})
     tasks_section.update({"set": selection, "trials": args.trials, "seed": args.seed, "csv": None, "target": None})
+    levels = [None] if args.noise is None else [float(v) for v in str(args.noise).split(",") if v.strip()]
+    if args.noise is not None:
+        tasks_section["noise"] = levels[0]
     tasks = parse_params(TasksParams, tasks_section, "tasks")
     tasks.specs()  # unknown ids or sets fail here, before any work or progress bar
     runtime = parse_params(RuntimeParams, {"device": args.device, "n_jobs": args.n_jobs}, "runtime")
@@ -335,17 +383,55 @@ def main(args, argv_text: str = "") -> int:
 
             raise LiesError(f"--ablations: {stage!r} is not a stage that can be skipped")
     peers = [p.strip() for p in args.peers.split(",") if p.strip()]
-    steps = len(pipeline.stages) + len(pipelines) + len(ablations) + len(peers)  # stages, main summary, the rest
-    with tqdm(total=steps, desc="benchmark", unit="step") as bar:
-        def progress(message: str) -> None:
-            bar.set_postfix_str(message[:60])
-            bar.update(1)
+    rows_variant = bool(peers) or args.rows_variant
+    steps = len(pipeline.stages) + len(pipelines) + len(ablations) + len(peers) + rows_variant  # stages, summary...
+    results = {}
+    for level in levels:
+        level_tasks = tasks if level is None else tasks.model_copy(update={"noise": level})
+        out = Path(args.out) if len(levels) == 1 else Path(args.out) / f"noise-{level:g}"
+        with tqdm(total=steps, desc="benchmark" if level is None else f"noise {level:g}", unit="step") as bar:
+            def progress(message: str) -> None:
+                bar.set_postfix_str(message[:60])
+                bar.update(1)
 
-        result = run_benchmark(tasks, pipeline, runtime, ablations, peers, args.peer_budget, on_progress=progress,
-                               networks=pipelines[1:])
-    report = write_report(result, args.out, command=argv_text)
+            result = run_benchmark(level_tasks, pipeline, runtime, ablations, peers, args.peer_budget,
+                                   on_progress=progress, networks=pipelines[1:], rows_variant=rows_variant)
+        results[level] = result
+        report = write_report(result, out, command=argv_text)
+    if len(levels) > 1:
+        report = write_noise_report(results, args.out, command=argv_text)
     print(report)
     return 0
+
+
+def noise_table(results: dict[float, BenchmarkResult]) -> pd.DataFrame:
+    """SSR and R^2 rates of the main pipeline per noise level, and SSR against the noiseless run's."""
+    base = results.get(0.0)
+    rows = []
+    for level, result in results.items():
+        row = {"noise": f"{level:g}", **_summary(result.main.rows)}
+        if base is not None and base.main.rows:
+            ssr0 = summarize(base.main.rows)["ssr"]
+            row["SSR / SSR at 0"] = summarize(result.main.rows)["ssr"] / ssr0 if ssr0 else math.nan
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def write_noise_report(results: dict[float, BenchmarkResult], out: str | Path, command: str = "") -> str:
+    """OUT/noise.md and noise.csv: the noise table over the runs in OUT/noise-<level>/."""
+    from lies.artifacts import write_frame
+
+    out = Path(out)
+    table = noise_table(results)
+    write_frame(out / "noise.csv", table)
+    first = next(iter(results.values()))
+    lines = [f"Command: `{command}`" if command else "", f"Machine: {first.machine}",
+             f"Date: {time.strftime('%Y-%m-%d')}", "",
+             "SRBench's target noise, N(0, (noise * RMS(y))^2) on the training rows; test rows clean.", "",
+             markdown(table, floatfmt=".3f"), ""]
+    report = "\n".join(lines)
+    (out / "noise.md").write_text(report + "\n")
+    return report
 
 
 def rescore(out: str | Path, timeout: float = 10.0) -> BenchmarkResult:
@@ -364,10 +450,11 @@ def rescore(out: str | Path, timeout: float = 10.0) -> BenchmarkResult:
             r["r2_test"] = float(r["r2_test"]) if r["r2_test"] == r["r2_test"] else math.nan
             formula = r.get("formula")
             eq = get_equation(r["equation"]) if r.get("equation") else None
-            solved = literal = False
+            solved = positive = False
             if eq is not None and isinstance(formula, str) and formula and not r["out_of_time"]:
-                solved, literal = symbolic_flags(Formula(formula, eq.variable_names), eq, r["r2_test"], timeout)
-            r["symbolic_solution"], r["symbolic_solution_srbench"] = bool(solved), bool(literal)
+                solved, positive = symbolic_flags(Formula(formula, eq.variable_names), eq, r["r2_test"], timeout)
+            r["symbolic_solution"], r["symbolic_solution_positive"] = bool(solved), bool(positive)
+            r.pop("symbolic_solution_srbench", None)  # a folder scored before SRBench's check was the headline
         return rows
 
     main_rows = load(out / "results.csv")

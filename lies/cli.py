@@ -124,13 +124,14 @@ def build_run_params(args: argparse.Namespace) -> dict:
 
 def check_run_data(params: dict) -> list[str]:
     """Prepare every task in memory and check it can be fitted (log space needs positive values in every split).
-    Returns the notes ``lies run`` prints about the data: the space each CSV task is fitted in, rows left unused."""
+    Returns the notes ``lies run`` prints about the data: the space each CSV task is fitted in, a few targets <= 0
+    left out of log-space training, rows left unused."""
     import numpy as np
 
     from lies.datasets import load_csv
     from lies.pipeline import SECTIONS
     from lies.tasks import prepare_task
-    from lies.transforms import check_positive, nonpositive_column
+    from lies.transforms import check_positive, log_space_problem, nonpositive_target_note, use_log
 
     tasks = SECTIONS["tasks"].model_validate(params["tasks"])
     log = params["weak_admm"]["log"]
@@ -144,12 +145,17 @@ def check_run_data(params: dict) -> list[str]:
                 check_positive(X, y, task.variables, task.train.target)
             except LiesError as exc:
                 raise LiesError(f"{source}: {exc}") from None
+        if use_log(log, X, y):
+            note = nonpositive_target_note(task.train.y, f"{source}, trial {spec.trial}")
+            if note:
+                notes.append(note)
         if spec.csv is None or spec.trial > 0:
             continue
         if log == "auto":
-            bad = nonpositive_column(X, y, task.variables, task.train.target)
-            why = "every value > 0" if bad is None else f"column {bad[0]!r} has {bad[1]} values <= 0"
-            notes.append(f"{source}: fitting in {'log' if bad is None else 'raw'} space ({why}; weak_admm.log: auto)")
+            problem = log_space_problem(X, y, task.variables, task.train.target)
+            why = problem or ("every value > 0" if (y > 0).all() else "a few targets <= 0, left out of its training")
+            notes.append(f"{source}: fitting in {'log' if problem is None else 'raw'} space ({why}; "
+                         "weak_admm.log: auto)")
         n_rows = load_csv(spec.csv, spec.target, spec.variables).n_samples  # prepare_task keeps only n_train
         n_test, n_train = task.test.n_samples, task.train.n_samples
         if n_rows > n_test + n_train:
@@ -232,7 +238,11 @@ def _solution(row: dict) -> str:
     equation = row.get("equation")
     if not isinstance(equation, str) or not equation:
         return "- (no reference formula to compare with)"
-    return "yes" if _yes(row.get("symbolic_solution")) else "no"
+    literal = "yes" if _yes(row.get("symbolic_solution")) else "no"
+    if "symbolic_solution_positive" not in row:
+        return literal
+    positive = "yes" if _yes(row.get("symbolic_solution_positive")) else "no"
+    return f"{literal} (SRBench's check; with positive symbols: {positive})"
 
 
 def format_results(rows: list[dict], metrics: dict | None = None) -> list[str]:
@@ -254,7 +264,9 @@ def format_results(rows: list[dict], metrics: dict | None = None) -> list[str]:
         ]
     if metrics and metrics.get("tasks", 0) > 1:
         lines += ["", f"all tasks: {metrics['solved']}/{metrics['tasks']} symbolic solutions "
-                      f"(SSR {metrics['ssr']:.3f}), R^2 > 0.99 for {metrics['r2_gt_0.99']:.3f}, "
+                      f"(SSR {metrics['ssr']:.3f}, SRBench's check; positive symbols "
+                      f"{metrics.get('ssr_positive', metrics['ssr']):.3f}), "
+                      f"R^2 > 0.99 for {metrics['r2_gt_0.99']:.3f}, "
                       f"mean R^2 {metrics['mean_r2']:.4f}"]
     return lines
 
@@ -289,6 +301,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     seconds = time.perf_counter() - start
 
     print(f"lies run: {len(DVC_STAGES)} stages in {seconds:.1f} s, outputs in {out}")
+    for note in notes:
+        print(note)
     metrics = read_json(out / "data" / "evaluation" / "metrics.json")
     for line in format_results(_read_results(out), metrics):
         print(line)
@@ -359,7 +373,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--seed", type=int, help="base seed (tasks.seed)")
     run.add_argument("--skip", nargs="+", metavar="STAGE",
                      help="stages to pass through (ablation.skip): oversampling, gradient_pruning, "
-                          "rounding_to_zero, coefficient_optimization, final_rounding")
+                          "node_pruning, rounding_to_zero, coefficient_optimization, final_rounding")
     run.add_argument("--params", type=Path, metavar="FILE", help="a params.yaml (whole or partial) over the defaults")
     run.add_argument("-S", "--set", action="append", metavar="SECTION.KEY=VALUE",
                      help="change one parameter, e.g. -S weak_admm.epochs=10 (repeatable)")

@@ -24,7 +24,7 @@ __all__ = ["optimize_coefficients"]
 
 
 class _Deadline(Exception):
-    """Raised from inside the residual function when the time limit has passed."""
+    """Raised from inside the residual function when the time limit has passed or the evaluations are spent."""
 
 
 def optimize_coefficients(
@@ -34,16 +34,21 @@ def optimize_coefficients(
     time_limit: float = 10.0,
     max_nfev: int | None = None,
     *,
+    max_evaluations: int | None = None,
     max_rows: int = 20_000,
     seed: int = 0,
+    report: dict | None = None,
 ) -> Formula:
     """Refit all Float constants of `formula` to (X, y) by least squares; return a new Formula (III-F).
 
     X: (N, n) in `formula.variables` order; y: (N,). Rows with a non-finite x or y are dropped; if more than
     `max_rows` remain, a seeded uniform subsample without replacement of `max_rows` rows is used (the fit of a
     handful of constants does not need 100k rows, and the time limit then buys more iterations).
-    `time_limit` (seconds, wall clock, compilation included) bounds the whole call; `max_nfev` is passed to
-    least_squares (None: its default; for "lm" it counts the Jacobian's evaluations too). The returned constants are the best (lowest sum of
+    `max_evaluations` bounds the residual evaluations (Jacobian columns included), the bound that should decide,
+    since it does not depend on the machine's load; `time_limit` (seconds, wall clock, compilation included) is a
+    safety net over the whole call; `max_nfev` is passed to least_squares (None: its default, 100 k (k + 1) for
+    "lm" with k constants). ``report``, when given, receives ``stopped_by`` ("least_squares": it ended on its
+    own, "evaluations" or "wall clock") and ``evaluations``. The returned constants are the best (lowest sum of
     squares) seen in any evaluation, so the result is never worse than the input on the rows used; if nothing
     improved, or the residuals are not finite at the start, or the formula has no Float constant, the input
     formula itself is returned.
@@ -68,10 +73,17 @@ def optimize_coefficients(
         return formula
     best = {"theta": theta0, "cost": float(r0 @ r0)}
     start_cost = best["cost"]
+    report = report if report is not None else {}
+    report.update(stopped_by="least_squares", evaluations=0)
 
     def residuals(theta: np.ndarray) -> np.ndarray:
-        if time.monotonic() > deadline:
+        if max_evaluations is not None and report["evaluations"] >= max_evaluations:
+            report["stopped_by"] = "evaluations"
             raise _Deadline
+        if time.monotonic() > deadline:
+            report["stopped_by"] = "wall clock"
+            raise _Deadline
+        report["evaluations"] += 1
         r = par.evaluate(X, theta) - y
         if np.all(np.isfinite(r)):
             with np.errstate(over="ignore"):  # an overflowing cost is +inf: never the best

@@ -60,7 +60,7 @@ class LiesRegressor(*_BASES):
         ``{"weak_admm": {"epochs": 10}, "final_rounding": {"decimals": 2}}``. ``runtime`` and ``evaluation`` are
         accepted too; ``tasks`` and ``ablation`` are not (the data comes from `fit`, the ablation from ``skip``).
     skip : sequence of str
-        Stages to pass through (``oversampling``, ``gradient_pruning``, ``rounding_to_zero``,
+        Stages to pass through (``oversampling``, ``gradient_pruning``, ``node_pruning``, ``rounding_to_zero``,
         ``coefficient_optimization``, ``final_rounding``); a bare string is one stage.
     random_state : int, numpy Generator or RandomState, or None
         Seed of every random choice (held-out split, initialisation, data order, oversampling); None: a fresh

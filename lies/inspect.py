@@ -123,7 +123,11 @@ def _stage_row(data_dir: Path, stage: str, task: str) -> list[str]:
     key, of = _R2_OF.get(meta.kind, ("", ""))
     status = [s for s, flag in (("skipped", summary.get("skipped") or meta.skipped),
                                 ("out of time", summary.get("out_of_time")),
-                                ("diverged", summary.get("diverged"))) if flag]
+                                ("diverged", summary.get("diverged")),
+                                ("wall-clock cap", summary.get("stopped_by") == "wall clock"
+                                 or summary.get("simplify") == "timeout (wall clock)")) if flag]
+    if "r2_train_before" in summary:  # final rounding: what the snapping cost
+        status.append(f"before {_number(summary['r2_train_before'])}")
     weights, text = "", ""
     problem = tensor_file_problem(folder / "weights.safetensors") if meta.kind == "network" else None
     if problem is not None:
@@ -248,7 +252,8 @@ def overview(data_dir: Path, tasks: Sequence[str], width: int) -> list[str]:
     metrics = data_dir / "evaluation" / "metrics.json"
     if metrics.is_file():
         m = read_json(metrics)
-        lines.append(f"metrics: SSR {_number(m.get('ssr'), 3)} ({m.get('solved')} of {m.get('tasks')} tasks solved), "
+        lines.append(f"metrics: SSR {_number(m.get('ssr'), 3)} ({m.get('solved')} of {m.get('tasks')} tasks solved, "
+                     f"SRBench's check; positive symbols {_number(m.get('ssr_positive', m.get('ssr')), 3)}), "
                      f"R^2 > 0.99 {_number(m.get('r2_gt_0.99'), 3)}, mean R^2 {_number(m.get('mean_r2'), 4)}, "
                      f"{_number(m.get('mean_seconds_per_task'), 1)} s per task")
     return lines

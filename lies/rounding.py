@@ -5,8 +5,10 @@ A Float constant c of f may become a rounder value r when the first-order bound 
     |f(c) - f(r)|  ~  |c - r| * max_x |df/dc (r; x)|              (III-E; derivative at r, as the paper does)
 
 is below `tau * scale` on every sample. `round_to_zero` (before the III-F refit) proposes r = 0 for every
-constant, which removes negligible terms; `final_round` (after the refit) proposes c rounded to `decimals`
-decimals as an exact sympy number (0.5 -> 1/2, 2.0 -> 2), so `x**2.0` becomes `x**2` and `x**0.5` `sqrt(x)`.
+constant, which removes negligible terms. `final_round` (after the refit) uses another rule, because a bound
+relative to the spread of f lets a snap cost R^2 a user sees (1.41 -> 1.4 cost 0.001): a constant snaps to a
+simpler exact number (2.0 -> 2, 0.5 -> 1/2, 1.41421 -> sqrt(2)) only when the loss on the data stays within the
+noise the formula leaves, so `x**2.0` becomes `x**2` and `x**0.5` `sqrt(x)`.
 
 Decisions (documented because they differ from the reference code, spec section 8):
 - **scale**. The paper's tau = 0.1 is absolute, in units of y, so the outcome changed with the user's units.
@@ -31,15 +33,16 @@ Decisions (documented because they differ from the reference code, spec section 
 
 from __future__ import annotations
 
+import math
 from typing import Callable
 
 import numpy as np
 import sympy
 
-from lies.formula import Formula, Parametrized, _check_X, parametrize
+from lies.formula import Formula, Parametrized, _check_X, count_nodes, parametrize
 from lies.timeout import call_with_timeout
 
-__all__ = ["round_to_zero", "final_round", "resolve_scale"]
+__all__ = ["round_to_zero", "final_round", "resolve_scale", "snap_candidates", "noise_floor"]
 
 _FD_REL_STEP = 1e-6
 
@@ -163,6 +166,15 @@ def round_to_zero(
     return _finish(formula, par, X, numbers, threshold, f_ref)
 
 
+#: Numbers a constant may snap to, besides decimals and small rationals: multiples of these (pi, square roots).
+_BASES = (sympy.pi, 1 / sympy.pi, sympy.sqrt(2), sympy.sqrt(3), sympy.sqrt(5), sympy.sqrt(sympy.pi),
+          1 / sympy.sqrt(sympy.pi), sympy.sqrt(2 * sympy.pi), 1 / sympy.sqrt(2 * sympy.pi))
+_MAX_DENOMINATOR = 12
+_BASE_DENOMINATOR = 4
+_NEAR = 1e-3  # relative distance to a simple value within which final_round first tries all snaps together
+_REFIT_EVALUATIONS = 2000  # residual evaluations of the refit after those snaps
+
+
 def _decimal_target(c: float, decimals: int, max_abs: float) -> sympy.Expr | None:
     if not np.isfinite(c) or abs(c) >= max_abs:
         return None
@@ -170,41 +182,160 @@ def _decimal_target(c: float, decimals: int, max_abs: float) -> sympy.Expr | Non
     return sympy.Rational(int(round(c * q)), q)  # exact: 0.5 -> 1/2, 2.0 -> 2, -0.04 -> 0
 
 
+def snap_candidates(c: float, decimals: int = 1, max_abs: float = 5000.0, exponent: bool = False) -> list[sympy.Expr]:
+    """Simpler values near ``c``, simplest first (fewest sympy nodes): the integer, ``decimals`` decimals, the
+    nearest small rational (denominator <= 12), and p/q multiples (q <= 4, |p| <= 12) of pi, 1/pi and a few
+    square roots. An ``exponent`` gets rationals only, 0 among them (a factor x**0.015 that noise left)."""
+    from fractions import Fraction
+
+    if not np.isfinite(c) or abs(c) >= max_abs or c == 0:
+        return []
+    out = {_decimal_target(c, d, max_abs) for d in range(decimals + 1)}
+    out.add(sympy.Rational(Fraction(c).limit_denominator(_MAX_DENOMINATOR)))
+    for base in () if exponent else _BASES:  # few, coarse multiples: a dense set would fit any constant
+        r = Fraction(c / float(base)).limit_denominator(_BASE_DENOMINATOR)
+        if r != 0 and abs(r.numerator) <= _MAX_DENOMINATOR:
+            out.add(sympy.nsimplify(sympy.Rational(r) * base))
+    if exponent:
+        out.add(sympy.Integer(0))
+    elif abs(c) > _NEAR:
+        out.discard(sympy.Integer(0))  # zero is rounding_to_zero's decision, but for a constant next to it
+    return sorted(out, key=lambda e: (count_nodes(e), abs(float(e) - c)))
+
+
+def noise_floor(y: np.ndarray) -> float:
+    """The smallest mean squared error a fit counts as noise: float64 round-off of a formula on y's scale."""
+    return float((1e-9 * (np.std(y) if np.std(y) > 0 else max(np.sqrt(np.mean(y**2)), 1.0))) ** 2)
+
+
 def final_round(
     formula: Formula,
     X: np.ndarray,
-    tau: float = 0.1,
+    y: np.ndarray | None = None,
+    tolerance: float = 0.1,
     decimals: int = 1,
     *,
-    scale: str | float = "std",
     max_abs: float = 5000.0,
     simplify_timeout: float | None = 10.0,
+    simplify_max_nodes: int | None = None,
     max_rows: int | None = 20_000,
+    report: dict | None = None,
 ) -> Formula:
-    """Round constants to at most `decimals` decimals where negligible, then `sympy.simplify` (III-E, second use).
+    """Snap constants to simpler values where the data cannot tell them apart, then `sympy.simplify` (III-E).
 
-    The rounded value is an exact Rational/Integer. Constants with |c| >= `max_abs` are left alone (the reference
-    code's threshold, 5000: rounding 8.9875e9 to one decimal would only make a huge fraction). `simplify` runs
-    under `simplify_timeout` seconds (`lies.timeout`); on timeout or error, and if the simplified form does not
-    evaluate like the unsimplified one on X (relative 1e-6), the unsimplified form is kept.
-    With the default relative tau = 0.1 the rounding may cost up to about 0.01 of R^2 (tau**2); for SRBench's
-    accuracy bar (R^2 > 0.999) use tau <= 0.03.
+    A constant snaps to the simplest of `snap_candidates` (an integer, ``decimals`` decimals, a small rational, a
+    multiple of pi or of a square root) when the mean squared error on (X, y) grows by at most ``tolerance``
+    times the noise the formula leaves (its own mean squared error on the data, at least `noise_floor`): so a
+    snap never costs more accuracy than the noise already in the data. All snaps together stay within that one
+    allowance: first every constant within 0.1 % of a simple value (0 included) snaps at once and the others are
+    refitted (least squares, a bounded number of evaluations), which is how exponents of 1e-7 or 1.9999993 and
+    the coefficients that compensate them are settled; then one constant at a time, the simplest snap first, its
+    simplest value with the others refitted. Exponents snap to rationals only (0 included). ``y`` None: the
+    formula's own values are the data (no noise: only exact snaps). Snapped values are exact sympy numbers
+    (1.4142135 -> sqrt(2), 2.0 -> 2). Constants with |c| >= `max_abs` stay (a physical constant). Then `simplify` runs on formulas of at most
+    ``simplify_max_nodes`` nodes (None: all), under ``simplify_timeout`` seconds, a wall-clock safety net
+    (`lies.timeout`); on timeout or error, and if the simplified form does not evaluate like the unsimplified
+    one on X (relative 1e-6), the unsimplified form is kept. ``report``, when given, receives ``snapped`` (number
+    of constants), ``noise_mse`` and ``simplify`` ("done", "unchanged", "too large", "timeout (wall clock)").
     """
     X = _check_X(X, len(formula.variables))
+    report = report if report is not None else {}
     par = parametrize(formula)
     new = formula
+    report["snapped"] = 0
     if par.params and X.shape[0] > 0:
-        targets = [_decimal_target(c, decimals, max_abs) for c in par.values]
-        numbers, threshold, f_ref = _gradient_round(par, X, targets, tau, scale, max_rows)
-        new = _finish(formula, par, X, numbers, threshold, f_ref)
-    return _simplified(new, X, simplify_timeout)
+        rows = X
+        target = formula(X) if y is None else np.asarray(y, dtype=np.float64).ravel()
+        if max_rows is not None and X.shape[0] > max_rows:
+            idx = np.sort(np.random.default_rng(0).choice(X.shape[0], size=max_rows, replace=False))
+            rows, target = X[idx], target[idx]
+        new = _snap(formula, par, rows, target, tolerance, decimals, max_abs, report)
+    return _simplified(new, X, simplify_timeout, simplify_max_nodes, report)
 
 
-def _simplified(formula: Formula, X: np.ndarray, timeout: float | None) -> Formula:
+def fold_exp_constants(expr: sympy.Expr) -> sympy.Expr:
+    """exp(c + g) -> C * exp(g), C = exp(c) as a Float, for the numeric terms c of an exponent: a constant inside
+    an exp is a factor that merges into the coefficient, and SRBench's check only sees a constant factor as one."""
+
+    def split(e: sympy.Expr) -> sympy.Expr:
+        terms = e.args[0].args
+        numeric = sympy.Add(*[t for t in terms if t.is_number])
+        return sympy.Float(sympy.exp(numeric).evalf()) * sympy.exp(sympy.Add(*[t for t in terms if not t.is_number]))
+
+    return expr.replace(lambda e: isinstance(e, sympy.exp) and isinstance(e.args[0], sympy.Add)
+                        and any(t.is_number for t in e.args[0].args) and not e.args[0].is_number, split)
+
+
+def _mse(formula: Formula, X: np.ndarray, y: np.ndarray) -> float:
+    with np.errstate(all="ignore"):
+        r = formula(X) - y
+    return float(np.mean(r**2)) if np.all(np.isfinite(r)) and not formula.expr.has(sympy.nan, sympy.zoo) else np.inf
+
+
+def _candidates(par: Parametrized, decimals: int, max_abs: float) -> list[list[sympy.Expr]]:
+    exponents = {n.exp for n in sympy.preorder_traversal(par.expr) if isinstance(n, sympy.Pow)}
+    return [snap_candidates(float(v), decimals, max_abs, exponent=p in exponents)
+            for p, v in zip(par.params, par.values)]
+
+
+def _snap(formula: Formula, par: Parametrized, X: np.ndarray, y: np.ndarray, tolerance: float, decimals: int,
+          max_abs: float, report: dict) -> Formula:
+    from lies.coefficients import optimize_coefficients
+
+    ok = np.isfinite(y)
+    X, y = X[ok], y[ok]
+    noise = max(_mse(formula, X, y), noise_floor(y))
+    report["noise_mse"] = noise
+    if not np.isfinite(noise):
+        return formula
+    limit = noise * (1.0 + tolerance)
+
+    def refit(f: Formula) -> Formula:
+        return optimize_coefficients(f, X, y, time_limit=math.inf, max_evaluations=_REFIT_EVALUATIONS)
+
+    # First every constant that lies next to a simple value, all at once, the others refitted: an exponent of
+    # 1e-7 or 1.9999993 is structure the fit did not quite reach, and the constants fitted with it compensate it.
+    candidates = _candidates(par, decimals, max_abs)
+    near = [next((c for c in cands if abs(float(c) - v) <= _NEAR * max(1.0, abs(v))), None)
+            for cands, v in zip(candidates, par.values)]
+    if any(c is not None for c in near):
+        snapped = refit(par.rebuild([c if c is not None else f for c, f in zip(near, par.floats)]))
+        if _mse(snapped, X, y) <= limit:
+            report["snapped"] = sum(c is not None for c in near)
+            formula = snapped.with_expr(fold_exp_constants(snapped.expr))
+    # Then one constant at a time, the simplest snap first: its simplest value with the others refitted (noise
+    # leaves fitted constants off together), else the simplest value within the allowance as they are.
+    while True:
+        par = parametrize(formula)
+        best = None
+        for k, cands in enumerate(_candidates(par, decimals, max_abs)):
+            for j, cand in enumerate(cands):
+                trial = par.rebuild([cand if i == k else f for i, f in enumerate(par.floats)])
+                trial = refit(trial) if j == 0 else trial
+                cost = _mse(trial, X, y)
+                if cost <= limit:
+                    key = (count_nodes(cand), cost, k)
+                    if best is None or key < best[0]:
+                        best = (key, trial)
+                    break
+        if best is None:
+            return formula
+        formula = best[1]
+        report["snapped"] += 1
+
+
+def _simplified(formula: Formula, X: np.ndarray, timeout: float | None, max_nodes: int | None = None,
+                report: dict | None = None) -> Formula:
+    report = report if report is not None else {}
+    if max_nodes is not None and formula.complexity > max_nodes:
+        report["simplify"] = "too large"
+        return formula
     simplify: Callable[[sympy.Expr], sympy.Expr] = sympy.simplify
+    report["simplify"] = "unchanged"
     try:
         expr = call_with_timeout(simplify, timeout, formula.expr)
     except TimeoutError:
+        report["simplify"] = "timeout (wall clock)"
         return formula
     except Exception:  # sympy can fail in odd ways on odd input; the unsimplified form is still right
         return formula
@@ -217,4 +348,5 @@ def _simplified(formula: Formula, X: np.ndarray, timeout: float | None) -> Formu
         atol = 1e-12 * (float(fa.max()) if fa.size else 1.0)
         if not np.allclose(a, b, rtol=1e-6, atol=atol, equal_nan=True):
             return formula
+    report["simplify"] = "done"
     return candidate

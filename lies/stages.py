@@ -1,7 +1,7 @@
 """The paper's pipeline stages (Fig. 3), one class each: typed params, typed input and output artifacts.
 
-    prepare -> weak_admm -> oversampling -> strong_admm -> gradient_pruning -> extract -> rounding_to_zero
-            -> coefficient_optimization -> final_rounding  (-> evaluation, see `lies.evaluation`)
+    prepare -> weak_admm -> oversampling -> strong_admm -> gradient_pruning -> node_pruning -> extract
+            -> rounding_to_zero -> coefficient_optimization -> final_rounding  (-> evaluation, see `lies.evaluation`)
 
 A stage processes a whole task set at once: training stages group tasks with the same number of variables and
 train their networks together (one batched model axis, see `lies.network`), formula stages fan out across tasks
@@ -31,10 +31,11 @@ from lies.errors import LiesError, did_you_mean
 from lies.extraction import extract_formula
 from lies.network import LiesNetwork, add_constant_column
 from lies.oversampling import ModelData, OversamplingConfig, oversample
-from lies.pruning import choose_restart, gradient_prune, prune_nodes_with_refit, restart_errors, select_restart
-from lies.tasks import TaskData, log_space, make_tasks, prepare_task
+from lies.pruning import (choose_restart, gradient_prune, prune_nodes_with_refit, restart_errors, sample_rows,
+                          select_restart)
+from lies.tasks import TaskData, add_noise, log_space, make_tasks, prepare_task
 from lies.timeout import call_with_timeout
-from lies.transforms import Transform
+from lies.transforms import Transform, positive_target_rows
 
 
 # ------------------------------------------------------------------------------------------------------ params
@@ -77,9 +78,10 @@ class TasksParams(StageParams):
     csv: str | None = None
     target: str | None = None
     variables: list[str] | None = None
+    noise: float = Field(0.0, ge=0)  # SRBench's target noise on the training rows: N(0, (noise * RMS(y))^2)
 
     def specs(self):
-        return make_tasks(self.set, self.trials, self.seed, self.csv, self.target, self.variables)
+        return make_tasks(self.set, self.trials, self.seed, self.csv, self.target, self.variables, self.noise)
 
 
 class AdmmParams(StageParams):
@@ -121,7 +123,8 @@ class OversamplingParams(StageParams):
     fraction: float = Field(0.3, gt=0)
     bins: int = Field(8, ge=1)
     min_bin_samples: int = Field(5, ge=2)
-    retrain: AdmmParams = AdmmParams()
+    source: Literal["formula", "rows"] = "formula"  # new points: drawn from a known formula (with the task's
+    retrain: AdmmParams = AdmmParams()  # noise), or resampled from the given rows in the cell (as for a CSV)
 
 
 class StrongAdmmParams(AdmmParams):
@@ -133,14 +136,24 @@ class StrongAdmmParams(AdmmParams):
     lr_decay: float = Field(0.95, gt=0, le=1)
 
 
-class GradientPruningParams(StageParams):
-    """Theorem 2 pruning: drop weights with |w dO/dw| < threshold on every sample (quantile 1) of the data; then
-    node pruning by backward elimination with refit (``node_refit``), then Theorem 2 again."""
+class SensitivityParams(StageParams):
+    """Theorem 2's rule: a weight goes when |w dO/dw| < threshold on every sample (quantile 1) of a seeded subset."""
 
     threshold: float = Field(0.01, ge=0)
     quantile: float = Field(1.0, gt=0, le=1)
     max_samples: int = Field(4096, ge=1)
-    node_refit: bool = True
+
+
+class GradientPruningParams(SensitivityParams):
+    """Theorem 2 pruning of every restart's weights (and, through their gates, of dead units)."""
+
+
+class NodePruningParams(SensitivityParams):
+    """Node pruning (III-C(2)) by backward elimination with refit, Theorem 2 again on the refitted weights (the
+    ``threshold``, ``quantile`` and ``max_samples`` of this section; not when gradient pruning was skipped), then
+    the choice among the restarts."""
+
+    linear_hypothesis: bool = True  # first try "no hidden unit" (a product of powers, fitted exactly); false: skip it
     tolerance: float = Field(0.1, ge=0)  # a unit goes if the log-space mean |residual| grows < tolerance x + slack
     slack: float = Field(1e-3, ge=0)
     refit_iterations: int = Field(100, ge=0)  # L-BFGS iterations of each refit
@@ -150,9 +163,10 @@ class GradientPruningParams(StageParams):
 
 
 class FormulaStageParams(StageParams):
-    """Formula stages share a time limit per task: beyond it the task is recorded as out of time."""
+    """Formula stages share a time limit per task, a wall-clock safety net (the work itself is bounded by counts):
+    beyond it the task is recorded as out of time."""
 
-    time_limit: float = Field(120.0, gt=0)
+    time_limit: float = Field(600.0, gt=0)
 
 
 class ExtractParams(FormulaStageParams):
@@ -167,19 +181,21 @@ class RoundingToZeroParams(FormulaStageParams):
 
 
 class CoefficientOptimizationParams(FormulaStageParams):
-    """III-F: least-squares refit of every constant on raw-unit data, bounded in time."""
+    """III-F: least-squares refit of every constant on raw-unit data, bounded by residual evaluations."""
 
-    fit_seconds: float = Field(10.0, gt=0)
+    max_evaluations: int = Field(5000, ge=1)  # the bound (least_squares' own, 100 k (k + 1), when lower)
+    fit_seconds: float = Field(60.0, gt=0)  # wall-clock safety net; a fit it stops says stopped_by: wall clock
     max_rows: int = Field(20_000, ge=10)
 
 
 class FinalRoundingParams(FormulaStageParams):
-    """III-E, second use: round constants to ``decimals`` where the bound allows, then simplify."""
+    """III-E, second use: snap constants to simpler values where the data cannot tell them apart, then simplify
+    (`lies.rounding.final_round`); the summary reports R^2 on the training data before and after."""
 
-    tau: float = Field(0.1, ge=0)
-    decimals: int = Field(1, ge=0)
-    scale: Literal["std", "rms", "absolute"] = "std"
-    simplify_seconds: float = Field(10.0, gt=0)
+    tolerance: float = Field(0.1, ge=0)  # the mean squared error may grow by this fraction of the formula's own
+    decimals: int = Field(1, ge=0)  # (the noise it leaves); candidates: integers, `decimals` decimals, p/q, pi, sqrt
+    simplify_max_nodes: int = Field(200, ge=1)  # larger formulas are not simplified (a bound on sympy's work)
+    simplify_seconds: float = Field(60.0, gt=0)  # wall-clock safety net, reported as simplify: timeout
 
 
 class RuntimeParams(StageParams):
@@ -265,7 +281,14 @@ class Prepare(Stage):
 
 
 # ---------------------------------------------------------------------- training stages (batched over tasks)
+def _network_rows(transform: Transform, data: Dataset) -> Dataset:
+    """The rows a network fits: in log space, those with a target > 0 (`lies.transforms.MAX_NONPOSITIVE_TARGET`)."""
+    keep = positive_target_rows(data.y) if transform.log else None
+    return data if keep is None else data.subset(keep)
+
+
 def _network_tensors(transform: Transform, data: Dataset, device) -> tuple[torch.Tensor, torch.Tensor]:
+    data = _network_rows(transform, data)
     x = torch.tensor(transform.inputs(data.X), dtype=torch.float32)
     return add_constant_column(x).to(device), torch.tensor(transform.target(data.y), dtype=torch.float32).to(device)
 
@@ -402,6 +425,9 @@ class WeakAdmm(_TrainingStage):
         out = []
         for task, tr, (net, histories, diverged, seconds), xt in zip(tasks, transforms, results, data):
             summary = _training_summary(self.name, net, xt, seconds, diverged)
+            left_out = task.train.n_samples - len(xt[0][1])
+            if left_out:  # a few targets <= 0 (noise near zero): not in log space, still in the formula stages
+                summary["nonpositive_targets_left_out"] = left_out
             out.append(NetworkArtifact(net, tr, task.variables, task.train.target,
                                        _restart_history(self.name, histories), summary))
         return out
@@ -427,13 +453,18 @@ class Oversampling(_TrainingStage):
             data = []
             for i, r in models:
                 task, art = tasks[i], inputs[i]
-                eq = task.equation
+                eq = task.equation if params.source == "formula" else None
                 sampler = None
                 if eq is not None:
-                    def sampler(low, high, n, rng, eq=eq):
+                    rms = float(np.sqrt(np.mean(task.train.y**2)))
+
+                    def sampler(low, high, n, rng, eq=eq, rms=rms, noise=task.spec.noise, log=art.transform.log):
                         ds = eq.sample(n, rng, low=low, high=high)
-                        return ds.X, ds.y
-                data.append(ModelData(X=task.train.X, y=task.train.y, transform=art.transform, sampler=sampler,
+                        y = add_noise(ds.y, noise, rms, rng)
+                        keep = y > 0 if log else np.ones(len(y), dtype=bool)  # as `_network_rows` does
+                        return ds.X[keep], y[keep]
+                rows = _network_rows(art.transform, task.train)
+                data.append(ModelData(X=rows.X, y=rows.y, transform=art.transform, sampler=sampler,
                                       rng=np.random.default_rng(_entropy(task.spec.seed, 3, r)),
                                       generator=_generator(task.spec.seed, 4, r)))
             net = LiesNetwork.stack([inputs[i].net.select([r]) for i, r in models]).to(device)
@@ -493,20 +524,28 @@ class StrongAdmm(_TrainingStage):
         return out
 
 
-class GradientPruning(Stage):
-    name = "gradient_pruning"
-    Params = GradientPruningParams
+class _PruningStage(Stage):
+    """A network stage whose work is one task at a time (``prune_task``), fanned out across tasks."""
+
     input_kind = "network"
     output_kind = "network"
     skippable = True
 
-    def run(self, inputs: list[NetworkArtifact], tasks, params: GradientPruningParams, runtime):
+    def prune_task(self, art: NetworkArtifact, task: TaskData, params, device) -> NetworkArtifact:
+        raise NotImplementedError
+
+    def eql_task(self, art: NetworkArtifact, task: TaskData, params, device) -> NetworkArtifact:
+        """What the stage does with an EQL network (network.kind: eql), whose pruning is its own threshold."""
+        raise NotImplementedError
+
+    def run(self, inputs: list[NetworkArtifact], tasks, params, runtime):
         from lies.eql_stages import is_eql
 
         device = runtime.torch_device()
         jobs = [(art, task, params, device) for art, task in zip(inputs, tasks)]
-        return _map_tasks(_prune_task, jobs, runtime, device) if not any(is_eql(a.net) for a in inputs) else [
-            _choose_eql_restart(*job) for job in jobs]
+        if any(is_eql(a.net) for a in inputs):
+            return [self.eql_task(*job) for job in jobs]
+        return _map_tasks(self.prune_task, jobs, runtime, device)
 
 
 def _passed_through(stage: str, art: NetworkArtifact, note: str) -> NetworkArtifact:
@@ -516,42 +555,87 @@ def _passed_through(stage: str, art: NetworkArtifact, note: str) -> NetworkArtif
     return out
 
 
-def _choose_eql_restart(art: NetworkArtifact, task: TaskData, params: GradientPruningParams, device):
-    """EQL's pruning is its threshold (strong_admm); this stage only keeps the restart `select_restart` prefers."""
+def _choose_eql_restart(art: NetworkArtifact, task: TaskData, params: NodePruningParams, device):
+    """EQL's pruning is its threshold (strong_admm); node pruning only keeps the restart `select_restart` prefers."""
     start = time.perf_counter()
     x, t = _network_tensors(art.transform, task.train, "cpu")
     errors = restart_errors(art.net, x[None], t[None])
     sizes = [c["total"] for c in art.net.nonzero_counts()]
     best = select_restart(errors, sizes, params.tolerance)
     kept = art.net.select([best])
-    summary = _training_summary(GradientPruning.name, kept, [(x, t)], time.perf_counter() - start, [False])
-    summary["note"] = "EQL (network.kind: eql): no Theorem 2 or node pruning (LIES only), the best restart is kept"
+    summary = _training_summary(NodePruning.name, kept, [(x, t)], time.perf_counter() - start, [False])
+    summary["note"] = "EQL (network.kind: eql): no node pruning (LIES only), the best restart is kept"
     if art.net.n_models > 1:
         summary.update(restarts=art.net.n_models, chosen_restart=best, restarts_error=errors, restarts_nonzero=sizes)
     return NetworkArtifact(kept, art.transform, art.variables, art.target, art.history, summary,
                            [art.added[best]] if art.added is not None else None)
 
 
-def _prune_task(art: NetworkArtifact, task: TaskData, params: GradientPruningParams, device) -> NetworkArtifact:
-    """Theorem 2 pruning, node pruning with refit, Theorem 2 again, for every restart of one task; then the best
-    restart (`lies.pruning.select_restart`) is kept."""
+class GradientPruning(_PruningStage):
+    """Theorem 2 on every restart; all restarts go on (node pruning, or extraction when it is skipped, chooses)."""
+
+    name = "gradient_pruning"
+    Params = GradientPruningParams
+
+    def prune_task(self, art, task, params, device):
+        return _gradient_prune_task(art, task, params, device)
+
+    def eql_task(self, art, task, params, device):
+        return _passed_through(self.name, art, "EQL (network.kind: eql): no Theorem 2 pruning (LIES only); EQL's "
+                                               "threshold in strong_admm is its pruning")
+
+
+def _gradient_prune_task(art: NetworkArtifact, task: TaskData, params: GradientPruningParams, device):
     start = time.perf_counter()
+    x, t = _network_tensors(art.transform, task.train, device)
+    pruned = []
+    for r in range(art.net.n_models):
+        net = art.net.select([r]).to(device)
+        gradient_prune(net, x[None], params.threshold, params.quantile, params.max_samples,
+                       generator=_generator(task.spec.seed, 6, r))
+        pruned.append(net.cpu())
+    restarts = LiesNetwork.stack(pruned)
+    data = [(x.cpu(), t.cpu())] * restarts.n_models
+    summary = _training_summary(GradientPruning.name, restarts, data, time.perf_counter() - start,
+                                [False] * restarts.n_models)
+    return NetworkArtifact(restarts, art.transform, art.variables, art.target, list(art.history), summary, art.added)
+
+
+class NodePruning(_PruningStage):
+    """Node pruning with refit and Theorem 2 again on every restart, then the restart to keep
+    (`lies.pruning.select_restart`)."""
+
+    name = "node_pruning"
+    Params = NodePruningParams
+
+    def prune_task(self, art, task, params, device):
+        return _node_prune_task(art, task, params, device)
+
+    def eql_task(self, art, task, params, device):
+        return _choose_eql_restart(art, task, params, device)
+
+
+def _node_prune_task(art: NetworkArtifact, task: TaskData, params: NodePruningParams, device) -> NetworkArtifact:
+    start = time.perf_counter()
+    # Theorem 2 is gradient pruning's: with that stage skipped (Table I's row) its second pass is skipped too
+    theorem_2 = not (art.summary or {}).get("skipped", False)
     x, t = _network_tensors(art.transform, task.train, device)
     pruned, records, history = [], [], list(art.history)
     for r in range(art.net.n_models):
         net = art.net.select([r]).to(device)
         generator = _generator(task.spec.seed, 6, r)
-        gradient_prune(net, x[None], params.threshold, params.quantile, params.max_samples, generator=generator)
-        trials = []
-        if params.node_refit:
-            trials = prune_nodes_with_refit(net, x[None], t[None], params.refit_iterations, params.tolerance,
-                                            params.slack, params.refit_samples, generator=generator)
+        # the stream of Theorem 2's first pass goes on (the seeds of one stage doing both, before they were split)
+        sample_rows(x.shape[0], params.max_samples, generator)
+        trials = prune_nodes_with_refit(net, x[None], t[None], params.refit_iterations, params.tolerance,
+                                        params.slack, params.refit_samples, generator=generator,
+                                        linear_hypothesis=params.linear_hypothesis)
+        if theorem_2:
             gradient_prune(net, x[None], params.threshold, params.quantile, params.max_samples, generator=generator)
         pruned.append(net.cpu())
         records.append(trials)
         history += [{"phase": "node_pruning", "restart": r, **rec, "units": " ".join(rec["units"])} for rec in trials]
     if params.motif_terms and art.transform.log:
-        motif = _motif_candidate(x, t, art, params, device, generator=_generator(task.spec.seed, 7))
+        motif = _motif_candidate(x, t, art, params, device, _generator(task.spec.seed, 7), theorem_2)
         if motif is not None:
             pruned.append(motif[0])
             records.append(motif[1])
@@ -562,8 +646,7 @@ def _prune_task(art: NetworkArtifact, task: TaskData, params: GradientPruningPar
     sizes = [c["total"] for c in restarts.nonzero_counts()]
     best = select_restart(errors, sizes, params.tolerance)
     kept = restarts.select([best])
-    summary = _training_summary(GradientPruning.name, kept, [(x.cpu(), t.cpu())], time.perf_counter() - start,
-                                [False])
+    summary = _training_summary(NodePruning.name, kept, [(x.cpu(), t.cpu())], time.perf_counter() - start, [False])
     summary["node_trials"] = records[best]
     if restarts.n_models > 1:
         summary.update(restarts=restarts.n_models, chosen_restart=best, restarts_error=errors, restarts_nonzero=sizes)
@@ -572,24 +655,27 @@ def _prune_task(art: NetworkArtifact, task: TaskData, params: GradientPruningPar
                            [added] if added is not None else None)
 
 
-def _motif_candidate(x: torch.Tensor, t: torch.Tensor, art: NetworkArtifact, params: GradientPruningParams, device,
-                     generator: torch.Generator):
+def _motif_candidate(x: torch.Tensor, t: torch.Tensor, art: NetworkArtifact, params: NodePruningParams, device,
+                     generator: torch.Generator, theorem_2: bool = True):
     """One more candidate beside the trained restarts: the exp-log motifs `lies.motifs.scan_terms` finds, as a LIES
-    network, refitted and pruned like a restart. None when no motif helps or the chains do not fit the network."""
+    network, pruned like a restart. None when no motif helps or the chains need more layers than the network has."""
     from lies.motifs import motif_network, scan_terms
 
-    idx = torch.randperm(x.shape[0], generator=generator)[: params.refit_samples].to(x.device)
-    xs, ts = x[idx].cpu(), t[idx].cpu()
-    terms = scan_terms(xs, ts, art.transform.scales, max_terms=params.motif_terms,
-                       min_gain=params.motif_min_gain)
+    idx = sample_rows(x.shape[0], params.refit_samples, generator)
+    xs, ts = (x, t) if idx is None else (x[idx.to(x.device)], t[idx.to(x.device)])
+    xs, ts = xs.cpu(), ts.cpu()
+    terms = scan_terms(xs, ts, art.transform.scales, max_terms=params.motif_terms, min_gain=params.motif_min_gain)
     net = motif_network(terms, art.net.arch.n_inputs, xs, ts) if terms else None
     if net is None:
         return None
     net = net.to(device)
-    gradient_prune(net, x[None], params.threshold, params.quantile, params.max_samples, generator=generator)
+    if theorem_2:  # as gradient pruning does for the restarts
+        gradient_prune(net, x[None], params.threshold, params.quantile, params.max_samples, generator=generator)
     trials = prune_nodes_with_refit(net, x[None], t[None], params.refit_iterations, params.tolerance, params.slack,
-                                    params.refit_samples, generator=generator)
-    gradient_prune(net, x[None], params.threshold, params.quantile, params.max_samples, generator=generator)
+                                    params.refit_samples, generator=generator,
+                                    linear_hypothesis=params.linear_hypothesis)
+    if theorem_2:
+        gradient_prune(net, x[None], params.threshold, params.quantile, params.max_samples, generator=generator)
     return net.cpu(), trials
 
 
@@ -637,13 +723,15 @@ def _run_formula_task(stage: "_FormulaStage", art, task: TaskData, params: Formu
     try:
         formula = call_with_timeout(stage.transform, params.time_limit, art, task, params)
     except TimeoutError:
-        return FormulaArtifact(previous, {"stage": stage.name, "skipped": False,
-                                          "seconds": time.perf_counter() - start, "out_of_time": True})
-    return FormulaArtifact(formula, _formula_summary(stage.name, formula, task, time.perf_counter() - start))
+        return FormulaArtifact(previous, {"stage": stage.name, "skipped": False, "seconds": time.perf_counter() - start,
+                                          "out_of_time": True, "stopped_by": "time_limit (wall clock)"})
+    formula, extra = formula if isinstance(formula, tuple) else (formula, {})
+    return FormulaArtifact(formula, _formula_summary(stage.name, formula, task, time.perf_counter() - start, **extra))
 
 
 class _FormulaStage(Stage):
-    """A stage whose work per task is one function ``transform(artifact, task, params) -> Formula``."""
+    """A stage whose work per task is one function ``transform(artifact, task, params) -> Formula`` (or
+    ``(Formula, dict)``: the dict goes into the task's summary)."""
 
     output_kind = "formula"
 
@@ -662,7 +750,7 @@ class Extract(_FormulaStage):
 
     def transform(self, art: NetworkArtifact, task, params):
         net = art.net
-        if net.n_models > 1:  # gradient pruning skipped: the choice among the restarts falls to extraction
+        if net.n_models > 1:  # node pruning skipped: the choice among the restarts falls to extraction
             x, t = _network_tensors(art.transform, task.train, "cpu")
             net = net.select([choose_restart(net, x[None], t[None])])
         return extract_formula(net, art.transform, art.variables)
@@ -689,8 +777,11 @@ class CoefficientOptimization(_FormulaStage):
     def transform(self, art: FormulaArtifact, task, params: CoefficientOptimizationParams):
         from lies.coefficients import optimize_coefficients
 
-        return optimize_coefficients(art.formula, task.train.X, task.train.y, time_limit=params.fit_seconds,
-                                     max_rows=params.max_rows, seed=task.spec.seed)
+        report: dict = {}
+        formula = optimize_coefficients(art.formula, task.train.X, task.train.y, time_limit=params.fit_seconds,
+                                        max_evaluations=params.max_evaluations, max_rows=params.max_rows,
+                                        seed=task.spec.seed, report=report)
+        return formula, report
 
 
 class FinalRounding(_FormulaStage):
@@ -702,8 +793,13 @@ class FinalRounding(_FormulaStage):
     def transform(self, art: FormulaArtifact, task, params: FinalRoundingParams):
         from lies.rounding import final_round
 
-        return final_round(art.formula, task.train.X, params.tau, params.decimals, scale=params.scale,
-                           simplify_timeout=params.simplify_seconds)
+        from lies.metrics import r2_score
+
+        report: dict = {"r2_train_before": r2_score(task.train.y, art.formula(task.train.X))}
+        formula = final_round(art.formula, task.train.X, task.train.y, params.tolerance, params.decimals,
+                              simplify_timeout=params.simplify_seconds, simplify_max_nodes=params.simplify_max_nodes,
+                              report=report)
+        return formula, report
 
 
 #: The paper's stages in DAG order (prepare first).
@@ -715,6 +811,7 @@ STAGES: dict[str, Stage] = {
         Oversampling(),
         StrongAdmm(),
         GradientPruning(),
+        NodePruning(),
         Extract(),
         RoundingToZero(),
         CoefficientOptimization(),
@@ -722,7 +819,7 @@ STAGES: dict[str, Stage] = {
     )
 }
 
-#: The stages ``ablation.skip`` accepts: the four ablations of the paper's Table I, and final rounding.
+#: The stages ``ablation.skip`` accepts: the four ablations of the paper's Table I, node pruning and final rounding.
 SKIPPABLE = tuple(name for name, s in STAGES.items() if s.skippable)
 
 

@@ -33,6 +33,7 @@ class TaskSpec:
     csv: str | None = None
     target: str | None = None
     variables: tuple[str, ...] | None = None  # CSV only: the input columns (default: every other column)
+    noise: float = 0.0  # SRBench's target noise: N(0, (noise * RMS(y_train))^2) added to the training target
 
     @property
     def source(self) -> str:
@@ -47,6 +48,7 @@ class TaskSpec:
             "csv": self.csv,
             "target": self.target,
             "variables": list(self.variables) if self.variables is not None else None,
+            **({"noise": self.noise} if self.noise else {}),  # absent when 0: noiseless task files stay as they were
         }
 
     @classmethod
@@ -60,6 +62,7 @@ class TaskSpec:
             csv=d.get("csv"),
             target=d.get("target"),
             variables=tuple(v) if v is not None else None,
+            noise=float(d.get("noise", 0.0)),
         )
 
 
@@ -89,6 +92,7 @@ def make_tasks(
     csv: str | None = None,
     target: str | None = None,
     variables: Sequence[str] | None = None,
+    noise: float = 0.0,
 ) -> list[TaskSpec]:
     """The task set: every equation (or the one CSV) times ``trials``, each trial with its own seed."""
     if trials < 1:
@@ -105,11 +109,13 @@ def make_tasks(
                 csv=str(csv),
                 target=target,
                 variables=tuple(variables) if variables else None,
+                noise=noise,
             )
             for t in range(trials)
         ]
     ids = resolve_equations(selection)
-    return [TaskSpec(name=f"{e}-t{t}", trial=t, seed=task_seed(seed, t, e), equation=e) for e in ids for t in range(trials)]
+    return [TaskSpec(name=f"{e}-t{t}", trial=t, seed=task_seed(seed, t, e), equation=e, noise=noise)
+            for e in ids for t in range(trials)]
 
 
 @dataclass(frozen=True)
@@ -146,14 +152,32 @@ def log_space(setting: bool | str, task: TaskData) -> bool:
     return use_log(setting, X, y)
 
 
+def add_noise(y: np.ndarray, level: float, scale: float, rng: np.random.Generator) -> np.ndarray:
+    """SRBench's target noise: y + N(0, (level * scale)^2), scale = RMS of the training target."""
+    return y + rng.normal(0.0, level * scale, np.shape(y)) if level else y
+
+
+def noise_rng(spec: TaskSpec, salt: int = 0) -> np.random.Generator:
+    """The noise stream of a task, apart from its sampling stream (the noiseless rows stay the same rows)."""
+    return np.random.default_rng([spec.seed, 7, salt])
+
+
+def _with_noise(spec: TaskSpec, train: Dataset) -> Dataset:
+    if not spec.noise:
+        return train
+    rms = float(np.sqrt(np.mean(train.y**2)))
+    return Dataset(train.X, add_noise(train.y, spec.noise, rms, noise_rng(spec)), train.variables, train.target)
+
+
 def prepare_task(spec: TaskSpec, n_train: int = 10_000, n_test: int = 2_000, test_fraction: float = 0.2) -> TaskData:
-    """Sample (equation) or load and split (CSV) the data of one task."""
+    """Sample (equation) or load and split (CSV) the data of one task; then the training target gets the task's
+    noise (``spec.noise``), the test target none (SRBench's protocol)."""
     rng = np.random.default_rng(spec.seed)
     if spec.equation is not None:
         eq = get_equation(spec.equation)
         train = eq.sample(n_train, rng)
         test = eq.sample(n_test, rng)
-        return TaskData(spec=spec, train=train, test=test)
+        return TaskData(spec=spec, train=_with_noise(spec, train), test=test)
     data = load_csv(spec.csv, spec.target, spec.variables)
     order = rng.permutation(data.n_samples)
     n_hold = max(1, int(round(test_fraction * data.n_samples)))
@@ -161,4 +185,4 @@ def prepare_task(spec: TaskSpec, n_train: int = 10_000, n_test: int = 2_000, tes
     if train.n_samples > n_train:
         train = train.subset(np.arange(n_train))
     spec = replace(spec, variables=data.variables)
-    return TaskData(spec=spec, train=train, test=test)
+    return TaskData(spec=spec, train=_with_noise(spec, train), test=test)

@@ -104,3 +104,21 @@ def test_nan_does_not_loop_forever_and_spares_other_models():
     assert torch.isfinite(net.flat).all()
     assert result.history[1][-1]["restarts"] == 3
     assert math.isfinite(result.history[0][-1]["loss"])
+
+
+def test_a_frozen_model_keeps_its_weights():
+    """After its last restart a diverged model is frozen: neither the gradient step nor the l1 prox moves it."""
+    x, t = _monomial_data()
+    x2, t2 = x.repeat(2, 1, 1), t.repeat(2, 1)
+    t2[1, 0] = float("nan")
+    net = LiesNetwork(2, 2, generator=torch.Generator().manual_seed(0))
+    at_freeze = {}
+
+    def watch(epoch, records):
+        if records[1]["restarts"] > 2 and not at_freeze:
+            at_freeze["flat"] = net.flat[1].detach().clone()
+
+    result = train_admm(net, x2, t2, AdmmConfig(epochs=8, max_restarts=2, alpha=0.05), on_epoch=watch)
+    assert result.diverged == [False, True] and "flat" in at_freeze
+    assert (at_freeze["flat"] != 0).any()
+    assert torch.equal(net.flat[1], at_freeze["flat"])

@@ -90,7 +90,7 @@ def test_inspect_lists_every_stage_in_dag_order(demo):
     evaluation = next(line for line in lines if line.split()[:1] == ["evaluation"])
     assert final[:40] in evaluation
     assert f"task {TASK}" in lines
-    pruning = next(line for line in lines if line.split()[:1] == ["gradient_pruning"])
+    pruning = next(line for line in lines if line.split()[:1] == ["node_pruning"])
     assert re.search(r"kept restart \d of 4", pruning)  # the default: 4 restarts, one kept
     assert run_cli("inspect", out / "data", "--task", TASK)[1] == text  # PATH may be the data/ folder itself
 

@@ -54,6 +54,25 @@ def test_time_limit_really_bounds_the_run():
     assert np.sum((fit(X) - yv) ** 2) <= np.sum((start(X) - yv) ** 2)
 
 
+def test_an_evaluation_bound_gives_the_same_fit_whatever_the_load():
+    """The bound that decides is a count: a fit stopped by it is the same on a busy and an idle machine (a wall
+    clock bound is not), and the report says what stopped it."""
+    rng = np.random.default_rng(2)
+    X = rng.uniform(1.0, 5.0, size=(5_000, 2))
+    yv = 3.0 * np.exp(-0.7 * X[:, 0]) * np.sin(1.3 * X[:, 1]) + 0.2
+    start = Formula(F(1.0) * sympy.exp(F(-0.1) * x) * sympy.sin(F(1.0) * y) + F(0.0001), ["x", "y"])
+    fits, reports = [], []
+    for _ in range(2):
+        report = {}
+        fits.append(optimize_coefficients(start, X, yv, time_limit=60.0, max_evaluations=30, report=report))
+        reports.append(report)
+    assert fits[0] == fits[1] and fits[0] != start
+    assert reports[0] == reports[1] == {"stopped_by": "evaluations", "evaluations": 30}
+    report = {}
+    optimize_coefficients(start, X, yv, time_limit=1e-9, max_evaluations=30, report=report)
+    assert report["stopped_by"] == "wall clock"  # the safety net, reported
+
+
 def test_non_finite_start_returns_input_unchanged():
     X = _data()
     start = Formula(sympy.log(x - F(3.0)) * y, ["y", "x"])  # x in [1, 5]: nan on part of the rows

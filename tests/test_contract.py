@@ -127,8 +127,8 @@ def test_params_yaml_equals_package_defaults():
 
 
 def test_skippable_stages_are_table_one_and_final_rounding():
-    assert SKIPPABLE == ("oversampling", "gradient_pruning", "rounding_to_zero", "coefficient_optimization",
-                         "final_rounding")
+    assert SKIPPABLE == ("oversampling", "gradient_pruning", "node_pruning", "rounding_to_zero",
+                         "coefficient_optimization", "final_rounding")
     for name in SKIPPABLE:
         assert STAGES[name].input_kind == STAGES[name].output_kind  # skipping = passing the input through
 

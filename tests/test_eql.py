@@ -213,11 +213,12 @@ def test_eql_runs_through_every_stage_and_reloads(eql_run):
 
     out, _ = eql_run
     data = out / "data"
-    for stage in ("weak_admm", "strong_admm", "gradient_pruning"):
+    for stage in ("weak_admm", "strong_admm", "gradient_pruning", "node_pruning"):
         art = load_artifact(data / stage / "I.12.1-t0")
         assert isinstance(art.net, EqlNetwork) and not art.transform.log, stage
     weak, strong = (load_artifact(data / s / "I.12.1-t0") for s in ("weak_admm", "strong_admm"))
-    assert weak.net.n_models == 2 and load_artifact(data / "gradient_pruning" / "I.12.1-t0").net.n_models == 1
+    assert weak.net.n_models == 2 and load_artifact(data / "gradient_pruning" / "I.12.1-t0").net.n_models == 2
+    assert load_artifact(data / "node_pruning" / "I.12.1-t0").net.n_models == 1  # the restart it kept
     assert torch.all(strong.net.flat[strong.net.mask == 0] == 0) and (strong.net.mask == 0).any()
     assert load_artifact(data / "oversampling" / "I.12.1-t0").summary["skipped"]
     final = load_artifact(data / "final_rounding" / "I.12.1-t0")

@@ -39,7 +39,7 @@ def test_pipeline_runs_on_cuda():
     from lies.pipeline import Pipeline
 
     tiny = {"weak_admm": {"epochs": 2}, "oversampling": {"max_iter": 1, "retrain": {"epochs": 1}},
-            "strong_admm": {"epochs": 2}, "gradient_pruning": {"refit_iterations": 10}}
+            "strong_admm": {"epochs": 2}, "node_pruning": {"refit_iterations": 10}}
     result = Pipeline(params=tiny).run({"set": ["I.12.1"], "n_train": 500, "n_test": 100},
                                        {"device": "cuda", "n_jobs": 1, "progress": False})
     assert result.rows[0]["formula"]

@@ -100,8 +100,9 @@ def test_skipped_network_stage_passes_its_input_through(all_skipped):
     arts = all_skipped.artifacts
     _same_network(arts["oversampling"][0], arts["weak_admm"][0])
     _same_network(arts["gradient_pruning"][0], arts["strong_admm"][0])
+    _same_network(arts["node_pruning"][0], arts["strong_admm"][0])
     assert arts["oversampling"][0].history == arts["weak_admm"][0].history
-    for name in ("oversampling", "gradient_pruning"):
+    for name in ("oversampling", "gradient_pruning", "node_pruning"):
         summary = arts[name][0].summary
         assert summary["skipped"] is True and summary["stage"] == name and summary["seconds"] == 0.0
 
@@ -175,7 +176,7 @@ class MagnitudePruning(Stage):
     def run(self, inputs, tasks, params, runtime):
         out = []
         for art in inputs:
-            net = art.net.select(range(art.net.n_models))  # every restart; extraction keeps the best
+            net = art.net.select(range(art.net.n_models))  # every restart; node_pruning chooses
             net.prune(net.flat.detach().abs() > params.threshold)
             summary = {"stage": self.name, "skipped": False, "seconds": 0.0,
                        "nonzero": min(c["total"] for c in net.nonzero_counts()), "n_weights": net.n_weights()}
@@ -328,7 +329,8 @@ def _write_params(root: Path, change: dict) -> None:
         ("ablation", {"ablation": {"skipp": []}}, "did you mean 'skip'"),
         ("evaluation", {"evaluation": {"symbolic_timeot": 1}}, "did you mean 'symbolic_timeout'"),
         ("extract", {"extrakt": {}}, "unknown section 'extrakt'; did you mean 'extract'"),
-        ("prepare", {"final_rounding": {"tua": 0.1}}, "final_rounding: unknown key 'tua'; did you mean 'tau'"),
+        ("prepare", {"final_rounding": {"tolerence": 0.1}},
+         "final_rounding: unknown key 'tolerence'; did you mean 'tolerance'"),
     ],
 )
 def test_params_mistakes_are_one_line_errors(run_copy, stage, change, hint):

@@ -103,6 +103,30 @@ def test_node_pruning_removes_a_unit_that_only_duplicates_a_direct_edge():
     assert torch.allclose(w[:3], torch.tensor([s, s, 0.0], dtype=w.dtype), atol=1e-3)  # refit as a power product
 
 
+def test_the_no_hidden_unit_hypothesis_is_its_own_switch():
+    """``linear_hypothesis``: all hidden units are first tried at once (a product of powers, fitted exactly);
+    without it, units are tried one at a time only."""
+    from lies.pruning import prune_nodes_with_refit
+
+    x, t = _log_space_data(lambda X: X[:, 0] * X[:, 1])
+    s = np.log(5)
+    entries = [("output", (0, 0), s / 2), ("output", (0, 1), s / 2), ("layer0", (SIN, 0), 0.1),
+               ("gates", (0, SIN), 1.0), ("output", (0, 3 + SIN), 5 * s), ("layer0", (IDENTITY, 1), 1.0),
+               ("gates", (0, IDENTITY), 1.0), ("output", (0, 3 + IDENTITY), s / 2)]
+    units = []
+    for hypothesis in (True, False):
+        net = LiesNetwork(2, 1)
+        with torch.no_grad():
+            net.flat.zero_()
+            for name, index, value in entries:
+                net.view(net.flat, name)[(0, *index)] = value
+        records = prune_nodes_with_refit(net, x, t, iterations=50, linear_hypothesis=hypothesis)
+        units.append([sorted(r["units"]) for r in records])
+        assert net.nonzero_counts()[0]["gates"] == 0  # either way both units go
+    assert units[0] == [["I0", "S0"]]
+    assert all(len(u) == 1 for u in units[1]) and sorted(u[0] for u in units[1]) == ["I0", "S0"]
+
+
 def _gaussian_with_exp_unit(exp_weight: float, read_weight: float, direct_weight: float):
     """Data of y = exp(-x0^2 / 8) x1 in log space, and a network whose only unit is E0 = exp(exp_weight s z0) read
     with ``read_weight`` beside the direct edge z1 (weight ``direct_weight`` s); s = ln 5 is the input scale."""

@@ -13,7 +13,7 @@ from lies.stages import STAGES, RuntimeParams, TasksParams, parse_params
 
 TASKS = {"set": ["I.12.1"], "n_train": 600, "n_test": 100, "seed": 0}
 TINY = {"weak_admm": {"epochs": 3, "restarts": 3}, "strong_admm": {"epochs": 3},
-        "oversampling": {"max_iter": 1, "retrain": {"epochs": 1}}, "gradient_pruning": {"refit_iterations": 10}}
+        "oversampling": {"max_iter": 1, "retrain": {"epochs": 1}}, "node_pruning": {"refit_iterations": 10}}
 RUNTIME = {"n_jobs": 1}
 
 
@@ -68,7 +68,8 @@ def test_every_training_stage_carries_all_restarts_and_pruning_keeps_one(run):
         assert len(art.summary["restarts_log_r2"]) == 3
         assert {h["restart"] for h in art.history if h["phase"] == stage} == {0, 1, 2}
     assert len(run.artifacts["oversampling"][0].added) == 3
-    pruned = run.artifacts["gradient_pruning"][0]
+    assert run.artifacts["gradient_pruning"][0].net.n_models == 3  # Theorem 2 prunes every restart, keeps them all
+    pruned = run.artifacts["node_pruning"][0]
     assert pruned.net.n_models == 1 and len(pruned.added) == 1
     summary = pruned.summary
     best = summary["chosen_restart"]
@@ -90,7 +91,25 @@ def test_restart_zero_trains_as_a_single_run(tasks, run):
 
 
 def test_extraction_chooses_a_restart_when_pruning_is_skipped(tasks):
-    names = ["weak_admm", "oversampling", "strong_admm", "gradient_pruning", "extract"]
-    result = Pipeline([STAGES[n] for n in names], params=TINY, skip=["gradient_pruning"]).run(tasks, RUNTIME)
+    names = ["weak_admm", "oversampling", "strong_admm", "gradient_pruning", "node_pruning", "extract"]
+    result = Pipeline([STAGES[n] for n in names], params=TINY, skip=["node_pruning"]).run(tasks, RUNTIME)
+    assert result.artifacts["gradient_pruning"][0].net.n_models == 3
     assert result.artifacts["strong_admm"][0].net.n_models == 3
     assert result.artifacts["extract"][0].formula is not None
+
+
+def test_without_gradient_pruning_node_pruning_applies_no_theorem_2(tasks, run):
+    """Table I's "w/o Gradient Pruning": Theorem 2 is that stage's, so node pruning's second pass goes with it."""
+    from lies.pipeline import apply_stage
+    from lies.stages import skipped
+
+    strong = run.artifacts["strong_admm"][0]
+    params = {"refit_iterations": 0, "linear_hypothesis": False, "tolerance": 0.0, "slack": 0.0,
+              "threshold": 1.0}  # no unit goes; a threshold of 1 (a factor e in y) would prune nearly everything
+    without = apply_stage("node_pruning", skipped("gradient_pruning", strong), tasks[0], params)
+    ran = skipped("gradient_pruning", strong)
+    ran.summary["skipped"] = False  # as if gradient pruning had run and kept everything
+    no_threshold = apply_stage("node_pruning", ran, tasks[0], {**params, "threshold": 0.0})
+    assert torch.equal(without.net.flat, no_threshold.net.flat)  # the threshold played no part
+    pruned = apply_stage("node_pruning", ran, tasks[0], params)
+    assert pruned.net.nonzero_counts()[0]["total"] < without.net.nonzero_counts()[0]["total"]

@@ -76,21 +76,53 @@ def test_subsampled_bounds_are_guarded_on_all_rows():
 def test_final_round_gives_exact_integers():
     X = np.random.default_rng(1).uniform(1.0, 5.0, size=(1000, 1))
     f = Formula(F(1.9999) * x ** F(1.0002), ["x"])
-    g = final_round(f, X)
+    g = final_round(f, X, 2 * X[:, 0])
     assert g.expr == 2 * x
     assert g == Formula("2*x", ["x"])
 
 
 def test_final_round_exponent_one_half_becomes_sqrt(X2):
     f = Formula(F(0.50001) * x ** F(0.49999) * y, ["x", "y"])
-    g = final_round(f, X2)
+    g = final_round(f, X2, np.sqrt(X2[:, 0]) * X2[:, 1] / 2)
     assert g.expr == sympy.sqrt(x) * y / 2
     assert g.n_constants == 0
 
 
+def test_final_round_snaps_to_a_square_root_not_to_one_decimal():
+    """sqrt(2*G*M/r) refitted as 1.41421*sqrt(G*M/r): one decimal (1.4) would cost R^2 0.999; sqrt(2) costs
+    nothing, so that is what it becomes."""
+    from lies.metrics import r2_score
+
+    X = np.random.default_rng(3).uniform(1.0, 5.0, size=(2000, 3))
+    truth = np.sqrt(2 * X[:, 0] * X[:, 1] / X[:, 2])
+    g_, m_, r_ = sympy.symbols("G M r")
+    f = Formula(F(1.4142135) * sympy.sqrt(g_) * sympy.sqrt(m_) / sympy.sqrt(r_), ["G", "M", "r"])
+    report = {}
+    g = final_round(f, X, truth, report=report)
+    assert g.expr.has(sympy.sqrt(2)) and g.n_constants == 0 and report["snapped"] == 1
+    assert r2_score(truth, g(X)) > 1 - 1e-12
+    one_decimal = Formula(F(1.4) * sympy.sqrt(g_) * sympy.sqrt(m_) / sympy.sqrt(r_), ["G", "M", "r"])
+    assert r2_score(truth, one_decimal(X)) < 0.9995  # what the old rule made of it
+
+
+def test_final_round_keeps_a_constant_the_data_tells_apart_and_snaps_within_noise(X2):
+    rng = np.random.default_rng(5)
+    exact = 1.37 * X2[:, 0] * X2[:, 1]
+    f = Formula(F(1.37) * x * y, ["x", "y"])
+    assert final_round(f, X2, exact).n_constants == 1  # 1.37 is not 1.4 on noiseless data
+    g = Formula(F(1.3701) * x * y, ["x", "y"])
+    rms = np.sqrt(np.mean(exact**2))
+    assert final_round(g, X2, exact + rng.normal(0, 1e-3 * rms, exact.shape)) == g  # 0.1 % noise: 11/8 is too far
+    snapped = final_round(g, X2, exact + rng.normal(0, 0.2 * rms, exact.shape))  # 20 % noise: it is not
+    assert snapped.expr == sympy.Rational(11, 8) * x * y
+    h = Formula(F(1.998) * x * y, ["x", "y"])
+    y2 = 2 * X2[:, 0] * X2[:, 1]
+    assert final_round(h, X2, y2 + rng.normal(0, 0.1 * np.sqrt(np.mean(y2**2)), y2.shape)).expr == 2 * x * y
+
+
 def test_final_round_keeps_a_significant_exponent(X2):
     f = Formula(x ** F(1.37) * y, ["x", "y"])
-    g = final_round(f, X2)
+    g = final_round(f, X2, X2[:, 0] ** 1.37 * X2[:, 1])
     assert g.n_constants == 1 and g.expr.has(F(1.37))
 
 
@@ -101,8 +133,17 @@ def test_final_round_leaves_huge_constants_alone(X2):
 
 def test_final_round_with_simplify_timeout_keeps_unsimplified(X2):
     f = Formula(F(2.0) * x * y + x * y, ["x", "y"])
-    g = final_round(f, X2, simplify_timeout=1e-9)
+    report = {}
+    g = final_round(f, X2, 3 * X2[:, 0] * X2[:, 1], simplify_timeout=1e-9, report=report)
     assert g.expr == 3 * x * y  # rounding happened; (nothing left for simplify to do here anyway)
+
+
+def test_final_round_simplifies_only_up_to_a_size(X2):
+    f = Formula(x * y / x + y, ["x", "y"])  # sympy already makes this 2*y: build a big one instead
+    big = Formula(sum((x + k) ** 2 - x**2 for k in range(1, 12)), ["x", "y"])
+    report = {}
+    assert final_round(big, X2, simplify_max_nodes=5, report=report) == big and report["simplify"] == "too large"
+    assert final_round(big, X2, report=report).complexity < big.complexity and report["simplify"] == "done"
 
 
 def test_no_constants_and_no_rows():
