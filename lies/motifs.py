@@ -37,6 +37,7 @@ Nothing here knows a formula: the grid, the kinds of term and the selection rule
 from __future__ import annotations
 
 import itertools
+import math
 from dataclasses import dataclass
 from typing import Literal, Sequence
 
@@ -47,6 +48,9 @@ from lies.network import LiesNetwork
 
 #: Exponents a scanned monomial may give each variable (raw units: ``v^b``); the refinement moves them freely.
 EXPONENTS = (-2, -1, 0, 1, 2)
+
+#: At most this many monomials are scanned (more variables: monomials of fewer factors; see `_exponent_grid`).
+MAX_MONOMIALS = 4096
 
 #: A residual this small relative to the target's spread is float32's floor: the scan stops adding terms.
 EXACT = 1e-6
@@ -75,8 +79,21 @@ class Term:
 
 
 def _exponent_grid(n: int) -> torch.Tensor:
-    """Every exponent vector of `EXPONENTS`^n except all zeros: (K, n)."""
-    return torch.tensor([b for b in itertools.product(EXPONENTS, repeat=n) if any(b)], dtype=torch.float64)
+    """Every exponent vector of `EXPONENTS`^n except all zeros, (K, n); with many variables only those with at
+    most as many non-zero exponents as keeps K within `MAX_MONOMIALS` (the widest monomials that fit)."""
+    nonzero = [e for e in EXPONENTS if e]
+    factors = n
+    while factors > 1 and sum(math.comb(n, k) * len(nonzero) ** k for k in range(1, factors + 1)) > MAX_MONOMIALS:
+        factors -= 1
+    grid = []
+    for k in range(1, factors + 1):  # by number of factors, without enumerating all of EXPONENTS^n
+        for where in itertools.combinations(range(n), k):
+            for values in itertools.product(nonzero, repeat=k):
+                b = [0] * n
+                for i, v in zip(where, values):
+                    b[i] = v
+                grid.append(tuple(b))
+    return torch.tensor(grid, dtype=torch.float64)
 
 
 # ------------------------------------------------------------------------------------------ term values
