@@ -16,12 +16,13 @@ import platform
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 
 from lies.evaluation import summarize, symbolic_flags
+from lies.peers import BASELINES
 from lies.pipeline import Pipeline, PipelineResult, evaluation_rows
 from lies.artifacts import TEXT_COLUMNS, TaskArtifact, read_frame
 from lies.stages import STAGES, FormulaStageParams, RuntimeParams, TasksParams, skipped
@@ -91,6 +92,26 @@ def rerun_from(
 ROWS_VARIANT = "lies-rows"
 
 
+def parse_variant(text: str) -> tuple[str, dict[str, dict[str, Any]]]:
+    """``"LABEL:section.key=value,section.key=value"`` (``lies benchmark --variant``) -> (label, changes)."""
+    import yaml
+
+    from lies.errors import LiesError
+
+    label, sep, body = text.partition(":")
+    changes: dict[str, dict[str, Any]] = {}
+    for item in body.split(",") if sep else []:
+        key, eq, value = item.strip().partition("=")
+        section, dot, name = key.partition(".")
+        if not (eq and dot and section and name):
+            break
+        changes.setdefault(section, {})[name] = yaml.safe_load(value)
+    else:
+        if label.strip() and changes:
+            return label.strip(), changes
+    raise LiesError(f"--variant {text!r}: expected LABEL:section.key=value[,section.key=value...]")
+
+
 def run_peer(name: str, tasks: Sequence[TaskData], budget: str, n_jobs: int, timeout: float = 10.0) -> list[dict]:
     """Fit one peer on every task's training samples; rows shaped like the pipeline's evaluation rows."""
     from joblib import Parallel, delayed
@@ -138,11 +159,14 @@ def run_benchmark(
     on_progress: Callable[[str], None] | None = None,
     networks: Sequence[Pipeline] = (),
     rows_variant: bool | None = None,
+    variants: Mapping[str, Mapping[str, Mapping[str, Any]]] | None = None,
 ) -> BenchmarkResult:
     """The main pipeline, the ablations, the peers; ``networks``: pipelines of other ``network.kind`` values, run
     on the main run's very samples and reported beside it (``lies benchmark --network lies,eql``); with peers (or
     ``rows_variant``) also LIES with ``oversampling.source: rows`` (from the oversampling stage on), the data a
-    peer gets: no new samples of the true formula."""
+    peer gets: no new samples of the true formula. ``variants``: label -> params changes ({section: {key:
+    value}}), each re-run from the first stage it changes on, reusing the main run's artifacts upstream (a lever
+    measured alone, e.g. ``{"node_pruning": {"motif_terms": 0}}``), and reported as its own row."""
     pipeline = pipeline or Pipeline()
     runtime = runtime or RuntimeParams()
     say = on_progress or (lambda message: None)
@@ -164,8 +188,16 @@ def run_benchmark(
         result.ablations[stage] = run_ablation(main, pipeline, stage, runtime, out_of_time_factor * typical,
                                                equations=solved)
         say(f"without {stage}: {time.perf_counter() - t0:.0f} s")
+    for label, changes in (variants or {}).items():
+        t0 = time.perf_counter()
+        variant = pipeline
+        for section, values in changes.items():
+            variant = variant.with_params(section, **values)
+        first = min((section for section in changes), key=variant.names.index)
+        result.peers[label] = rerun_from(main, variant, first, runtime)
+        say(f"{label}: {time.perf_counter() - t0:.0f} s")
     if rows_variant is None:
-        rows_variant = bool(peers)
+        rows_variant = any(p not in BASELINES for p in peers)
     if rows_variant and "oversampling" in pipeline.names and pipeline.params["oversampling"].source != "rows":
         t0 = time.perf_counter()
         variant = pipeline.with_params("oversampling", source="rows")
@@ -189,6 +221,9 @@ def summary_table(result: BenchmarkResult) -> pd.DataFrame:
         return f"{name.upper()} (this pipeline)" if name in KINDS else name
 
     rows = [{"method": label(result.network), **_summary(result.main.rows)}]
+    raw = [r for r in result.main.rows if r.get("space") == "raw"]
+    if raw:  # tasks whose data log space cannot take (values <= 0), fitted in raw space: their own row
+        rows.append({"method": f"{label(result.network)}, tasks in raw space", **_summary(raw)})
     for name, peer_rows in result.peers.items():
         rows.append({"method": label(name), **_summary(peer_rows)})
     return pd.DataFrame(rows)
@@ -328,7 +363,12 @@ def add_arguments(parser) -> None:
     parser.add_argument("--params", default=None, help="a params.yaml to take stage params from (default: built-in)")
     parser.add_argument("--ablations", default=",".join(TABLE_I),
                         help="comma-separated stages to ablate (Table I), or 'none'")
-    parser.add_argument("--peers", default="", help="comma-separated peers (operon,gplearn); needs lies[peers]")
+    parser.add_argument("--peers", default="loglinear",
+                        help="comma-separated peers: loglinear (the least-squares baseline, the default), operon, "
+                             "gplearn (those need lies[peers]); 'none' for none")
+    parser.add_argument("--variant", action="append", metavar="LABEL:SECTION.KEY=VALUE,...",
+                        help="also re-run the pipeline with these params from the first stage they change on, as "
+                             "its own row (repeatable), e.g. 'no motifs:node_pruning.motif_terms=0'")
     parser.add_argument("--peer-budget", default="default", help="peer budget name (lies.peers), e.g. default, smoke")
     parser.add_argument("--network", default="lies",
                         help="network.kind values, comma-separated (lies,eql): the first is the main pipeline (with "
@@ -382,9 +422,11 @@ def main(args, argv_text: str = "") -> int:
             from lies.errors import LiesError
 
             raise LiesError(f"--ablations: {stage!r} is not a stage that can be skipped")
-    peers = [p.strip() for p in args.peers.split(",") if p.strip()]
-    rows_variant = bool(peers) or args.rows_variant
-    steps = len(pipeline.stages) + len(pipelines) + len(ablations) + len(peers) + rows_variant  # stages, summary...
+    peers = [p.strip() for p in args.peers.split(",") if p.strip() and p.strip() != "none"]
+    rows_variant = any(p not in BASELINES for p in peers) or args.rows_variant
+    variants = dict(parse_variant(text) for text in args.variant or ())
+    steps = (len(pipeline.stages) + len(pipelines) + len(ablations) + len(peers) + rows_variant  # stages, summary..
+             + len(variants))
     results = {}
     for level in levels:
         level_tasks = tasks if level is None else tasks.model_copy(update={"noise": level})
@@ -395,7 +437,8 @@ def main(args, argv_text: str = "") -> int:
                 bar.update(1)
 
             result = run_benchmark(level_tasks, pipeline, runtime, ablations, peers, args.peer_budget,
-                                   on_progress=progress, networks=pipelines[1:], rows_variant=rows_variant)
+                                   on_progress=progress, networks=pipelines[1:], rows_variant=rows_variant,
+                                   variants=variants)
         results[level] = result
         report = write_report(result, out, command=argv_text)
     if len(levels) > 1:

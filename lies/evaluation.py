@@ -45,6 +45,7 @@ def evaluate_task(task: TaskData, summaries: Mapping[str, dict], formula, symbol
         "trial": task.spec.trial,
         "formula": formula.text if formula is not None and not out_of_time else "",
         "out_of_time": out_of_time,
+        "space": summaries.get("weak_admm", {}).get("space", ""),  # log or raw (weak_admm.log: auto)
     }
     if formula is None or out_of_time:
         row.update(r2_test=math.nan, r2_train=math.nan, symbolic_solution=False, symbolic_solution_positive=False,

@@ -53,6 +53,7 @@ from lies.errors import LiesError
 __all__ = [
     "GPLEARN_BUDGETS",
     "OPERON_BUDGETS",
+    "BASELINES",
     "PEERS",
     "PeerResult",
     "available_peers",
@@ -462,3 +463,6 @@ def fit_loglinear(
 
 PEERS: Mapping[str, Callable[..., PeerResult]] = MappingProxyType(
     {"operon": fit_operon, "gplearn": fit_gplearn, "loglinear": fit_loglinear})
+
+#: Peers that search nothing: reference points for what the network adds (``lies benchmark`` runs them by default).
+BASELINES = ("loglinear",)

@@ -425,6 +425,7 @@ class WeakAdmm(_TrainingStage):
         out = []
         for task, tr, (net, histories, diverged, seconds), xt in zip(tasks, transforms, results, data):
             summary = _training_summary(self.name, net, xt, seconds, diverged)
+            summary["space"] = "log" if tr.log else "raw"  # weak_admm.log: auto decides per task
             left_out = task.train.n_samples - len(xt[0][1])
             if left_out:  # a few targets <= 0 (noise near zero): not in log space, still in the formula stages
                 summary["nonpositive_targets_left_out"] = left_out

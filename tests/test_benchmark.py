@@ -22,7 +22,8 @@ TINY = {
 def smoke():
     tasks = TasksParams(set=["I.12.1", "II.8.31"], trials=1, n_train=500, n_test=200)
     return run_benchmark(tasks, Pipeline(params=TINY), RuntimeParams(n_jobs=1, progress=False),
-                         ablations=["oversampling", "node_pruning", "coefficient_optimization"])
+                         ablations=["oversampling", "node_pruning", "coefficient_optimization"], peers=["loglinear"],
+                         variants={"no linear hypothesis": {"node_pruning": {"linear_hypothesis": False}}})
 
 
 def test_main_rows_and_summary(smoke):
@@ -46,6 +47,21 @@ def test_ablations_reuse_upstream_and_mark_the_skipped_stage(smoke):
     for _, row in table.iterrows():
         parts = row["Sym Solution True"] + row["Sym Solution False"] + row["Out-of-Time Error"]
         assert math.isclose(parts, 100.0)
+
+
+def test_baselines_and_variants_are_rows_of_the_same_run(smoke):
+    """The log-linear baseline and a variant fit the very tasks of the main run, scored by the same check."""
+    from lies.benchmark import parse_variant
+
+    assert not [r for r in smoke.peers if r == "lies-rows"]  # a baseline alone does not ask for the rows variant
+    table = summary_table(smoke).set_index("method")
+    assert {"loglinear", "no linear hypothesis"} <= set(table.index)
+    assert table.loc["loglinear", "SSR % prod. of powers"] == 100.0  # both formulas are products of powers
+    for name in ("loglinear", "no linear hypothesis"):
+        assert [r["task"] for r in smoke.peers[name]] == [r["task"] for r in smoke.main.rows]
+    assert parse_variant("no motifs:node_pruning.motif_terms=0") == ("no motifs", {"node_pruning": {"motif_terms": 0}})
+    with pytest.raises(Exception, match="expected LABEL"):
+        parse_variant("node_pruning.motif_terms=0")
 
 
 def test_report_files(smoke, tmp_path):
