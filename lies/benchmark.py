@@ -35,6 +35,7 @@ class BenchmarkResult:
     ablations: dict[str, list[dict]] = field(default_factory=dict)  # skipped stage -> task rows
     peers: dict[str, list[dict]] = field(default_factory=dict)  # peer name -> task rows
     machine: str = ""
+    seconds: dict[str, float] = field(default_factory=dict)  # wall seconds: each stage, evaluation, main, ...
 
 
 def machine_description() -> str:
@@ -69,7 +70,7 @@ def run_ablation(
                 params = params.model_copy(update={"time_limit": time_limit})
             current = s.run(current, tasks, params, runtime)
         artifacts[s.name] = current
-    return evaluation_rows(tasks, artifacts, evaluation_timeout)
+    return evaluation_rows(tasks, artifacts, evaluation_timeout, runtime)
 
 
 def run_peer(name: str, tasks: Sequence[TaskData], budget: str, n_jobs: int, timeout: float = 10.0) -> list[dict]:
@@ -118,16 +119,24 @@ def run_benchmark(
     runtime = runtime or RuntimeParams()
     say = on_progress or (lambda message: None)
     start = time.perf_counter()
-    main = pipeline.run(tasks, runtime, on_stage=lambda name, s: say(f"{name}: {s:.1f} s"))
-    say(f"main pipeline: {time.perf_counter() - start:.0f} s, SSR {main.metrics['ssr']:.3f}")
-    result = BenchmarkResult(main=main, machine=machine_description())
+    seconds: dict[str, float] = {}
+
+    def on_stage(name: str, s: float) -> None:
+        seconds[name] = s
+        say(f"{name}: {s:.1f} s")
+
+    main = pipeline.run(tasks, runtime, on_stage=on_stage)
+    seconds["main"] = time.perf_counter() - start
+    say(f"main pipeline: {seconds['main']:.0f} s, SSR {main.metrics['ssr']:.3f}")
+    result = BenchmarkResult(main=main, machine=machine_description(), seconds=seconds)
     typical = float(np.median([r["seconds_total"] for r in main.rows])) if main.rows else 60.0
     solved = {r["equation"] for r in main.rows if r["symbolic_solution"]}
     for stage in ablations:
         t0 = time.perf_counter()
         result.ablations[stage] = run_ablation(main, pipeline, stage, runtime, out_of_time_factor * typical,
                                                equations=solved)
-        say(f"without {stage}: {time.perf_counter() - t0:.0f} s")
+        seconds[f"without {stage}"] = time.perf_counter() - t0
+        say(f"without {stage}: {seconds[f'without {stage}']:.0f} s")
     for name in peers:
         t0 = time.perf_counter()
         result.peers[name] = run_peer(name, main.tasks, peer_budget, runtime.n_jobs)
@@ -236,6 +245,7 @@ def write_report(result: BenchmarkResult, out: str | Path, command: str = "") ->
         f"Command: `{command}`" if command else "",
         f"Machine: {result.machine}",
         f"Date: {time.strftime('%Y-%m-%d')}",
+        "Wall seconds: " + ", ".join(f"{k} {v:.0f}" for k, v in result.seconds.items()) if result.seconds else None,
         "",
         markdown(summary),
         "",
@@ -265,7 +275,14 @@ def add_arguments(parser) -> None:
     parser.add_argument("--peers", default="", help="comma-separated peers (operon,gplearn); needs lies[peers]")
     parser.add_argument("--peer-budget", default="default", help="peer budget name (lies.peers), e.g. default, smoke")
     parser.add_argument("--device", default="auto")
-    parser.add_argument("--n-jobs", type=int, default=2)
+    parser.add_argument("--n-jobs", type=int, default=2,
+                        help="parallel CPU tasks: processes here, or Dask workers with --backend dask")
+    parser.add_argument("--backend", choices=("loky", "dask"), default="loky",
+                        help="loky: processes on this machine; dask: a Dask cluster (runtime.backend)")
+    parser.add_argument("--scheduler", metavar="ADDRESS", default=None,
+                        help="with --backend dask: tcp://host:port of a running `dask scheduler` "
+                             "(default: a LocalCluster on this machine)")
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     parser.add_argument("--rescore", metavar="DIR", default=None,
                         help="re-check the formulas of a finished benchmark folder and rewrite its report (no training)")
 
@@ -291,7 +308,8 @@ def main(args, argv_text: str = "") -> int:
     tasks_section.update({"set": selection, "trials": args.trials, "seed": args.seed, "csv": None, "target": None})
     tasks = parse_params(TasksParams, tasks_section, "tasks")
     tasks.specs()  # unknown ids or sets fail here, before any work or progress bar
-    runtime = parse_params(RuntimeParams, {"device": args.device, "n_jobs": args.n_jobs}, "runtime")
+    runtime = parse_params(RuntimeParams, {"device": args.device, "n_jobs": args.n_jobs, "backend": args.backend,
+                                           "scheduler": args.scheduler, "progress": not args.quiet}, "runtime")
     ablations = [] if args.ablations in ("", "none") else [s.strip() for s in args.ablations.split(",") if s.strip()]
     for stage in ablations:
         if stage not in STAGES or not STAGES[stage].skippable:
@@ -299,8 +317,8 @@ def main(args, argv_text: str = "") -> int:
 
             raise LiesError(f"--ablations: {stage!r} is not a stage that can be skipped")
     peers = [p.strip() for p in args.peers.split(",") if p.strip()]
-    steps = len(pipeline.stages) + 1 + len(ablations) + len(peers)  # stages, the main summary, the rest
-    with tqdm(total=steps, desc="benchmark", unit="step") as bar:
+    steps = len(pipeline.stages) + 2 + len(ablations) + len(peers)  # stages, evaluation, the main summary, the rest
+    with tqdm(total=steps, desc="benchmark", unit="step", disable=True if args.quiet else None) as bar:
         def progress(message: str) -> None:
             bar.set_postfix_str(message[:60])
             bar.update(1)
