@@ -14,6 +14,7 @@ Every params model forbids unknown keys and suggests the closest known one on a 
 from __future__ import annotations
 
 import math
+import os
 import time
 from typing import Any, Callable, ClassVar, Literal, Sequence
 
@@ -516,7 +517,8 @@ def _map_tasks(fn: Callable, jobs: list[tuple], runtime: RuntimeParams, device: 
     else:
         from joblib import Parallel, delayed
 
-        results = _with_backend(runtime, lambda: Parallel(n_jobs=min(runtime.n_jobs, len(jobs)), return_as="generator")(
+        parallel = Parallel(n_jobs=min(runtime.n_jobs, len(jobs)), return_as="generator")
+        results = _with_backend(runtime, lambda: parallel(
             delayed(_with_threads)(fn, job, runtime.torch_threads) for job in jobs))
     with bar:
         for k, result in enumerate(results):
@@ -557,11 +559,9 @@ def dask_client(scheduler: str | None):
     try:
         from distributed import Client, LocalCluster
     except ImportError:
-        raise LiesError("runtime.backend: dask needs dask.distributed (pip install 'dask[distributed]')") from None
+        raise LiesError("runtime.backend: dask needs dask.distributed (pip install 'lies[dask]')") from None
     if scheduler not in _CLIENTS:
         if scheduler is None:
-            import os
-
             cluster = LocalCluster(n_workers=os.cpu_count() or 1, threads_per_worker=1, processes=True,
                                    dashboard_address=None)
             _CLIENTS[None] = Client(cluster)
