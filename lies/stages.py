@@ -517,8 +517,8 @@ def _map_tasks(fn: Callable, jobs: list[tuple], runtime: RuntimeParams, device: 
     else:
         from joblib import Parallel, delayed
 
-        parallel = Parallel(n_jobs=min(runtime.n_jobs, len(jobs)), return_as="generator")
-        results = _with_backend(runtime, lambda: parallel(
+        n_jobs = min(runtime.n_jobs, len(jobs))
+        results = _with_backend(runtime, lambda: Parallel(n_jobs=n_jobs, return_as="generator")(  # backend: here
             delayed(_with_threads)(fn, job, runtime.torch_threads) for job in jobs))
     with bar:
         for k, result in enumerate(results):
@@ -538,8 +538,9 @@ def progress(total: int, runtime: RuntimeParams, desc: str = "", unit: str = "ta
 
 
 def _with_backend(runtime: RuntimeParams, start: Callable):
-    """Run ``start()`` (a joblib call) under the runtime's backend and yield its results; loky and Dask share every
-    line of the fan-out but this one (joblib's Dask backend sends each job to a worker of the cluster)."""
+    """Run ``start()`` (a joblib call; `Parallel` takes its backend when it is made, so make it in there) under the
+    runtime's backend and yield its results; loky and Dask share every line of the fan-out but this one (joblib's
+    Dask backend sends each job to a worker of the cluster)."""
     from joblib import parallel_config
 
     if runtime.backend == "dask":

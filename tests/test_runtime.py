@@ -5,7 +5,7 @@ import pytest
 
 pytest.importorskip("distributed")
 
-from distributed import LocalCluster, get_task_stream  # noqa: E402
+from distributed import LocalCluster  # noqa: E402
 
 from lies.errors import LiesError  # noqa: E402
 from lies.pipeline import Pipeline  # noqa: E402
@@ -32,9 +32,10 @@ def cluster():
 def test_dask_run_gives_the_loky_formulas(cluster):
     loky = Pipeline(params=TINY).run(TASKS, {"n_jobs": 2, "progress": False})
     runtime = {"n_jobs": 2, "progress": False, "backend": "dask", "scheduler": cluster.scheduler_address}
-    with get_task_stream(dask_client(cluster.scheduler_address)) as stream:
-        dask = Pipeline(params=TINY).run(TASKS, runtime)
-    assert len({t["worker"] for t in stream.data}) == 2  # the work really went to both workers
+    client = dask_client(cluster.scheduler_address)
+    dask = Pipeline(params=TINY).run(TASKS, runtime)
+    executed = client.run(lambda dask_worker: dask_worker.state.executed_count)
+    assert len(executed) == 2 and min(executed.values()) > 0, executed  # the work really went to both workers
     columns = ("task", "formula", "symbolic_solution", "symbolic_solution_srbench", "r2_test")
     assert [[r[c] for c in columns] for r in dask.rows] == [[r[c] for c in columns] for r in loky.rows]
     assert dask.metrics["ssr"] == loky.metrics["ssr"]
