@@ -41,6 +41,7 @@ class BenchmarkResult:
     machine: str = ""
     network: str = "lies"  # the main pipeline's network.kind
     settings: str = ""  # the data settings that change what the numbers mean (noise, oversampling source)
+    seconds: dict[str, float] = field(default_factory=dict)  # wall seconds: each stage, evaluation, main, ...
 
 
 def machine_description() -> str:
@@ -85,7 +86,7 @@ def rerun_from(
                 params = params.model_copy(update={"time_limit": time_limit})
             current = s.run(current, tasks, params, runtime)
         artifacts[s.name] = current
-    return evaluation_rows(tasks, artifacts, evaluation_timeout)
+    return evaluation_rows(tasks, artifacts, evaluation_timeout, runtime)
 
 
 #: The name (in `BenchmarkResult.peers` and results_<name>.csv) of LIES with oversampling from the given rows only.
@@ -171,23 +172,33 @@ def run_benchmark(
     runtime = runtime or RuntimeParams()
     say = on_progress or (lambda message: None)
     start = time.perf_counter()
-    main = pipeline.run(tasks, runtime, on_stage=lambda name, s: say(f"{name}: {s:.1f} s"))
-    say(f"main pipeline: {time.perf_counter() - start:.0f} s, SSR {main.metrics['ssr']:.3f}")
+    seconds: dict[str, float] = {}
+
+    def on_stage(name: str, s: float) -> None:
+        seconds[name] = s
+        say(f"{name}: {s:.1f} s")
+
+    main = pipeline.run(tasks, runtime, on_stage=on_stage)
+    seconds["main"] = time.perf_counter() - start
+    say(f"main pipeline: {seconds['main']:.0f} s, SSR {main.metrics['ssr']:.3f}")
     source = pipeline.params["oversampling"].source if "oversampling" in pipeline.names else "-"
     result = BenchmarkResult(main=main, machine=machine_description(), network=pipeline.network.kind,
                              settings=f"noise {tasks.noise:g} (training targets), {tasks.n_train} training samples, "
-                                      f"oversampling.source: {source}; SSR: SRBench's check (plain symbols)")
+                                      f"oversampling.source: {source}; SSR: SRBench's check (plain symbols)",
+                             seconds=seconds)
     for other in networks:
         t0 = time.perf_counter()
         result.peers[other.network.kind] = other.run(main.tasks, runtime).rows
-        say(f"network {other.network.kind}: {time.perf_counter() - t0:.0f} s")
+        seconds[f"network {other.network.kind}"] = time.perf_counter() - t0
+        say(f"network {other.network.kind}: {seconds[f'network {other.network.kind}']:.0f} s")
     typical = float(np.median([r["seconds_total"] for r in main.rows])) if main.rows else 60.0
     solved = {r["equation"] for r in main.rows if r["symbolic_solution"]}
     for stage in ablations:
         t0 = time.perf_counter()
         result.ablations[stage] = run_ablation(main, pipeline, stage, runtime, out_of_time_factor * typical,
                                                equations=solved)
-        say(f"without {stage}: {time.perf_counter() - t0:.0f} s")
+        seconds[f"without {stage}"] = time.perf_counter() - t0
+        say(f"without {stage}: {seconds[f'without {stage}']:.0f} s")
     for label, changes in (variants or {}).items():
         t0 = time.perf_counter()
         variant = pipeline
@@ -195,14 +206,16 @@ def run_benchmark(
             variant = variant.with_params(section, **values)
         first = min((section for section in changes), key=variant.names.index)
         result.peers[label] = rerun_from(main, variant, first, runtime)
-        say(f"{label}: {time.perf_counter() - t0:.0f} s")
+        seconds[label] = time.perf_counter() - t0
+        say(f"{label}: {seconds[label]:.0f} s")
     if rows_variant is None:
         rows_variant = any(p not in BASELINES for p in peers)
     if rows_variant and "oversampling" in pipeline.names and pipeline.params["oversampling"].source != "rows":
         t0 = time.perf_counter()
         variant = pipeline.with_params("oversampling", source="rows")
         result.peers[ROWS_VARIANT] = rerun_from(main, variant, "oversampling", runtime)
-        say(f"oversampling from rows: {time.perf_counter() - t0:.0f} s")
+        seconds["oversampling from rows"] = time.perf_counter() - t0
+        say(f"oversampling from rows: {seconds['oversampling from rows']:.0f} s")
     for name in peers:
         t0 = time.perf_counter()
         result.peers[name] = run_peer(name, main.tasks, peer_budget, runtime.n_jobs)
@@ -337,6 +350,7 @@ def write_report(result: BenchmarkResult, out: str | Path, command: str = "") ->
         f"Machine: {result.machine}",
         f"Settings: {result.settings}" if result.settings else "",
         f"Date: {time.strftime('%Y-%m-%d')}",
+        "Wall seconds: " + ", ".join(f"{k} {v:.0f}" for k, v in result.seconds.items()) if result.seconds else None,
         "",
         markdown(summary),
         "",
@@ -381,7 +395,14 @@ def add_arguments(parser) -> None:
     parser.add_argument("--rows-variant", action="store_true",
                         help="also run LIES with oversampling.source: rows (done anyway with --peers)")
     parser.add_argument("--device", default="auto")
-    parser.add_argument("--n-jobs", type=int, default=2)
+    parser.add_argument("--n-jobs", type=int, default=2,
+                        help="parallel CPU tasks: processes here, or Dask workers with --backend dask")
+    parser.add_argument("--backend", choices=("loky", "dask"), default="loky",
+                        help="loky: processes on this machine; dask: a Dask cluster (runtime.backend)")
+    parser.add_argument("--scheduler", metavar="ADDRESS", default=None,
+                        help="with --backend dask: tcp://host:port of a running `dask scheduler` "
+                             "(default: a LocalCluster on this machine)")
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     parser.add_argument("--rescore", metavar="DIR", default=None,
                         help="re-check the formulas of a finished benchmark folder and rewrite its report (no training)")
 
@@ -415,7 +436,8 @@ def main(args, argv_text: str = "") -> int:
         tasks_section["noise"] = levels[0]
     tasks = parse_params(TasksParams, tasks_section, "tasks")
     tasks.specs()  # unknown ids or sets fail here, before any work or progress bar
-    runtime = parse_params(RuntimeParams, {"device": args.device, "n_jobs": args.n_jobs}, "runtime")
+    runtime = parse_params(RuntimeParams, {"device": args.device, "n_jobs": args.n_jobs, "backend": args.backend,
+                                           "scheduler": args.scheduler, "progress": not args.quiet}, "runtime")
     ablations = [] if args.ablations in ("", "none") else [s.strip() for s in args.ablations.split(",") if s.strip()]
     for stage in ablations:
         if stage not in STAGES or not STAGES[stage].skippable:
@@ -425,13 +447,14 @@ def main(args, argv_text: str = "") -> int:
     peers = [p.strip() for p in args.peers.split(",") if p.strip() and p.strip() != "none"]
     rows_variant = any(p not in BASELINES for p in peers) or args.rows_variant
     variants = dict(parse_variant(text) for text in args.variant or ())
-    steps = (len(pipeline.stages) + len(pipelines) + len(ablations) + len(peers) + rows_variant  # stages, summary..
-             + len(variants))
+    # the stages, the evaluation, the main summary, other networks, ablations, peers and variants
+    steps = len(pipeline.stages) + 1 + len(pipelines) + len(ablations) + len(peers) + rows_variant + len(variants)
     results = {}
     for level in levels:
         level_tasks = tasks if level is None else tasks.model_copy(update={"noise": level})
         out = Path(args.out) if len(levels) == 1 else Path(args.out) / f"noise-{level:g}"
-        with tqdm(total=steps, desc="benchmark" if level is None else f"noise {level:g}", unit="step") as bar:
+        with tqdm(total=steps, desc="benchmark" if level is None else f"noise {level:g}", unit="step",
+                  disable=True if args.quiet else None) as bar:
             def progress(message: str) -> None:
                 bar.set_postfix_str(message[:60])
                 bar.update(1)

@@ -295,7 +295,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         for name in bar:
             bar.set_description_str(name.ljust(width))  # the stage now running, at a fixed width
             try:
-                run_stage(name, out)
+                run_stage(name, out, progress=False if args.quiet else None)
             except LiesError as exc:
                 raise LiesError(f"stage {name!r} failed: {exc} (finished stages are kept in {out})") from None
     seconds = time.perf_counter() - start

@@ -31,8 +31,8 @@ def symbolic_flags(formula, equation, r2: float, timeout: float = 10.0) -> tuple
     if equation is None:
         return False, False
     literal = is_symbolic_solution(formula, equation.expr, timeout=timeout, r2=r2)
-    if not all(v.low >= 0 for v in equation.variables):
-        return literal, literal
+    if literal or not all(v.low >= 0 for v in equation.variables):
+        return literal, literal  # solved with plain symbols: solved with positive ones too, no second check
     return literal, is_symbolic_solution(formula, equation.expr, timeout=timeout, r2=r2, positive=True)
 
 

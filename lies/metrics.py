@@ -81,7 +81,10 @@ def round_floats(expr: sympy.Basic, decimals: int = 3, zero_below: float = 1e-4)
 
 @dataclass(frozen=True)
 class SymbolicCheck:
-    """Outcome of `symbolic_check_details`, with SRBench's three flags and the intermediate expressions."""
+    """Outcome of `symbolic_check_details`, with SRBench's three flags and the intermediate expressions.
+
+    The flags are checked in SRBench's order and the check stops at the first that holds (the verdict is the
+    same; a later flag is then left False)."""
 
     solved: bool
     reason: str  # "solved", "not solved", "r2 <= 0.5", "degenerate model", "timeout", or "sympy error: ..."
@@ -137,11 +140,13 @@ def _check(model: sympy.Expr, truth: sympy.Expr, affine: bool = False) -> Symbol
         return SymbolicCheck(False, "degenerate model", simplified_model=str(model))
     sym_diff = round_floats(truth - model)
     sym_frac = round_floats(model / truth)
-    if not (str(sym_diff) == "0" or _is_constant(sym_diff)):
-        sym_diff = round_floats(sympy.simplify(sym_diff, ratio=1))
     zero = str(sym_diff) == "0"
-    diff_const = _is_constant(sym_diff)
-    frac_const = _is_constant(sym_frac)
+    diff_const = zero or _is_constant(sym_diff)
+    frac_const = not diff_const and _is_constant(sym_frac)
+    if not (diff_const or frac_const):  # the costly simplify only when no cheaper flag holds (same verdict)
+        sym_diff = round_floats(sympy.simplify(sym_diff, ratio=1))
+        zero = str(sym_diff) == "0"
+        diff_const = _is_constant(sym_diff)
     solved = zero or diff_const or frac_const
     is_affine = affine and not solved and _affine_equivalent(model, truth)
     solved = solved or is_affine

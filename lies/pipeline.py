@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
 import pydantic
+import torch
 import yaml
 from pydantic import Field
 
@@ -290,18 +291,29 @@ class Pipeline:
             result.artifacts[stage.name] = current
             if on_stage is not None:
                 on_stage(stage.name, time.perf_counter() - start)
-        result.rows = evaluation_rows(tasks, result.artifacts, evaluation_timeout)
+        start = time.perf_counter()
+        result.rows = evaluation_rows(tasks, result.artifacts, evaluation_timeout, runtime)
         result.metrics = summarize(result.rows)
+        if on_stage is not None:
+            on_stage("evaluation", time.perf_counter() - start)
         return result
 
 
-def evaluation_rows(tasks: Sequence[TaskData], artifacts: Mapping[str, list], timeout: float) -> list[dict]:
+def evaluation_rows(tasks: Sequence[TaskData], artifacts: Mapping[str, list], timeout: float,
+                    runtime: RuntimeParams | None = None) -> list[dict]:
+    """One row per task (`evaluate_task`); the symbolic checks fan out over the runtime's workers like a stage's
+    tasks (in this process when ``runtime`` is None), and the progress bar shows the running SSR."""
+    from lies.stages import _map_tasks
+
     last = list(artifacts)[-1]
-    rows = []
-    for i, task in enumerate(tasks):
-        summaries = {name: arts[i].summary for name, arts in artifacts.items()}
-        rows.append(evaluate_task(task, summaries, getattr(artifacts[last][i], "formula", None), timeout))
-    return rows
+    jobs = [(task, {name: arts[i].summary for name, arts in artifacts.items()},
+             getattr(artifacts[last][i], "formula", None), timeout) for i, task in enumerate(tasks)]
+    runtime = runtime or RuntimeParams(n_jobs=1, progress=False)
+
+    def ssr(rows: list[dict]) -> str:
+        return f"SSR {sum(bool(r['symbolic_solution']) for r in rows)}/{len(rows)}"
+
+    return _map_tasks(evaluate_task, jobs, runtime, torch.device("cpu"), desc="evaluation", postfix=ssr)
 
 
 def get_stage(name: str) -> Stage:
@@ -495,7 +507,7 @@ def run_stage(name: str, root: str | Path = ".", progress: bool | None = None) -
                 write_json(tmp / f"{stage}.json", {"skip": stage in skip})
         return
     if name == "evaluation":
-        return run_evaluation(root, params)
+        return run_evaluation(root, params, runtime)
     stage = STAGES[name]
     stage_params = checked[section_of(name, checked["network"].kind)]
     if name == "prepare":
@@ -515,7 +527,7 @@ def run_stage(name: str, root: str | Path = ".", progress: bool | None = None) -
 EVALUATION_INPUTS = "inputs.json"
 
 
-def run_evaluation(root: Path, params: Mapping) -> None:
+def run_evaluation(root: Path, params: Mapping, runtime: RuntimeParams | None = None) -> None:
     """Evaluate the final formulas: data/evaluation/{metrics.json, results.csv, curves.csv}."""
     import pandas as pd
 
@@ -523,7 +535,8 @@ def run_evaluation(root: Path, params: Mapping) -> None:
     timeout = parse_params(EvaluationParams, params.get("evaluation"), "evaluation").symbolic_timeout
     tasks = read_tasks(data_dir)
     artifacts = {name: read_stage(data_dir, name, tasks) for name in PIPELINE_STAGES}
-    rows = evaluation_rows(tasks, artifacts, timeout)
+    runtime = runtime or parse_params(RuntimeParams, params.get("runtime"), "runtime")
+    rows = evaluation_rows(tasks, artifacts, timeout, runtime)
     curves = []
     for task, art in zip(tasks, artifacts["strong_admm"]):
         for h in art.history:

@@ -199,12 +199,18 @@ class FinalRoundingParams(FormulaStageParams):
 
 
 class RuntimeParams(StageParams):
-    """Where and how wide to run; does not change results on one device (so DVC does not track it)."""
+    """Where and how wide to run; does not change results on one device (so DVC does not track it).
+
+    ``n_jobs`` is the width of the fan-out on either backend: it also decides how models are chunked, so the same
+    ``n_jobs`` gives the same formulas on loky and on Dask.
+    """
 
     device: str = "auto"  # "auto": CUDA when present, else CPU
-    n_jobs: int = Field(2, ge=1)  # processes for CPU work (joblib); each uses `torch_threads` threads
+    n_jobs: int = Field(2, ge=1)  # parallel CPU tasks (processes or Dask workers); each uses `torch_threads` threads
     torch_threads: int = Field(1, ge=1)
     progress: bool = True
+    backend: Literal["loky", "dask"] = "loky"  # joblib's process pool on this machine, or a Dask cluster
+    scheduler: str | None = None  # dask only: tcp://host:port of a running scheduler; null: a LocalCluster here
 
     @pydantic.field_validator("device")
     @classmethod
@@ -343,7 +349,7 @@ def _restart_history(stage: str, histories: Sequence[Sequence[dict]]) -> list[di
 
 
 def _by_model(nets: Sequence[LiesNetwork], keys: Callable[[int, int], tuple], work: Callable, runtime: RuntimeParams,
-              device: torch.device) -> tuple[dict, list[float]]:
+              device: torch.device, desc: str = "") -> tuple[dict, list[float]]:
     """Run ``work(models)`` on chunks of models (restart r of task i is the model ``(i, r)``) and gather per model.
 
     Models with equal ``keys(i, r)`` (same size, same config) share a chunk, and chunks fan out over CPU processes.
@@ -360,7 +366,9 @@ def _by_model(nets: Sequence[LiesNetwork], keys: Callable[[int, int], tuple], wo
 
     done: dict[tuple[int, int], tuple] = {}
     seconds = [0.0] * len(nets)
-    for chunk, net, payloads, chunk_seconds in _map_tasks(run_chunk, [(c,) for c in chunks], runtime, device):
+    jobs = [(c,) for c in chunks]
+    for chunk, net, payloads, chunk_seconds in _map_tasks(run_chunk, jobs, runtime, device, desc=desc, unit="model",
+                                                          sizes=[len(c) for c in chunks]):
         for j, k in enumerate(chunk):
             done[models[k]] = (net.select([j]), payloads[j])
             seconds[models[k][0]] += chunk_seconds / len(chunk)
@@ -388,7 +396,7 @@ class _TrainingStage(Stage):
             return net, list(zip(result.history, result.diverged))
 
         done, seconds = _by_model(nets, lambda i, r: (nets[i].arch, len(data[i][r][1]), configs[i]), work,
-                                  runtime, device)
+                                  runtime, device, desc=self.name)
         out = []
         for i, net in enumerate(nets):
             parts = [done[(i, r)] for r in range(net.n_models)]
@@ -474,7 +482,7 @@ class Oversampling(_TrainingStage):
 
         nets = [a.net for a in inputs]
         done, seconds = _by_model(nets, lambda i, r: (nets[i].arch.n_inputs, tasks[i].train.n_samples), work,
-                                  runtime, device)
+                                  runtime, device, desc=self.name)
         out = []
         for i, (art, task) in enumerate(zip(inputs, tasks)):
             parts = [done[(i, r)] for r in range(art.net.n_models)]
@@ -546,7 +554,7 @@ class _PruningStage(Stage):
         jobs = [(art, task, params, device) for art, task in zip(inputs, tasks)]
         if any(is_eql(a.net) for a in inputs):
             return [self.eql_task(*job) for job in jobs]
-        return _map_tasks(self.prune_task, jobs, runtime, device)
+        return _map_tasks(self.prune_task, jobs, runtime, device, desc=self.name)
 
 
 def _passed_through(stage: str, art: NetworkArtifact, note: str) -> NetworkArtifact:
@@ -680,20 +688,79 @@ def _motif_candidate(x: torch.Tensor, t: torch.Tensor, art: NetworkArtifact, par
     return net.cpu(), trials
 
 
-def _map_tasks(fn: Callable, jobs: list[tuple], runtime: RuntimeParams, device: torch.device) -> list:
-    """``fn(*job)`` for every job, in order: in joblib processes (one torch thread each) when the work runs on the
-    CPU and ``runtime.n_jobs > 1``, else in this process (a GPU is best fed from one process)."""
+def _map_tasks(fn: Callable, jobs: list[tuple], runtime: RuntimeParams, device: torch.device, desc: str = "",
+               unit: str = "task", sizes: Sequence[int] | None = None,
+               postfix: Callable[[list], str] | None = None) -> list:
+    """``fn(*job)`` for every job, in order: fanned out over ``runtime.n_jobs`` joblib workers (loky processes or
+    Dask workers, `runtime.backend`; one torch thread each) when the work runs on the CPU, else in this process
+    (a GPU is best fed from one process). A progress bar (`progress`) counts ``sizes[k]`` units per finished job
+    and shows ``postfix(results so far)``."""
+    bar = progress(sum(sizes) if sizes is not None else len(jobs), runtime, desc, unit)
+    out: list = []
     if device.type != "cpu" or runtime.n_jobs == 1 or len(jobs) == 1:
         # tiny matrices: more threads only add overhead (two threads made one-task runs 10-30x slower here)
         torch.set_num_threads(runtime.torch_threads)
-        return [fn(*job) for job in jobs]
-    from joblib import Parallel, delayed
+        results = (fn(*job) for job in jobs)
+    else:
+        from joblib import Parallel, delayed
 
-    from lies.workers import call_in_worker
+        from lies.workers import call_in_worker
 
-    return Parallel(n_jobs=min(runtime.n_jobs, len(jobs)))(
-        delayed(call_in_worker)(os.getpid(), _with_threads, fn, job, runtime.torch_threads) for job in jobs
-    )
+        n_jobs = min(runtime.n_jobs, len(jobs))
+        results = _with_backend(runtime, lambda: Parallel(n_jobs=n_jobs, return_as="generator")(  # backend: here
+            delayed(call_in_worker)(os.getpid(), _with_threads, fn, job, runtime.torch_threads) for job in jobs))
+    with bar:
+        for k, result in enumerate(results):
+            out.append(result)
+            bar.update(sizes[k] if sizes is not None else 1)
+            if postfix is not None:
+                bar.set_postfix_str(postfix(out), refresh=False)
+    return out
+
+
+def progress(total: int, runtime: RuntimeParams, desc: str = "", unit: str = "task"):
+    """A tqdm bar on stderr, shown only on a terminal and when ``runtime.progress`` (``-q`` turns it off)."""
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc=desc, unit=unit, disable=None if runtime.progress else True, leave=False,
+                dynamic_ncols=True)
+
+
+def _with_backend(runtime: RuntimeParams, start: Callable):
+    """Run ``start()`` (a joblib call; `Parallel` takes its backend when it is made, so make it in there) under the
+    runtime's backend and yield its results; loky and Dask share every line of the fan-out but this one (joblib's
+    Dask backend sends each job to a worker of the cluster)."""
+    from joblib import parallel_config
+
+    if runtime.backend == "dask":
+        config = parallel_config(backend="dask", client=dask_client(runtime.scheduler))
+    else:
+        config = parallel_config(backend="loky")
+    with config:
+        yield from start()
+
+
+_CLIENTS: dict = {}
+
+
+def dask_client(scheduler: str | None):
+    """A `distributed.Client` for ``scheduler`` (``tcp://host:port``), or, for None, for a `LocalCluster` of one
+    single-threaded worker process per CPU core, started once per process and reused by every stage."""
+    try:
+        from distributed import Client, LocalCluster
+    except ImportError:
+        raise LiesError("runtime.backend: dask needs dask.distributed (pip install 'lies[dask]')") from None
+    if scheduler not in _CLIENTS:
+        if scheduler is None:
+            cluster = LocalCluster(n_workers=os.cpu_count() or 1, threads_per_worker=1, processes=True,
+                                   dashboard_address=None)
+            _CLIENTS[None] = Client(cluster)
+        else:
+            try:
+                _CLIENTS[scheduler] = Client(scheduler, timeout=30)
+            except OSError as exc:
+                raise LiesError(f"runtime.scheduler: cannot reach the Dask scheduler at {scheduler}: {exc}") from None
+    return _CLIENTS[scheduler]
 
 
 def _with_threads(fn, job, threads: int):
@@ -741,7 +808,7 @@ class _FormulaStage(Stage):
 
     def run(self, inputs, tasks, params, runtime) -> list[FormulaArtifact]:
         jobs = [(self, a, t, params) for a, t in zip(inputs, tasks)]
-        return _map_tasks(_run_formula_task, jobs, runtime, torch.device("cpu"))
+        return _map_tasks(_run_formula_task, jobs, runtime, torch.device("cpu"), desc=self.name)
 
 
 class Extract(_FormulaStage):

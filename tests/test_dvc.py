@@ -2,21 +2,26 @@
 
 `dvc repro` runs the whole DAG; a second `dvc repro` does nothing; `dvc exp run -S ablation.skip=oversampling`
 re-runs oversampling (as a pass-through) and what follows while reusing the weak ADMM; `dvc exp show` lists the
-experiment with its metrics; going back to `ablation.skip=[]` comes from the run cache; a typo is one clear line.
+experiment with its metrics; going back to `ablation.skip=[]` comes from the run cache; a typo is one clear line;
+the four Table I rows queued (`dvc exp run --queue`) run two at a time (`dvc queue start --jobs 2`) without
+training the weak ADMM again, and `dvc exp show` lists them all.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 import yaml
 
+from lies.benchmark import TABLE_I
 from lies.pipeline import PIPELINE_STAGES, merge_params
 
 pytestmark = pytest.mark.slow
@@ -132,3 +137,28 @@ def test_unknown_stage_in_ablation_skip_is_one_clear_line(repo):
     lines = [line for line in (proc.stdout + proc.stderr).splitlines() if line.startswith("lies: error:")]
     assert len(lines) == 1 and "did you mean 'oversampling'?" in lines[0]
     assert "Traceback" not in proc.stdout + proc.stderr
+
+
+def test_queued_table_i_rows_run_in_parallel_from_the_run_cache(repo):
+    names = []
+    for stage in TABLE_I:
+        queued = _run(repo, "dvc", "exp", "run", "--queue", "-S", f"ablation.skip={stage}").stdout
+        names.append(re.search(r"Queued experiment '([^']+)'", queued).group(1))
+    _run(repo, "dvc", "queue", "start", "--jobs", "2")
+    deadline = time.monotonic() + 1500
+    while re.search(r"\b(Queued|Running)\b", status := _run(repo, "dvc", "queue", "status").stdout):
+        assert time.monotonic() < deadline, status
+        time.sleep(5)
+    _run(repo, "dvc", "queue", "stop", check=False)
+    for name in names:
+        log = _run(repo, "dvc", "queue", "logs", name).stdout
+        ran = _ran(log)
+        assert "evaluation" in ran and not {"prepare", "weak_admm"} & set(ran), log[-3000:]
+    shown = json.loads(_run(repo, "dvc", "exp", "show", "--json").stdout)
+    rows = [rev for row in shown if row["rev"] != "workspace" for exp in row["experiments"] or []
+            for rev in exp["revs"]]
+    skips = {r["name"]: r["data"]["params"]["params.yaml"]["data"]["ablation"]["skip"] for r in rows}
+    assert {skips[name] for name in names} == set(TABLE_I)
+    for r in rows:
+        if r["name"] in names:
+            assert "ssr" in r["data"]["metrics"]["data/evaluation/metrics.json"]["data"]

@@ -54,3 +54,21 @@ def test_eql_pipeline_runs_on_cuda():
     result = Pipeline(params=tiny).run({"set": ["S.1"], "n_train": 500, "n_test": 100},
                                        {"device": "cuda", "n_jobs": 1, "progress": False})
     assert isinstance(result.artifacts["strong_admm"][0].net, EqlNetwork) and result.rows[0]["formula"]
+
+
+def test_tasks_of_one_size_train_as_one_batched_network_on_cuda(monkeypatch):
+    import lies.stages
+    from lies.pipeline import apply_stage, Pipeline
+
+    sizes = []
+    train = lies.stages.train_admm
+
+    def recording(net, *args, **kwargs):
+        sizes.append((net.arch.n_inputs, net.n_models, net.flat.device.type))
+        return train(net, *args, **kwargs)
+
+    monkeypatch.setattr(lies.stages, "train_admm", recording)
+    tasks = [a.data for a in apply_stage("prepare", [], [], {"set": ["I.12.1", "II.8.31", "I.6.2a"],
+                                                                  "n_train": 500, "n_test": 100})]
+    apply_stage("weak_admm", [None] * 3, tasks, {"epochs": 1, "restarts": 2}, {"device": "cuda", "n_jobs": 4})
+    assert sorted(sizes) == [(1, 2, "cuda"), (2, 4, "cuda")]  # one network per size, every restart of each task

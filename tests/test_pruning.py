@@ -98,6 +98,7 @@ def test_node_pruning_removes_a_unit_that_only_duplicates_a_direct_edge():
             net.view(net.flat, name)[(0, *index)] = value
     records = prune_nodes_with_refit(net, x, t, iterations=50)
     assert records[0]["units"] == ["S0"] and records[0]["accepted"]
+    assert records[0]["error_before"] is None  # the linear fit is within slack on its own: no baseline refit
     assert net.nonzero_counts()[0]["gates"] == 0
     w = net.weight("output")[0, 0]
     assert torch.allclose(w[:3], torch.tensor([s, s, 0.0], dtype=w.dtype), atol=1e-3)  # refit as a power product
@@ -149,6 +150,7 @@ def test_node_pruning_keeps_a_unit_the_formula_needs():
     x, t, net, s = _gaussian_with_exp_unit(exp_weight=2.0, read_weight=-1 / 8, direct_weight=1.0)
     records = prune_nodes_with_refit(net, x, t, iterations=50)
     assert records[0]["units"] == ["E0"] and not records[0]["accepted"]
+    assert records[0]["error_before"] < records[0]["error_after"]  # compared with the refitted baseline
     assert net.nonzero_counts()[0]["gates"] == 1
 
 
