@@ -48,14 +48,15 @@ def main() -> None:
         extra = (runtime,) if parallel_evaluation else ()
         rows = evaluation_rows(tasks, arts, 10.0, *extra)
         seconds["evaluation"], cpu["evaluation"] = time.perf_counter() - start, time.process_time() - start_cpu
-        digest = hashlib.sha256(repr([(r["formula"], r["symbolic_solution"], r["symbolic_solution_srbench"])
+        digest = hashlib.sha256(repr([(r["formula"], r["symbolic_solution"], r["symbolic_solution_positive"])
                                       for r in rows]).encode()).hexdigest()[:12]
         solved = sum(bool(r["symbolic_solution"]) for r in rows)
-        print(f"{len(rows)} tasks, {args.n_jobs} jobs: gradient_pruning {seconds['gradient_pruning']:.1f} s, "
-              f"formula stages {sum(v for k, v in seconds.items() if k in STAGES and k != 'gradient_pruning'):.1f} s, "
+        pruning = ("gradient_pruning", "node_pruning")
+        print(f"{len(rows)} tasks, {args.n_jobs} jobs: pruning {sum(seconds[k] for k in pruning):.1f} s, "
+              f"formula stages {sum(v for k, v in seconds.items() if k in STAGES and k not in pruning):.1f} s, "
               f"evaluation {seconds['evaluation']:.1f} s; SSR {solved}/{len(rows)}; formulas {digest}", flush=True)
         if args.n_jobs == 1:  # all in this process: its CPU seconds, which other load on the machine inflates less
-            print(f"  CPU seconds: gradient_pruning {cpu['gradient_pruning']:.1f} s, "
+            print(f"  CPU seconds: pruning {sum(cpu[k] for k in pruning):.1f} s, "
                   f"evaluation {cpu['evaluation']:.1f} s", flush=True)
 
 

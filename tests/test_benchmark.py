@@ -105,7 +105,7 @@ def test_other_networks_get_their_own_summary_row():
     from lies.pipeline import PipelineResult
 
     row = {"task": "S.1-t0", "equation": "S.1", "trial": 0, "formula": "x1 - x2", "out_of_time": False,
-           "r2_test": 1.0, "symbolic_solution": True, "symbolic_solution_srbench": True, "complexity": 3,
+           "r2_test": 1.0, "symbolic_solution": True, "symbolic_solution_positive": True, "complexity": 3,
            "seconds_total": 1.0}
     main = PipelineResult(tasks=[], rows=[{**row, "symbolic_solution": False, "r2_test": 0.5}])
     table = summary_table(BenchmarkResult(main=main, peers={"eql": [row]}))

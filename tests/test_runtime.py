@@ -15,7 +15,7 @@ TINY = {
     "weak_admm": {"epochs": 2, "restarts": 2},
     "oversampling": {"max_iter": 1, "retrain": {"epochs": 1}},
     "strong_admm": {"epochs": 2},
-    "gradient_pruning": {"refit_iterations": 10},
+    "node_pruning": {"refit_iterations": 10},
 }
 TASKS = {"set": ["I.12.1", "II.8.31"], "trials": 1, "n_train": 400, "n_test": 100}
 
@@ -36,7 +36,7 @@ def test_dask_run_gives_the_loky_formulas(cluster):
     dask = Pipeline(params=TINY).run(TASKS, runtime)
     executed = client.run(lambda dask_worker: dask_worker.state.executed_count)
     assert len(executed) == 2 and min(executed.values()) > 0, executed  # the work really went to both workers
-    columns = ("task", "formula", "symbolic_solution", "symbolic_solution_srbench", "r2_test")
+    columns = ("task", "formula", "symbolic_solution", "symbolic_solution_positive", "r2_test")
     assert [[r[c] for c in columns] for r in dask.rows] == [[r[c] for c in columns] for r in loky.rows]
     assert dask.metrics["ssr"] == loky.metrics["ssr"]
 
