@@ -3,7 +3,7 @@
 In log space (III-G) a product of powers ``C prod v_k^a_k`` is linear in the inputs ``x_k = ln v_k / s_k``, and
 node pruning's first hypothesis (no hidden unit) fits it exactly. A factor with a sum or a difference in it,
 
-    (1 - v^2/c^2)^(-1/2),   (1 + chi)^(-1),   (gamma - 1)^(-1),   (u^2 + v^2 + w^2),   (e^(h w / k T) - 1)^(-1)
+    (1 - a^2/b^2)^(-1/2),   (1 + a)^(-1),   (a - 1)^(-1),   (a^2 + b^2 + c^2),   (e^(a b / c) - 1)^(-1)
 
 is, in log space, one *term* added to that linear function, and each kind of term is a short chain of LIES units
 (``m = exp(w . x + w0)`` is a monomial ``exp(w0) prod v^b``, one exp unit reading the inputs and the constant):
@@ -63,7 +63,7 @@ _PLUS = (0.1, 1.0, 10.0)
 _MINUS = (0.3, 0.6, 0.9, 0.99)
 _INVERSE = (1.01, 1.2, 2.0, 5.0)
 _EXP_MEDIAN = (0.3, 1.0, 3.0)
-#: A second monomial inside a log: its median as a multiple of the first's.
+#: A second monomial inside a log: its median as a multiple of the median of what it joins (``s_0 + s_1 m_1``).
 _SECOND = (0.1, 0.3, 1.0, 3.0, 10.0)
 
 
@@ -220,7 +220,7 @@ def _scan_feature(kind: str, signs: tuple, z: torch.Tensor, first: torch.Tensor 
 
 
 def scan_terms(x: torch.Tensor, t: torch.Tensor, scales: Sequence[float], max_terms: int = 3,
-               min_gain: float = 0.5, shortlist: int = 6, refine_iterations: int = 100, chunk: int = 64) -> list[Term]:
+               min_gain: float = 0.2, shortlist: int = 6, refine_iterations: int = 100, chunk: int = 64) -> list[Term]:
     """Greedy least-squares choice of up to ``max_terms`` terms for the log target ``t`` (N,) on network inputs
     ``x`` (N, n + 1, the constant last); see the module docstring. Returns refined terms (possibly none)."""
     x, t = x.double(), t.double()
