@@ -249,10 +249,16 @@ def prune_nodes_with_refit(
     return records
 
 
-#: Mean absolute log-space residuals below this count as equal when restarts are compared: float32's floor for an
-#: exact fit (an exact formula reaches ~1e-6, a close substitute ~1e-4). On noisy data the best error is the noise
-#: level, far above it, and the relative bound (``tolerance`` x the best) decides: it scales with the noise.
-EXACT_FIT = 1e-5
+#: Mean absolute log-space residuals below this many times the target's RMS count as equal when restarts are
+#: compared: float32's floor for an exact fit (about 1e-7 of the target's size; a close substitute is 1e-6 to 1e-4
+#: of it, and must not pass for exact). On noisy data the best error is the noise level, far above it, and the
+#: relative bound (``tolerance`` x the best) decides: it scales with the noise.
+EXACT_FIT = 1e-6
+
+
+def exact_fit_floor(t: torch.Tensor) -> float:
+    """`EXACT_FIT` in the units of the target ``t``: the error below which a fit counts as exact."""
+    return EXACT_FIT * float(t.double().pow(2).mean().sqrt())
 
 
 def restart_errors(net: LiesNetwork, x: torch.Tensor, t: torch.Tensor) -> list[float]:
@@ -265,18 +271,19 @@ def restart_errors(net: LiesNetwork, x: torch.Tensor, t: torch.Tensor) -> list[f
 def choose_restart(net: LiesNetwork, x: torch.Tensor, t: torch.Tensor, tolerance: float = 0.1) -> int:
     """The restart to keep: the sparsest among those that fit about as well as the best one (`select_restart` on
     every model's `restart_errors` and non-zero weights). Only training data is used."""
-    return select_restart(restart_errors(net, x, t), [c["total"] for c in net.nonzero_counts()], tolerance)
+    return select_restart(restart_errors(net, x, t), [c["total"] for c in net.nonzero_counts()], tolerance,
+                          exact_fit_floor(t))
 
 
-def select_restart(errors: Sequence[float], sizes: Sequence[int], tolerance: float = 0.1) -> int:
+def select_restart(errors: Sequence[float], sizes: Sequence[int], tolerance: float = 0.1, floor: float = 0.0) -> int:
     """Index of the restart to keep, from each restart's log-space error and number of non-zero weights.
 
     Restarts are networks of one task trained from different initialisations; which formula a network finds
     depends on where it starts (a Gaussian in log space is one exp unit, but a log unit of the log input comes
     close and is found as often). The rule is node pruning's: a restart qualifies when its mean absolute
-    log-space residual is within ``tolerance`` times the best one (or below `EXACT_FIT`); among those the fewest
-    non-zero weights wins, then the smaller error, then the lower index.
+    log-space residual is within ``tolerance`` times the best one (or below ``floor``, an exact fit's error:
+    `exact_fit_floor`); among those the fewest non-zero weights wins, then the smaller error, then the lower index.
     """
-    bound = max(min(errors) * (1.0 + tolerance), EXACT_FIT)
+    bound = max(min(errors) * (1.0 + tolerance), floor)
     qualified = [m for m in range(len(errors)) if errors[m] <= bound]
     return min(qualified, key=lambda m: (sizes[m], errors[m], m))

@@ -31,8 +31,8 @@ from lies.errors import LiesError, did_you_mean
 from lies.extraction import extract_formula
 from lies.network import LiesNetwork, add_constant_column
 from lies.oversampling import ModelData, OversamplingConfig, oversample
-from lies.pruning import (choose_restart, gradient_prune, prune_nodes_with_refit, restart_errors, sample_rows,
-                          select_restart)
+from lies.pruning import (choose_restart, exact_fit_floor, gradient_prune, prune_nodes_with_refit, restart_errors,
+                          sample_rows, select_restart)
 from lies.tasks import TaskData, add_noise, log_space, make_tasks, prepare_task
 from lies.timeout import call_with_timeout
 from lies.transforms import Transform, positive_target_rows
@@ -570,7 +570,7 @@ def _choose_eql_restart(art: NetworkArtifact, task: TaskData, params: NodePrunin
     x, t = _network_tensors(art.transform, task.train, "cpu")
     errors = restart_errors(art.net, x[None], t[None])
     sizes = [c["total"] for c in art.net.nonzero_counts()]
-    best = select_restart(errors, sizes, params.tolerance)
+    best = select_restart(errors, sizes, params.tolerance, exact_fit_floor(t))
     kept = art.net.select([best])
     summary = _training_summary(NodePruning.name, kept, [(x, t)], time.perf_counter() - start, [False])
     summary["note"] = "EQL (network.kind: eql): no node pruning (LIES only), the best restart is kept"
@@ -653,12 +653,14 @@ def _node_prune_task(art: NetworkArtifact, task: TaskData, params: NodePruningPa
     restarts = LiesNetwork.stack(pruned)
     errors = restart_errors(restarts, x.cpu()[None], t.cpu()[None])
     sizes = [c["total"] for c in restarts.nonzero_counts()]
-    best = select_restart(errors, sizes, params.tolerance)
+    floor = exact_fit_floor(t)
+    best = select_restart(errors, sizes, params.tolerance, floor)
     kept = restarts.select([best])
     summary = _training_summary(NodePruning.name, kept, [(x.cpu(), t.cpu())], time.perf_counter() - start, [False])
     summary["node_trials"] = records[best]
     if restarts.n_models > 1:
-        summary.update(restarts=restarts.n_models, chosen_restart=best, restarts_error=errors, restarts_nonzero=sizes)
+        summary.update(restarts=restarts.n_models, chosen_restart=best, restarts_error=errors, restarts_nonzero=sizes,
+                       restarts_exact_below=floor)
     added = art.added[best] if art.added is not None and best < len(art.added) else None
     return NetworkArtifact(kept, art.transform, art.variables, art.target, history, summary,
                            [added] if added is not None else None)

@@ -8,7 +8,7 @@ import torch
 
 from lies.network import LiesNetwork, add_constant_column
 from lies.pipeline import Pipeline
-from lies.pruning import EXACT_FIT, choose_restart, restart_errors
+from lies.pruning import choose_restart, exact_fit_floor, restart_errors
 from lies.stages import STAGES, RuntimeParams, TasksParams, parse_params
 
 TASKS = {"set": ["I.12.1"], "n_train": 600, "n_test": 100, "seed": 0}
@@ -54,7 +54,7 @@ def test_choose_restart_takes_the_sparsest_of_the_best_fits():
     noise = [("layer0", (3, 0), 1e-3), ("gates", (0, 3), 1.0), ("output", (0, 3 + 3), 1e-3)]  # a near-silent sine
     net = _models(exact + noise, exact, [("output", (0, 0), 2 * s)])  # dense exact, sparse exact, sparser but wrong
     errors = restart_errors(net, x, t)
-    assert errors[0] < EXACT_FIT and errors[1] < EXACT_FIT and errors[2] > 0.1
+    assert errors[0] < exact_fit_floor(t) and errors[1] < exact_fit_floor(t) and errors[2] > 0.1
     assert choose_restart(net, x, t) == 1
     # a model that fits clearly better wins even when it is denser
     net = _models(exact + noise, [("output", (0, 0), s), ("output", (0, 1), 0.9 * s)])
@@ -74,7 +74,8 @@ def test_every_training_stage_carries_all_restarts_and_pruning_keeps_one(run):
     summary = pruned.summary
     best = summary["chosen_restart"]
     assert summary["restarts"] == 3 and len(summary["restarts_error"]) == 3
-    qualified = [e <= max(min(summary["restarts_error"]) * 1.1, EXACT_FIT) for e in summary["restarts_error"]]
+    floor = summary["restarts_exact_below"]
+    qualified = [e <= max(min(summary["restarts_error"]) * 1.1, floor) for e in summary["restarts_error"]]
     assert qualified[best]
     assert summary["restarts_nonzero"][best] == min(n for n, q in zip(summary["restarts_nonzero"], qualified) if q)
 
