@@ -16,7 +16,7 @@ import numpy as np
 import sympy
 
 from lies.formula import Formula, count_nodes
-from lies.timeout import call_with_timeout
+from lies.timeout import TIME_LIMIT_ERRORS, call_with_timeout
 
 __all__ = [
     "r2_score",
@@ -200,7 +200,7 @@ def symbolic_check_details(
                    if isinstance(v, sympy.Symbol)}
             m, t = m.xreplace(pos), t.xreplace(pos)
         return call_with_timeout(_check, timeout, m, t, affine)
-    except TimeoutError:
+    except TIME_LIMIT_ERRORS:
         return SymbolicCheck(False, "timeout")
     except Exception as exc:  # as SRBench: any sympy failure means "not a symbolic solution"
         return SymbolicCheck(False, f"sympy error: {type(exc).__name__}: {exc}")

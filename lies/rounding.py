@@ -40,7 +40,7 @@ import numpy as np
 import sympy
 
 from lies.formula import Formula, Parametrized, _check_X, count_nodes, parametrize
-from lies.timeout import call_with_timeout
+from lies.timeout import TIME_LIMIT_ERRORS, call_with_timeout
 
 __all__ = ["round_to_zero", "final_round", "resolve_scale", "snap_candidates", "noise_floor"]
 
@@ -334,7 +334,7 @@ def _simplified(formula: Formula, X: np.ndarray, timeout: float | None, max_node
     report["simplify"] = "unchanged"
     try:
         expr = call_with_timeout(simplify, timeout, formula.expr)
-    except TimeoutError:
+    except TIME_LIMIT_ERRORS:
         report["simplify"] = "timeout (wall clock)"
         return formula
     except Exception:  # sympy can fail in odd ways on odd input; the unsimplified form is still right

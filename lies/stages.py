@@ -34,7 +34,7 @@ from lies.oversampling import ModelData, OversamplingConfig, oversample
 from lies.pruning import (choose_restart, exact_fit_floor, gradient_prune, prune_nodes_with_refit, restart_errors,
                           sample_rows, select_restart)
 from lies.tasks import TaskData, add_noise, log_space, make_tasks, prepare_task
-from lies.timeout import call_with_timeout
+from lies.timeout import TIME_LIMIT_ERRORS, call_with_timeout
 from lies.transforms import Transform, positive_target_rows
 
 
@@ -792,7 +792,7 @@ def _run_formula_task(stage: "_FormulaStage", art, task: TaskData, params: Formu
     start = time.perf_counter()
     try:
         formula = call_with_timeout(stage.transform, params.time_limit, art, task, params)
-    except TimeoutError:
+    except TIME_LIMIT_ERRORS:
         return FormulaArtifact(previous, {"stage": stage.name, "skipped": False, "seconds": time.perf_counter() - start,
                                           "out_of_time": True, "stopped_by": "time_limit (wall clock)"})
     formula, extra = formula if isinstance(formula, tuple) else (formula, {})

@@ -33,9 +33,14 @@ _REFIRE_S = 0.05
 class _Expired(BaseException):
     """Raised by our alarm handler. A BaseException, so `except Exception:` in the callee does not swallow it."""
 
-    def __init__(self, token: object) -> None:
+    def __init__(self, token: object = None) -> None:  # a default: a leaked one unpickles in the parent process
         super().__init__()
         self.token = token
+
+
+#: What a caller of `call_with_timeout` treats as "out of time": the TimeoutError it raises, and an alarm of a
+#: nested call that leaked past it (rare; without this it would end a whole task set from a worker process).
+TIME_LIMIT_ERRORS = (TimeoutError, _Expired)
 
 
 def timeout_supported() -> bool:
