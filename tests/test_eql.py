@@ -200,7 +200,7 @@ TINY_EQL = [
 
 @pytest.fixture(scope="module")
 def eql_run(tmp_path_factory):
-    from tests.test_cli import run_cli
+    from test_cli import run_cli
 
     out = tmp_path_factory.mktemp("runs") / "eql"
     code, stdout, stderr = run_cli("run", "--equation", "I.12.1", "--out", out, *TINY_EQL)
@@ -228,7 +228,7 @@ def test_eql_runs_through_every_stage_and_reloads(eql_run):
 
 
 def test_inspect_and_stage_work_on_an_eql_run(eql_run):
-    from tests.test_cli import run_cli
+    from test_cli import run_cli
 
     out, _ = eql_run
     code, text, err = run_cli("inspect", out)
