@@ -15,7 +15,8 @@ import time
 from pathlib import Path
 
 from lies.pipeline import Pipeline, evaluation_rows
-from lies.stages import STAGES, RuntimeParams
+from lies.params import RuntimeParams
+from lies.stages import STAGES
 
 
 def main() -> None:

@@ -1,9 +1,10 @@
 """ADMM training of LIES networks (paper III-C(1)-(2), eq. (4)-(9); loss eq. (14)).
 
-One function, `train_admm`, serves both phases of the paper; they differ only in their `AdmmConfig`:
+One function, `train_admm`, serves both phases of the paper; they differ only in their params
+(`lies.params.AdmmParams`, whose defaults are the weak phase's, and `lies.params.StrongAdmmParams`):
 
-* weak ADMM (`weak_config`): rho = 0.5, lambda = 5e-4, 20 epochs: fit first, sparsify gently;
-* strong ADMM (`strong_config`): rho = 0.005, lambda = 5 * 10^-(n-1), 30 epochs: drive unneeded weights to zero.
+* weak ADMM: rho = 0.5, lambda = 5e-4, 20 epochs: fit first, sparsify gently;
+* strong ADMM: rho = 0.005, lambda = 5 * 10^-(n-1), 30 epochs: drive unneeded weights to zero.
 
 The W-step (eq. 6) is a gradient step on eq. (14) = exp loss + ADMM proximity term + l1 + mask loss; the Z-step is
 the l1 proximal operator, a soft threshold (eq. 7-8); the U-step accumulates W - Z (eq. 9). Node gates (Fig. 4) get
@@ -15,12 +16,10 @@ The l1 term of eq. (12) is minimised by its proximal operator in RMSprop's metri
 each step, a soft threshold of ``step * alpha`` per weight), which gives exact zeros; ``"subgradient"`` adds
 ``alpha * sign(w)`` to the gradient instead, as the authors' code does through autograd.
 
-Defaults and what was measured (8 AI-Feynman formulas, one trial, whole pipeline; see BENCHMARKS.md): the paper's
-values are kept (rho, lambda, epochs, lr). With the squared norm of eq. (11) and the strong lambda, Z is 0 for
-n <= 4 and U accumulates W every epoch, so the strong phase acts as a growing ridge that spreads each term over
-redundant paths (0/8 solved without node pruning); no ADMM pull, stronger l1, subgradient l1, a cardinality gate
-budget or small initial gates all stayed at 0-1/8. What moved recovery was node pruning with refit afterwards
-(`lies.pruning.prune_nodes_with_refit`: 6/12 with the paper's strong ADMM, the same as without the ADMM pull).
+The paper's values are the defaults (rho, lambda, epochs, lr). With the squared norm of eq. (11) and the strong
+lambda, Z is 0 for n <= 4 and U accumulates W every epoch, so the strong phase acts as a growing ridge that spreads
+each term over redundant paths; what removes those paths is node pruning with refit afterwards
+(`lies.pruning.prune_nodes_with_refit`). BENCHMARKS.md has the measurements behind both statements.
 
 All models of a `LiesNetwork` train together; each has its own data, its own data order and its own learning rate,
 so a model whose loss turns non-finite is restored to its last finite state and continues at half the learning
@@ -30,49 +29,20 @@ rate without disturbing the others (after ``max_restarts`` it is frozen there an
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Callable, Literal, Sequence
 
 import torch
 
 from lies.losses import admm_penalty, exp_loss, l1_penalty, mask_loss
 from lies.network import LiesNetwork
+from lies.params import AdmmParams
 
-GateMode = Literal["l1", "cardinality"]
-
-
-@dataclass(frozen=True)
-class AdmmConfig:
-    """Hyper-parameters of one ADMM phase. Paper values: see `weak_config` and `strong_config`."""
-
-    epochs: int = 20
-    rho: float = 0.5  # ADMM penalty parameter of eq. (5)-(11)
-    lam: float = 5e-4  # lambda of eq. (3)-(8): the Z soft threshold is lam / rho
-    alpha: float = 0.01  # l1 weight of eq. (12) (the authors' code: 0.05 weak, 0.01 strong)
-    l1_mode: Literal["proximal", "subgradient"] = "proximal"  # how eq. (12) is applied: see train_admm
-    lr: float = 1.5e-2  # RMSprop learning rate (paper IV-A)
-    lr_decay: float = 0.9  # learning rate multiplied by this after every epoch (code: 0.9 weak, 0.95 strong)
-    batch_size: int = 256
-    admm_every: int = 0  # Z/U update every this many optimiser steps; 0 = once per epoch (the authors' code)
-    gate_mode: GateMode = "l1"
-    gate_budget: int | None = None  # active nodes per network for gate_mode="cardinality"; None = n_inputs + 1
-    mask_weight: float = 1.0  # weight of the mask loss, eq. (13)
-    max_restarts: int = 3  # non-finite losses tolerated per model before it is frozen
-
-
-def weak_config(**overrides) -> AdmmConfig:
-    """Weak ADMM of the paper: rho 0.5, lambda 5e-4, 20 epochs."""
-    return replace(AdmmConfig(epochs=20, rho=0.5, lam=5e-4, lr_decay=0.9), **overrides)
 
 
 def strong_lambda(n_inputs: int) -> float:
     """The paper's strong-phase lambda = 5 * 10^-(n-1) for n input variables."""
     return 5.0 * 10.0 ** (-(n_inputs - 1))
-
-
-def strong_config(n_inputs: int, **overrides) -> AdmmConfig:
-    """Strong ADMM of the paper: rho 0.005, lambda 5 * 10^-(n-1), 30 epochs."""
-    return replace(AdmmConfig(epochs=30, rho=0.005, lam=strong_lambda(n_inputs), lr_decay=0.95), **overrides)
 
 
 def soft_threshold(v: torch.Tensor, delta: float) -> torch.Tensor:
@@ -99,25 +69,26 @@ class AdmmState:
     u: dict[str, torch.Tensor]
 
     @classmethod
-    def start(cls, weights: dict[str, torch.Tensor], config: AdmmConfig, n_inputs: int) -> "AdmmState":
+    def start(cls, weights: dict[str, torch.Tensor], config: AdmmParams, n_inputs: int) -> "AdmmState":
         """Z^0 = prox(W^0), U^0 = 0 (the authors' code starts from Z = W: spec B5)."""
         state = cls(z={}, u={k: torch.zeros_like(w) for k, w in weights.items()})
         state.z = {k: _z_update(k, w, config, n_inputs) for k, w in weights.items()}
         return state
 
-    def update(self, weights: dict[str, torch.Tensor], config: AdmmConfig, n_inputs: int) -> None:
+    def update(self, weights: dict[str, torch.Tensor], config: AdmmParams, n_inputs: int) -> None:
         """Eq. (7)-(9): Z <- prox(W + U), then U <- U + W - Z."""
         for k, w in weights.items():
             self.z[k] = _z_update(k, w + self.u[k], config, n_inputs)
             self.u[k] = self.u[k] + w - self.z[k]
 
 
-def _z_update(name: str, v: torch.Tensor, config: AdmmConfig, n_inputs: int) -> torch.Tensor:
+def _z_update(name: str, v: torch.Tensor, config: AdmmParams, n_inputs: int) -> torch.Tensor:
     if config.rho == 0:  # ADMM switched off: the proximity term vanishes, Z is never used
         return torch.zeros_like(v)
     if name == "gates" and config.gate_mode == "cardinality":
         return keep_largest(v, config.gate_budget if config.gate_budget is not None else n_inputs + 1)
-    return soft_threshold(v, config.lam / config.rho)
+    lam = config.lam if config.lam is not None else strong_lambda(n_inputs)
+    return soft_threshold(v, lam / config.rho)
 
 
 @dataclass
@@ -135,7 +106,7 @@ def train_admm(
     net: LiesNetwork,
     x: torch.Tensor,
     y: torch.Tensor,
-    config: AdmmConfig,
+    config: AdmmParams,
     *,
     generators: Sequence[torch.Generator] | torch.Generator | None = None,
     on_epoch: Callable[[int, list[dict[str, float]]], None] | None = None,

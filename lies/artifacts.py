@@ -23,8 +23,9 @@ import shutil
 import struct
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path, PurePath
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
@@ -410,13 +411,27 @@ def _read_added(path: Path, n_restarts: int, variables, target: str) -> list:
     return [Dataset(data.X[restart == r], data.y[restart == r], data.variables, target) for r in range(n_restarts)]
 
 
-class TaskArtifact:
+class Artifact:
+    """What a stage hands to the next one, per task: a typed, immutable value that writes itself into a folder and
+    reads itself back. ``kind`` is the name ``meta.json`` gives it; a stage declares its input and output as these
+    classes (`lies.stages.Stage`). A summary, where there is one, is complete when the artifact is built."""
+
+    kind: ClassVar[str]
+
+    def write(self, folder: Path) -> None:
+        raise NotImplementedError
+
+    @classmethod
+    def read(cls, folder: Path) -> "Artifact":
+        raise NotImplementedError
+
+
+@dataclass(frozen=True, eq=False)  # eq: arrays and tensors have no single truth value
+class TaskArtifact(Artifact):
     """Output of ``prepare``: the task's identity and its training and held-out samples (raw units)."""
 
-    kind = "task"
-
-    def __init__(self, data) -> None:
-        self.data = data  # lies.tasks.TaskData
+    kind: ClassVar[str] = "task"
+    data: Any  # lies.tasks.TaskData
 
     def write(self, folder: Path) -> None:
         write_json(folder / "task.json", self.data.spec.to_dict() | {"target": self.data.train.target,
@@ -435,25 +450,30 @@ class TaskArtifact:
         return cls(TaskData(spec=spec, train=train, test=test))
 
 
-class NetworkArtifact:
+@dataclass(frozen=True, eq=False)  # eq: arrays and tensors have no single truth value
+class NetworkArtifact(Artifact):
     """Output of the training and pruning stages: the networks of one task, their transform and training history.
 
-    ``net`` holds one model per restart (``weak_admm.restarts``; the pruning stage keeps the best one). ``added``
+    ``net`` holds one model per restart (``weak_admm.restarts``; node pruning keeps the best one). ``added``
     holds, per restart, the samples oversampling added (raw units) for the next training stage; on disk one
     ``added.csv`` with a ``restart`` column. ``summary`` is what `lies inspect` shows (non-zero weights, log-space
     R^2, seconds, skipped).
     """
 
-    kind = "network"
+    kind: ClassVar[str] = "network"
+    net: Any  # lies.network.LiesNetwork (or lies.eql.EqlNetwork), one model per restart
+    transform: Any  # lies.transforms.Transform
+    variables: tuple[str, ...]
+    target: str
+    history: tuple[dict, ...] = ()
+    summary: dict = field(default_factory=dict)
+    added: tuple | None = None  # tuple[lies.dataset.Dataset, ...] (per restart) | None
 
-    def __init__(self, net, transform, variables, target, history=(), summary=None, added=None) -> None:
-        self.net = net  # lies.network.LiesNetwork, one model per restart
-        self.transform = transform  # lies.transforms.Transform
-        self.variables = tuple(variables)
-        self.target = target
-        self.history = list(history)
-        self.summary = dict(summary or {})
-        self.added = list(added) if added is not None else None  # list[lies.datasets.Dataset] (per restart) | None
+    def __post_init__(self) -> None:  # plain containers of the declared types, whatever the caller passed
+        object.__setattr__(self, "variables", tuple(self.variables))
+        object.__setattr__(self, "history", tuple(self.history))
+        object.__setattr__(self, "summary", dict(self.summary or {}))
+        object.__setattr__(self, "added", tuple(self.added) if self.added is not None else None)
 
     def write(self, folder: Path) -> None:
         net = self.net
@@ -479,7 +499,7 @@ class NetworkArtifact:
                 "shapes": {name: list(shape) for name, (_, shape) in net.layout.items()},
             },
         )
-        write_frame(folder / "history.csv", pd.DataFrame(self.history, columns=_history_columns(self.history)))
+        write_frame(folder / "history.csv", pd.DataFrame(list(self.history), columns=_history_columns(self.history)))
         write_json(folder / "summary.json", self.summary)
         if self.added is not None:
             frames = [_dataset_frame(d).assign(restart=r) for r, d in enumerate(self.added)]
@@ -524,17 +544,19 @@ def _history_columns(history) -> list[str]:
     return columns
 
 
-class FormulaArtifact:
+@dataclass(frozen=True, eq=False)  # eq: arrays and tensors have no single truth value
+class FormulaArtifact(Artifact):
     """Output of extraction and the formula stages: the formula (text, srepr, latex) and a summary.
 
     ``formula`` is None when a stage ran out of time upstream; the summary then says ``out_of_time``.
     """
 
-    kind = "formula"
+    kind: ClassVar[str] = "formula"
+    formula: Any  # lies.formula.Formula | None
+    summary: dict = field(default_factory=dict)
 
-    def __init__(self, formula, summary=None) -> None:
-        self.formula = formula  # lies.formula.Formula | None
-        self.summary = dict(summary or {})
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "summary", dict(self.summary or {}))
 
     def write(self, folder: Path) -> None:
         write_json(folder / "formula.json", self.formula.to_dict() if self.formula is not None else None)

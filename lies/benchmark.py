@@ -25,7 +25,8 @@ from lies.evaluation import summarize, symbolic_flags
 from lies.peers import BASELINES
 from lies.pipeline import Pipeline, PipelineResult, evaluation_rows
 from lies.artifacts import TEXT_COLUMNS, TaskArtifact, read_frame
-from lies.stages import STAGES, FormulaStageParams, RuntimeParams, TasksParams, skipped
+from lies.params import FormulaStageParams, RuntimeParams, TasksParams
+from lies.stages import STAGES, run_stages
 from lies.tasks import TaskData
 
 #: The four ablations of the paper's Table I and node pruning, which the paper counts as part of pruning
@@ -76,16 +77,12 @@ def rerun_from(
     names = [s.name for s in pipeline.stages]
     first = names.index(first_stage)
     artifacts = {name: [main.artifacts[name][i] for i in keep] for name in names[:first]}
-    current = artifacts[names[first - 1]] if first else [TaskArtifact(t) for t in tasks]
-    for s in pipeline.stages[first:]:
-        if s.name == skip or s.name in pipeline.skipped:
-            current = [skipped(s.name, a) for a in current]
-        else:
-            params = pipeline.params[s.name]
-            if isinstance(params, FormulaStageParams) and time_limit is not None:
-                params = params.model_copy(update={"time_limit": time_limit})
-            current = s.run(current, tasks, params, runtime)
-        artifacts[s.name] = current
+    inputs = artifacts[names[first - 1]] if first else [TaskArtifact(t) for t in tasks]
+    params = {name: p.model_copy(update={"time_limit": time_limit})
+              if isinstance(p, FormulaStageParams) and time_limit is not None else p
+              for name, p in pipeline.params.items()}
+    artifacts.update(run_stages(pipeline.stages[first:], inputs, tasks, params, runtime,
+                                skip=(*pipeline.skipped, *([skip] if skip else []))))
     return evaluation_rows(tasks, artifacts, evaluation_timeout, runtime)
 
 
@@ -117,7 +114,7 @@ def run_peer(name: str, tasks: Sequence[TaskData], budget: str, n_jobs: int, tim
     """Fit one peer on every task's training samples; rows shaped like the pipeline's evaluation rows."""
     from joblib import Parallel, delayed
 
-    from lies.workers import call_in_worker
+    from lies.engine import call_in_worker
 
     return Parallel(n_jobs=n_jobs)(delayed(call_in_worker)(os.getpid(), _peer_row, name, t, budget, timeout)
                                    for t in tasks)
@@ -226,7 +223,7 @@ def run_benchmark(
 # ------------------------------------------------------------------------------------------------ tables
 def summary_table(result: BenchmarkResult) -> pd.DataFrame:
     """SSR, R^2 > 0.99 / 0.999 rates, median seconds per task: LIES and each peer, one row each."""
-    from lies.eql_stages import KINDS
+    from lies.params import NETWORK_KINDS as KINDS
 
     def label(name: str) -> str:
         if name == ROWS_VARIANT:
@@ -416,8 +413,9 @@ def main(args, argv_text: str = "") -> int:
         print(write_report(result, args.rescore, command=argv_text))
         return 0
 
-    from lies.pipeline import OTHER_SECTIONS, load_params
-    from lies.stages import parse_params
+    from lies.params import OTHER_SECTIONS
+    from lies.pipeline import load_params
+    from lies.params import parse_params
 
     params = load_params(args.params) if args.params else {}
     stage_params = {k: v for k, v in params.items() if k not in OTHER_SECTIONS and k != "prepare"}

@@ -61,7 +61,7 @@ def apply_override(params: dict, text: str) -> None:
     import yaml
 
     from lies.errors import did_you_mean
-    from lies.pipeline import SECTIONS
+    from lies.params import SECTIONS
 
     key, sep, value = text.partition("=")
     path = [p.strip() for p in key.split(".")]
@@ -86,7 +86,8 @@ def apply_override(params: dict, text: str) -> None:
 
 def build_run_params(args: argparse.Namespace) -> dict:
     """params.yaml of a run: defaults < --params file < -S overrides < the dedicated flags; validated."""
-    from lies.pipeline import check_params, default_params, load_params, merge_params
+    from lies.params import check_params, default_params, merge_params
+    from lies.pipeline import load_params
 
     if args.data is not None and args.equation is not None:
         raise LiesError("give either --equation or a CSV file, not both")
@@ -129,7 +130,7 @@ def check_run_data(params: dict) -> list[str]:
     import numpy as np
 
     from lies.datasets import load_csv
-    from lies.pipeline import SECTIONS
+    from lies.params import SECTIONS
     from lies.tasks import prepare_task
     from lies.transforms import check_positive, log_space_problem, nonpositive_target_note, use_log
 

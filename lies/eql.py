@@ -222,16 +222,18 @@ def smooth_l12(weights: torch.Tensor, a: float = 0.05) -> torch.Tensor:
 # ---------------------------------------------------------------------------------------------- training
 @dataclass(frozen=True)
 class EqlConfig:
-    """One phase of EQL training. Penalised: ``reg_weight`` > 0; fine-tuning: ``threshold`` set, ``reg_weight`` 0."""
+    """One phase of EQL training, built from `lies.params.EqlParams` (where the defaults are declared:
+    `lies.eql_stages.penalised_config`, `lies.eql_stages.finetune_config`). Penalised: ``reg_weight`` > 0;
+    fine-tuning: ``threshold`` set, ``reg_weight`` 0. The optional fields default to "off"."""
 
-    epochs: int = 50  # passes over the data at ``lr``
+    epochs: int  # passes over the data at ``lr``
+    lr: float  # RMSprop learning rate
+    batch_size: int  # rows per optimiser step
+    smooth_a: float  # the smoothed L0.5 penalty's polynomial range
+    reg_weight: float = 0.0  # weight of that penalty (0: none)
     warmup_epochs: int = 0  # passes before those, at ``lr * warmup_lr_factor``
-    lr: float = 1e-2
-    warmup_lr_factor: float = 10.0
-    reg_weight: float = 5e-3
-    smooth_a: float = 0.05
+    warmup_lr_factor: float = 1.0
     threshold: float | None = None  # mask |w| < threshold to zero (frozen) before the phase
-    batch_size: int = 256
 
 
 @dataclass

@@ -132,9 +132,9 @@ class LiesRegressor(*_BASES):
     # ---------------------------------------------------------------- fitting
     def _pipeline(self):
         """The arguments resolved into a validated Pipeline, the runtime params and the evaluation params."""
-        from lies.eql_stages import NetworkParams
         from lies.pipeline import EvaluationParams, Pipeline
-        from lies.stages import RuntimeParams, StageParams, check_skip, parse_params
+        from lies.params import NetworkParams, RuntimeParams, StageParams, parse_params
+        from lies.stages import check_skip
 
         params = dict(self.params or {})
         for section in ("tasks", "ablation"):

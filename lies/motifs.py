@@ -45,6 +45,9 @@ import torch
 
 from lies.activations import EXP, LOG, N_UNITS, X_EXP, X_LOG
 from lies.network import LiesNetwork
+from lies.params import NodePruningParams
+
+_NODE = NodePruningParams()  # the declared defaults (lies.params) of `scan_terms`
 
 #: Exponents a scanned monomial may give each variable (raw units: ``v^b``); the refinement moves them freely.
 EXPONENTS = (-2, -1, 0, 1, 2)
@@ -219,8 +222,8 @@ def _scan_feature(kind: str, signs: tuple, z: torch.Tensor, first: torch.Tensor 
     return torch.log(inside.clamp_min(X_LOG)), ok
 
 
-def scan_terms(x: torch.Tensor, t: torch.Tensor, scales: Sequence[float], max_terms: int = 3,
-               min_gain: float = 0.2, shortlist: int = 6, refine_iterations: int = 100, chunk: int = 64) -> list[Term]:
+def scan_terms(x: torch.Tensor, t: torch.Tensor, scales: Sequence[float], max_terms: int = _NODE.motif_terms,
+               min_gain: float = _NODE.motif_min_gain, shortlist: int = 6, refine_iterations: int = 100, chunk: int = 64) -> list[Term]:
     """Greedy least-squares choice of up to ``max_terms`` terms for the log target ``t`` (N,) on network inputs
     ``x`` (N, n + 1, the constant last); see the module docstring. Returns refined terms (possibly none)."""
     x, t = x.double(), t.double()

@@ -19,8 +19,8 @@ import numpy as np
 if TYPE_CHECKING:
     import torch
 
-    from lies.admm import AdmmConfig
     from lies.network import LiesNetwork
+    from lies.params import AdmmParams, OversamplingParams
     from lies.transforms import Transform
 
 #: Draw ``n`` raw-unit samples uniformly inside the box [low, high] (one bound per variable): returns (X, y).
@@ -110,16 +110,6 @@ def new_points(
     return X_rows[pick], y_rows[pick]
 
 
-@dataclass(frozen=True)
-class OversamplingConfig:
-    """Algorithm 1's parameters (paper III-D: max_iter = 2, P = 30 %, k = 8)."""
-
-    max_iter: int = 2
-    fraction: float = 0.3  # P: new points per round, as a fraction of the current data set
-    bins: int = 8  # k: equal-width bins per variable
-    min_bin_samples: int = 5  # a cell needs this many samples for its 1 - R^2 to count
-
-
 @dataclass
 class ModelData:
     """One model's data for Algorithm 1: network inputs/targets are recomputed from raw units with its transform."""
@@ -136,7 +126,7 @@ class ModelData:
     rounds: list[dict] | None = None
 
 
-def oversample(net: "LiesNetwork", models: list[ModelData], config: OversamplingConfig, weak: "AdmmConfig",
+def oversample(net: "LiesNetwork", models: list[ModelData], config: "OversamplingParams", weak: "AdmmParams",
                device: "torch.device | str" = "cpu") -> "LiesNetwork":
     """Algorithm 1 for every model of ``net`` at once (models still improving are retrained together).
 

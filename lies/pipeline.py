@@ -22,7 +22,7 @@ and ``dvc repro`` run the same thing.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
@@ -44,94 +44,31 @@ from lies.artifacts import (
     write_json,
     write_meta,
 )
-from lies.eql_stages import EqlParams, NetworkParams, training_section
+from lies.engine import map_tasks
 from lies.errors import LiesError, did_you_mean
 from lies.evaluation import evaluate_task, summarize
-from lies.stages import (
-    SKIPPABLE,
-    STAGES,
+from lies.params import (
+    OTHER_SECTIONS,
+    SECTIONS,
+    EqlParams,
+    EvaluationParams,
+    NetworkParams,
     RuntimeParams,
-    Stage,
     StageParams,
     TasksParams,
-    check_skip,
+    check_params,
     parse_params,
-    skipped,
+    section_of,
+    training_section,
 )
+from lies.stages import SKIPPABLE, STAGES, Stage, run_stages
 from lies.tasks import TaskData
-
-#: Sections of params.yaml that are not stages.
-OTHER_SECTIONS = ("tasks", "ablation", "network", "eql", "evaluation", "runtime")
 
 #: The paper's stages after ``prepare``: what an in-memory `Pipeline` runs by default.
 PIPELINE_STAGES: tuple[str, ...] = tuple(name for name in STAGES if name != "prepare")
 
 #: Every stage of ``dvc.yaml`` in DAG order; ``lies run`` runs them in this order, ``lies inspect`` lists them so.
 DVC_STAGES: tuple[str, ...] = ("prepare", "ablation", *PIPELINE_STAGES, "evaluation")
-
-
-# ------------------------------------------------------------------------------------------- params sections
-class AblationParams(StageParams):
-    """``ablation.skip``: stages that pass their input through (a bare string is one stage, as ``dvc exp -S`` sets)."""
-
-    skip: list[str] = []
-
-    @pydantic.field_validator("skip", mode="before")
-    @classmethod
-    def _known_stages(cls, value: Any) -> list[str]:
-        try:
-            return list(check_skip(value))
-        except LiesError as exc:  # re-raised by pydantic as a ValidationError; parse_params makes it one line
-            raise ValueError(str(exc).removeprefix("ablation.skip: ")) from None
-
-
-class EvaluationParams(StageParams):
-    """The evaluation stage: how long the symbolic-solution check may take per task."""
-
-    symbolic_timeout: float = Field(10.0, gt=0)
-
-
-#: Every section of params.yaml in file order, with the model that validates it (``prepare`` reads ``tasks``).
-SECTIONS: dict[str, type[StageParams]] = {
-    "tasks": TasksParams,
-    "ablation": AblationParams,
-    "network": NetworkParams,  # the switch: lies | eql (see lies.eql_stages)
-    "eql": EqlParams,  # what weak_admm and strong_admm train with under network.kind: eql
-    **{name: STAGES[name].Params for name in PIPELINE_STAGES},
-    "evaluation": EvaluationParams,
-    "runtime": RuntimeParams,
-}
-
-
-def section_of(stage: str, kind: str = "lies") -> str:
-    """The params.yaml section a dvc.yaml stage reads under ``network.kind = kind``."""
-    return training_section(stage, kind) or ("tasks" if stage == "prepare" else stage)
-
-
-def default_params() -> dict[str, dict]:
-    """The project's default params.yaml as plain data, built from the params models' defaults."""
-    return {name: model().model_dump(mode="json") for name, model in SECTIONS.items()}
-
-
-def check_params(params: Mapping[str, Any]) -> dict[str, StageParams]:
-    """Validate every section (a missing one takes its defaults) and the task set; LiesError on the first problem."""
-    unknown = [key for key in params if key not in SECTIONS]
-    if unknown:
-        raise LiesError(f"params: unknown section {unknown[0]!r}{did_you_mean(unknown[0], list(SECTIONS))}")
-    checked = {name: parse_params(model, params.get(name), name) for name, model in SECTIONS.items()}
-    checked["tasks"].specs()  # unknown equation ids, a CSV without a target...
-    return checked
-
-
-def merge_params(base: Mapping[str, Any], changes: Mapping[str, Any]) -> dict:
-    """``base`` with ``changes`` laid over it, mappings merged key by key (a partial section changes some keys)."""
-    out = dict(base)
-    for key, value in changes.items():
-        if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
-            out[key] = merge_params(out[key], value)
-        else:
-            out[key] = value
-    return out
 
 
 # ------------------------------------------------------------------------------------------------ in memory
@@ -208,15 +145,16 @@ class Pipeline:
                         f"(stages: {', '.join(self.names)})")
 
     def _check_kinds(self) -> None:
-        kind = "task"
+        kind = TaskArtifact
         for s in self.stages:
             if s.name in self.skipped:
-                if s.input_kind != s.output_kind:
-                    raise LiesError(f"stage {s.name!r} cannot be skipped: it turns a {s.input_kind} into a "
-                                    f"{s.output_kind}")
+                if s.input_kind is not s.output_kind:
+                    raise LiesError(f"stage {s.name!r} cannot be skipped: it turns a {_kind(s.input_kind)} into a "
+                                    f"{_kind(s.output_kind)}")
                 continue
-            if s.input_kind != kind:
-                raise LiesError(f"stage {s.name!r} takes a {s.input_kind}, but the stage before it gives a {kind}")
+            if s.input_kind is not kind:
+                raise LiesError(f"stage {s.name!r} takes a {_kind(s.input_kind)}, but the stage before it gives a "
+                                f"{_kind(kind)}")
             kind = s.output_kind
 
     def _copy(self, stages=None, params=None, skip=None) -> "Pipeline":
@@ -230,7 +168,7 @@ class Pipeline:
         """Skip stages: each passes its input through unchanged and says ``skipped`` in its summary."""
         for name in names:
             stage = self._stage(name)
-            if not stage.skippable and stage.input_kind != stage.output_kind:
+            if not stage.skippable and stage.input_kind is not stage.output_kind:
                 raise LiesError(f"stage {name!r} cannot be skipped")
         return self._copy(skip=tuple(dict.fromkeys([*self.skipped, *names])))
 
@@ -278,19 +216,12 @@ class Pipeline:
         runtime = runtime if isinstance(runtime, RuntimeParams) else parse_params(RuntimeParams, runtime, "runtime")
         if not (isinstance(tasks, Sequence) and all(isinstance(t, TaskData) for t in tasks)):
             tasks_params = tasks if isinstance(tasks, TasksParams) else parse_params(TasksParams, tasks, "tasks")
-            tasks = [a.data for a in STAGES["prepare"].run([], [], tasks_params, runtime)]
+            prepared = run_stages([STAGES["prepare"]], [], [], {"prepare": tasks_params}, runtime)["prepare"]
+            tasks = [a.data for a in prepared]
         tasks = list(tasks)
         result = PipelineResult(tasks=tasks)
-        current: list = [TaskArtifact(t) for t in tasks]
-        for stage in self.stages:
-            start = time.perf_counter()
-            if stage.name in self.skipped:
-                current = [skipped(stage.name, a) for a in current]
-            else:
-                current = stage.run(current, tasks, self.params[stage.name], runtime)
-            result.artifacts[stage.name] = current
-            if on_stage is not None:
-                on_stage(stage.name, time.perf_counter() - start)
+        result.artifacts = run_stages(self.stages, [TaskArtifact(t) for t in tasks], tasks, self.params, runtime,
+                                      self.skipped, on_stage)
         start = time.perf_counter()
         result.rows = evaluation_rows(tasks, result.artifacts, evaluation_timeout, runtime)
         result.metrics = summarize(result.rows)
@@ -299,12 +230,14 @@ class Pipeline:
         return result
 
 
+def _kind(artifact_type) -> str:
+    return artifact_type.kind if artifact_type is not None else "nothing"
+
+
 def evaluation_rows(tasks: Sequence[TaskData], artifacts: Mapping[str, list], timeout: float,
                     runtime: RuntimeParams | None = None) -> list[dict]:
     """One row per task (`evaluate_task`); the symbolic checks fan out over the runtime's workers like a stage's
     tasks (in this process when ``runtime`` is None), and the progress bar shows the running SSR."""
-    from lies.stages import _map_tasks
-
     last = list(artifacts)[-1]
     jobs = [(task, {name: arts[i].summary for name, arts in artifacts.items()},
              getattr(artifacts[last][i], "formula", None), timeout) for i, task in enumerate(tasks)]
@@ -313,7 +246,7 @@ def evaluation_rows(tasks: Sequence[TaskData], artifacts: Mapping[str, list], ti
     def ssr(rows: list[dict]) -> str:
         return f"SSR {sum(bool(r['symbolic_solution']) for r in rows)}/{len(rows)}"
 
-    return _map_tasks(evaluate_task, jobs, runtime, torch.device("cpu"), desc="evaluation", postfix=ssr)
+    return map_tasks(evaluate_task, jobs, runtime, torch.device("cpu"), desc="evaluation", postfix=ssr)
 
 
 def get_stage(name: str) -> Stage:
@@ -340,7 +273,7 @@ def apply_stage(
     params = params if isinstance(params, StageParams) else parse_params(stage.Params, params, stage.name)
     runtime = runtime if isinstance(runtime, RuntimeParams) else parse_params(
         RuntimeParams, runtime if runtime is not None else {"n_jobs": 1}, "runtime")
-    out = stage.run(inputs, tasks, params, runtime)
+    out = run_stages([stage], inputs, tasks, {stage.name: params}, runtime)[stage.name]
     return out[0] if single else out
 
 
@@ -433,13 +366,12 @@ def read_tasks(data_dir: Path) -> list[TaskData]:
 
 
 def read_stage(data_dir: Path, stage: str, tasks: Sequence[TaskData]) -> list:
-    kind = STAGES[stage].output_kind if stage in STAGES else None
+    """A stage's artifacts, one per task, with the seconds each took (kept beside them: `TIMINGS`)."""
+    kind = STAGES[stage].output_kind.kind if stage in STAGES else None
     seconds = read_timings(data_dir, stage)
     artifacts = [_read_artifact(data_dir / stage / task.name, kind, stage) for task in tasks]
-    for art, task in zip(artifacts, tasks):
-        if task.name in seconds:
-            art.summary["seconds"] = seconds[task.name]
-    return artifacts
+    return [replace(art, summary={**art.summary, "seconds": seconds[task.name]}) if task.name in seconds else art
+            for art, task in zip(artifacts, tasks)]
 
 
 #: Wall seconds per task and stage live beside the outputs, not in them: a stage that re-runs and produces the same
@@ -472,11 +404,7 @@ def write_stage(data_dir: Path, stage: str, artifacts: Sequence, tasks: Sequence
             if timed is None:  # a task artifact: no summary, no timing
                 art.write(folder)
             else:
-                art.summary = {k: v for k, v in timed.items() if k != "seconds"}
-                try:
-                    art.write(folder)
-                finally:
-                    art.summary = timed
+                replace(art, summary={k: v for k, v in timed.items() if k != "seconds"}).write(folder)
                 seconds[task.name] = float(timed.get("seconds", 0.0))
             write_meta(folder, ArtifactMeta(kind=art.kind, stage=stage, task=task.name,
                                             params=params.model_dump(mode="json"), inputs=dict(inputs),
@@ -511,7 +439,7 @@ def run_stage(name: str, root: str | Path = ".", progress: bool | None = None) -
     stage = STAGES[name]
     stage_params = checked[section_of(name, checked["network"].kind)]
     if name == "prepare":
-        arts = stage.run([], [], stage_params, runtime)
+        arts = run_stages([stage], [], [], {name: stage_params}, runtime)[name]
         write_stage(data_dir, name, arts, [a.data for a in arts], stage_params, {})
         return
     tasks = read_tasks(data_dir)
@@ -519,7 +447,7 @@ def run_stage(name: str, root: str | Path = ".", progress: bool | None = None) -
     inputs = read_stage(data_dir, prev, tasks)
     hashes = {"prepare": hash_path(data_dir / "prepare"), prev: hash_path(data_dir / prev)}
     skip = stage.skippable and skip_switch(data_dir, name)
-    outputs = [skipped(name, a) for a in inputs] if skip else stage.run(inputs, tasks, stage_params, runtime)
+    outputs = run_stages([stage], inputs, tasks, {name: stage_params}, runtime, skip=(name,) if skip else ())[name]
     write_stage(data_dir, name, outputs, tasks, stage_params, hashes, skipped_flag=skip)
 
 

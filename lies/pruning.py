@@ -13,6 +13,7 @@ target: 0.01 in log space is a 1 % change of y.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Sequence
 
 import torch
@@ -20,6 +21,11 @@ from torch.func import grad, vmap
 
 from lies.activations import IDENTITY, N_UNITS, SIN
 from lies.network import LiesNetwork
+from lies.params import NodePruningParams, SensitivityParams
+from lies.seeding import Purpose, generator as seeded_generator
+
+_THEOREM_2 = SensitivityParams()  # the declared defaults (lies.params) of the functions below
+_NODE = NodePruningParams()
 
 
 def output_sensitivity(net: LiesNetwork, x: torch.Tensor, quantile: float = 1.0, chunk: int = 1024) -> torch.Tensor:
@@ -53,8 +59,8 @@ def sample_rows(n: int, max_samples: int, generator: torch.Generator | None = No
 
 
 def gradient_prune(
-    net: LiesNetwork, x: torch.Tensor, threshold: float = 0.01, quantile: float = 1.0, max_samples: int = 4096,
-    generator: torch.Generator | None = None,
+    net: LiesNetwork, x: torch.Tensor, threshold: float = _THEOREM_2.threshold, quantile: float = _THEOREM_2.quantile,
+    max_samples: int = _THEOREM_2.max_samples, generator: torch.Generator | None = None,
 ) -> torch.Tensor:
     """Prune, in place, every weight whose output sensitivity is below ``threshold``; then remove dead units.
 
@@ -166,12 +172,12 @@ def prune_nodes_with_refit(
     net: LiesNetwork,
     x: torch.Tensor,
     t: torch.Tensor,
-    iterations: int = 100,
-    tolerance: float = 0.1,
-    slack: float = 1e-3,
-    max_samples: int = 4096,
+    iterations: int = _NODE.refit_iterations,
+    tolerance: float = _NODE.tolerance,
+    slack: float = _NODE.slack,
+    max_samples: int = _NODE.refit_samples,
     generator: torch.Generator | None = None,
-    linear_hypothesis: bool = True,
+    linear_hypothesis: bool = _NODE.linear_hypothesis,
 ) -> list[dict]:
     """Node pruning (III-C(2)) as backward elimination with refit; one model (``net.n_models == 1``).
 
@@ -268,14 +274,15 @@ def restart_errors(net: LiesNetwork, x: torch.Tensor, t: torch.Tensor) -> list[f
     return [float(e) if torch.isfinite(e) else float("inf") for e in errors.cpu()]
 
 
-def choose_restart(net: LiesNetwork, x: torch.Tensor, t: torch.Tensor, tolerance: float = 0.1) -> int:
+def choose_restart(net: LiesNetwork, x: torch.Tensor, t: torch.Tensor, tolerance: float = _NODE.tolerance) -> int:
     """The restart to keep: the sparsest among those that fit about as well as the best one (`select_restart` on
     every model's `restart_errors` and non-zero weights). Only training data is used."""
     return select_restart(restart_errors(net, x, t), [c["total"] for c in net.nonzero_counts()], tolerance,
                           exact_fit_floor(t))
 
 
-def select_restart(errors: Sequence[float], sizes: Sequence[int], tolerance: float = 0.1, floor: float = 0.0) -> int:
+def select_restart(errors: Sequence[float], sizes: Sequence[int], tolerance: float = _NODE.tolerance,
+                   floor: float = 0.0) -> int:
     """Index of the restart to keep, from each restart's log-space error and number of non-zero weights.
 
     Restarts are networks of one task trained from different initialisations; which formula a network finds
@@ -287,3 +294,88 @@ def select_restart(errors: Sequence[float], sizes: Sequence[int], tolerance: flo
     bound = max(min(errors) * (1.0 + tolerance), floor)
     qualified = [m for m in range(len(errors)) if errors[m] <= bound]
     return min(qualified, key=lambda m: (sizes[m], errors[m], m))
+
+
+# ------------------------------------------------------------------------------------------------ the policy
+def gradient_prune_restarts(net: LiesNetwork, x: torch.Tensor, params: SensitivityParams, seed: int) -> LiesNetwork:
+    """Theorem 2 on every restart of one task (``x``: (N, n + 1)), each with its own rows; all restarts go on."""
+    pruned = []
+    for r in range(net.n_models):
+        model = net.select([r]).to(x.device)
+        gradient_prune(model, x[None], params.threshold, params.quantile, params.max_samples,
+                       generator=seeded_generator(seed, Purpose.PRUNING, r))
+        pruned.append(model.cpu())
+    return LiesNetwork.stack(pruned)
+
+
+@dataclass(frozen=True)
+class PrunedRestarts:
+    """What node pruning made of one task's restarts: every candidate pruned, and the one to keep."""
+
+    candidates: LiesNetwork  # one model per trained restart, then the motif candidate when there is one
+    trials: list[list[dict]]  # per candidate, `prune_nodes_with_refit`'s records
+    errors: list[float]  # per candidate, the mean absolute residual in the network's space
+    sizes: list[int]  # per candidate, its non-zero weights
+    floor: float  # `exact_fit_floor` of the target: errors below it count as exact
+    chosen: int  # `select_restart`'s choice
+
+    @property
+    def kept(self) -> LiesNetwork:
+        return self.candidates.select([self.chosen])
+
+
+def prune_restarts(net: LiesNetwork, x: torch.Tensor, t: torch.Tensor, params: NodePruningParams, seed: int,
+                   theorem_2: bool = True, scales: Sequence[float] | None = None) -> PrunedRestarts:
+    """Node pruning of one task: every restart of ``net`` pruned by `prune_nodes_with_refit` (and Theorem 2 again
+    when ``theorem_2``: not when gradient pruning was skipped), plus, when ``scales`` are given (log space: the
+    transform's input scales) and ``params.motif_terms``, one more candidate built from exp-log motifs
+    (`lies.motifs`); then the candidate `select_restart` prefers. ``x``: (N, n + 1), ``t``: (N,), on one device.
+    """
+    pruned, trials = [], []
+    for r in range(net.n_models):
+        model = net.select([r]).to(x.device)
+        generator = seeded_generator(seed, Purpose.PRUNING, r)
+        # the stream of Theorem 2's first pass goes on (the seeds of one stage doing both, before they were split)
+        sample_rows(x.shape[0], params.max_samples, generator)
+        trials.append(prune_nodes_with_refit(model, x[None], t[None], params.refit_iterations, params.tolerance,
+                                             params.slack, params.refit_samples, generator=generator,
+                                             linear_hypothesis=params.linear_hypothesis))
+        if theorem_2:
+            gradient_prune(model, x[None], params.threshold, params.quantile, params.max_samples, generator=generator)
+        pruned.append(model.cpu())
+    if params.motif_terms and scales is not None:
+        motif = _motif_candidate(x, t, net.arch.n_inputs, scales, params, seed, theorem_2)
+        if motif is not None:
+            pruned.append(motif[0])
+            trials.append(motif[1])
+    candidates = LiesNetwork.stack(pruned)
+    errors = restart_errors(candidates, x.cpu()[None], t.cpu()[None])
+    sizes = [c["total"] for c in candidates.nonzero_counts()]
+    floor = exact_fit_floor(t)
+    return PrunedRestarts(candidates, trials, errors, sizes, floor, select_restart(errors, sizes, params.tolerance,
+                                                                                   floor))
+
+
+def _motif_candidate(x: torch.Tensor, t: torch.Tensor, n_inputs: int, scales: Sequence[float],
+                     params: NodePruningParams, seed: int, theorem_2: bool):
+    """The exp-log motifs `lies.motifs.scan_terms` finds, as a LIES network pruned like a restart: (network, trials),
+    or None when no motif helps or the chains need more layers than the network has."""
+    from lies.motifs import motif_network, scan_terms
+
+    generator = seeded_generator(seed, Purpose.MOTIFS)
+    idx = sample_rows(x.shape[0], params.refit_samples, generator)
+    xs, ts = (x, t) if idx is None else (x[idx.to(x.device)], t[idx.to(x.device)])
+    xs, ts = xs.cpu(), ts.cpu()
+    terms = scan_terms(xs, ts, scales, max_terms=params.motif_terms, min_gain=params.motif_min_gain)
+    net = motif_network(terms, n_inputs, xs, ts) if terms else None
+    if net is None:
+        return None
+    net = net.to(x.device)
+    if theorem_2:  # as gradient pruning does for the restarts
+        gradient_prune(net, x[None], params.threshold, params.quantile, params.max_samples, generator=generator)
+    trials = prune_nodes_with_refit(net, x[None], t[None], params.refit_iterations, params.tolerance, params.slack,
+                                    params.refit_samples, generator=generator,
+                                    linear_hypothesis=params.linear_hypothesis)
+    if theorem_2:
+        gradient_prune(net, x[None], params.threshold, params.quantile, params.max_samples, generator=generator)
+    return net.cpu(), trials

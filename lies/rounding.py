@@ -40,7 +40,10 @@ import numpy as np
 import sympy
 
 from lies.formula import Formula, Parametrized, _check_X, count_nodes, parametrize
+from lies.params import FinalRoundingParams, RoundingToZeroParams
 from lies.timeout import TIME_LIMIT_ERRORS, call_with_timeout
+
+_ZERO, _FINAL = RoundingToZeroParams(), FinalRoundingParams()  # the declared defaults (lies.params)
 
 __all__ = ["round_to_zero", "final_round", "resolve_scale", "snap_candidates", "noise_floor"]
 
@@ -150,7 +153,8 @@ def _finish(
 
 
 def round_to_zero(
-    formula: Formula, X: np.ndarray, tau: float = 0.1, *, scale: str | float = "std", max_rows: int | None = 20_000
+    formula: Formula, X: np.ndarray, tau: float = _ZERO.tau, *, scale: str | float = _ZERO.scale,
+    max_rows: int | None = 20_000
 ) -> Formula:
     """Set to 0 every Float constant whose removal is negligible on X (III-E, first use; before III-F).
 
@@ -212,8 +216,8 @@ def final_round(
     formula: Formula,
     X: np.ndarray,
     y: np.ndarray | None = None,
-    tolerance: float = 0.1,
-    decimals: int = 1,
+    tolerance: float = _FINAL.tolerance,
+    decimals: int = _FINAL.decimals,
     *,
     max_abs: float = 5000.0,
     simplify_timeout: float | None = 10.0,

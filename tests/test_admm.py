@@ -4,18 +4,10 @@ import numpy as np
 import pytest
 import torch
 
-from lies.admm import (
-    AdmmConfig,
-    AdmmState,
-    keep_largest,
-    soft_threshold,
-    strong_config,
-    strong_lambda,
-    train_admm,
-    weak_config,
-)
+from lies.admm import AdmmState, keep_largest, soft_threshold, strong_lambda, train_admm
 from lies.losses import admm_penalty, exp_loss, l1_penalty, mask_loss
 from lies.network import LiesNetwork, add_constant_column
+from lies.params import AdmmParams, StrongAdmmParams, WeakAdmmParams
 
 
 def test_soft_threshold_eq8():
@@ -31,7 +23,7 @@ def test_keep_largest_is_the_cardinality_projection():
 
 def test_z_and_u_updates_eq7_to_9():
     w = {"a": torch.tensor([[1.0, 0.001, -0.5]])}
-    cfg = AdmmConfig(rho=1.0, lam=0.01)
+    cfg = AdmmParams(rho=1.0, lam=0.01)
     state = AdmmState.start(w, cfg, n_inputs=1)
     assert state.z["a"][0].tolist() == pytest.approx([0.99, 0.0, -0.49])  # Z0 = prox(W0)
     assert state.u["a"].abs().sum() == 0
@@ -43,8 +35,9 @@ def test_z_and_u_updates_eq7_to_9():
 
 
 def test_paper_lambdas():
-    assert weak_config().rho == 0.5 and weak_config().lam == 5e-4 and weak_config().epochs == 20
-    assert strong_config(3).rho == 0.005 and strong_config(3).epochs == 30
+    weak, strong = WeakAdmmParams(), StrongAdmmParams()
+    assert weak.rho == 0.5 and weak.lam == 5e-4 and weak.epochs == 20
+    assert strong.rho == 0.005 and strong.epochs == 30 and strong.lam is None  # None: strong_lambda(n) in training
     assert strong_lambda(1) == 5.0 and strong_lambda(4) == pytest.approx(5e-3)
 
 
@@ -80,7 +73,7 @@ def test_masks_hold_zeros_through_training():
     net = LiesNetwork(2, 1, generator=torch.Generator().manual_seed(0))
     keep = torch.rand(net.mask.shape, generator=torch.Generator().manual_seed(1)) > 0.3
     net.prune(keep)
-    train_admm(net, x, t, AdmmConfig(epochs=2, batch_size=128), generators=torch.Generator().manual_seed(0))
+    train_admm(net, x, t, AdmmParams(epochs=2, batch_size=128), generators=torch.Generator().manual_seed(0))
     assert torch.all(net.flat[~keep] == 0)
 
 
@@ -89,7 +82,7 @@ def test_training_is_deterministic_for_a_seed():
     runs = []
     for _ in range(2):
         net = LiesNetwork(2, 1, generator=torch.Generator().manual_seed(0))
-        train_admm(net, x, t, AdmmConfig(epochs=2), generators=[torch.Generator().manual_seed(5)])
+        train_admm(net, x, t, AdmmParams(epochs=2), generators=[torch.Generator().manual_seed(5)])
         runs.append(net.flat.detach().clone())
     assert torch.equal(runs[0], runs[1])
 
@@ -99,7 +92,7 @@ def test_nan_does_not_loop_forever_and_spares_other_models():
     x2, t2 = x.repeat(2, 1, 1), t.repeat(2, 1)
     t2[1, 0] = float("nan")  # model 1 sees a NaN target: its loss is never finite
     net = LiesNetwork(2, 2, generator=torch.Generator().manual_seed(0))
-    result = train_admm(net, x2, t2, AdmmConfig(epochs=6, max_restarts=2))
+    result = train_admm(net, x2, t2, AdmmParams(epochs=6, max_restarts=2))
     assert result.diverged == [False, True]
     assert torch.isfinite(net.flat).all()
     assert result.history[1][-1]["restarts"] == 3
@@ -118,7 +111,7 @@ def test_a_frozen_model_keeps_its_weights():
         if records[1]["restarts"] > 2 and not at_freeze:
             at_freeze["flat"] = net.flat[1].detach().clone()
 
-    result = train_admm(net, x2, t2, AdmmConfig(epochs=8, max_restarts=2, alpha=0.05), on_epoch=watch)
+    result = train_admm(net, x2, t2, AdmmParams(epochs=8, max_restarts=2, alpha=0.05), on_epoch=watch)
     assert result.diverged == [False, True] and "flat" in at_freeze
     assert (at_freeze["flat"] != 0).any()
     assert torch.equal(net.flat[1], at_freeze["flat"])

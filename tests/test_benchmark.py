@@ -8,7 +8,7 @@ import pytest
 
 from lies.benchmark import ablation_table, failure_causes, markdown, run_benchmark, summary_table, write_report
 from lies.pipeline import Pipeline
-from lies.stages import RuntimeParams, TasksParams
+from lies.params import RuntimeParams, TasksParams
 
 TINY = {
     "weak_admm": {"epochs": 2},

@@ -16,7 +16,8 @@ import pytest
 import yaml
 
 from lies.cli import main
-from lies.pipeline import DVC_STAGES, PIPELINE_STAGES, check_params
+from lies.params import check_params
+from lies.pipeline import DVC_STAGES, PIPELINE_STAGES
 
 # Tiny training on one formula.
 TINY = [

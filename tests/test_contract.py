@@ -14,7 +14,8 @@ import pydantic
 import pytest
 import yaml
 
-from lies.pipeline import DVC_STAGES, PIPELINE_STAGES, SECTIONS, default_params, section_of
+from lies.params import SECTIONS, default_params, meaning, params_yaml, section_of
+from lies.pipeline import DVC_STAGES, PIPELINE_STAGES
 from lies.stages import SKIPPABLE, STAGES
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -124,6 +125,18 @@ def test_params_section_matches_its_model(section):
 def test_params_yaml_equals_package_defaults():
     """`lies run` and `Pipeline()` use the models' defaults: they must be what params.yaml says."""
     assert default_params() == PARAMS
+
+
+def test_params_yaml_is_written_from_the_declarations():
+    """Each parameter is declared once (lies/params.py): params.yaml, its comments included, is that declaration
+    written out; regenerate it with `python -m lies.params > params.yaml`."""
+    assert (ROOT / "params.yaml").read_text(encoding="utf-8") == params_yaml()
+
+
+@pytest.mark.parametrize("section", list(SECTIONS))
+def test_every_parameter_has_a_meaning(section):
+    model = SECTIONS[section]
+    assert [name for name in model.model_fields if not meaning(model, name)] == []
 
 
 def test_skippable_stages_are_table_one_and_final_rounding():

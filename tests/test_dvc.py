@@ -22,7 +22,8 @@ import pytest
 import yaml
 
 from lies.benchmark import TABLE_I
-from lies.pipeline import PIPELINE_STAGES, merge_params
+from lies.params import merge_params
+from lies.pipeline import PIPELINE_STAGES
 
 pytestmark = pytest.mark.slow
 

@@ -13,7 +13,7 @@ import torch
 
 from lies.artifacts import NetworkArtifact
 from lies.eql import EXP_MAX, EqlArchitecture, EqlConfig, EqlNetwork, eql_units, smooth_l12, train_eql
-from lies.eql_stages import EqlParams
+from lies.params import EqlParams
 from lies.errors import LiesError
 from lies.extraction import extract_expression, extract_formula
 from lies.network import LiesNetwork, add_constant_column
@@ -41,7 +41,7 @@ def test_unknown_units_are_refused():
     with pytest.raises(ValueError, match="EQL units"):
         EqlArchitecture.build(1, 2, ["identity", "tanh"])
     with pytest.raises(LiesError, match="eql.units"):
-        from lies.stages import parse_params
+        from lies.params import parse_params
 
         parse_params(EqlParams, {"units": ["identity", "tanh"]}, "eql")
 

@@ -3,7 +3,8 @@
 import pytest
 import torch
 
-from lies.admm import AdmmConfig, train_admm
+from lies.admm import train_admm
+from lies.params import AdmmParams
 from lies.network import LiesNetwork, add_constant_column
 
 pytestmark = [pytest.mark.gpu, pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")]
@@ -11,7 +12,7 @@ pytestmark = [pytest.mark.gpu, pytest.mark.skipif(not torch.cuda.is_available(),
 
 def _lies_case(x):
     return (lambda: LiesNetwork(3, 16, generator=torch.Generator().manual_seed(1)), (x[..., 0] + 2 * x[..., 1]).log(),
-            train_admm, AdmmConfig(epochs=2, batch_size=256))
+            train_admm, AdmmParams(epochs=2, batch_size=256))
 
 
 def _eql_case(x):

@@ -6,7 +6,7 @@ import pytest
 from lies.datasets import Dataset
 from lies.errors import LiesError
 from lies.pipeline import Pipeline
-from lies.stages import RuntimeParams, TasksParams
+from lies.params import RuntimeParams, TasksParams
 from lies.tasks import TaskData, TaskSpec, make_tasks, prepare_task
 from lies.transforms import Transform, nonpositive_target_note
 
@@ -72,7 +72,7 @@ def test_lies_run_says_it_leaves_a_few_targets_out(tmp_path):
     import pandas as pd
 
     from lies.cli import check_run_data
-    from lies.pipeline import default_params
+    from lies.params import default_params
 
     rng = np.random.default_rng(0)
     X = rng.uniform(0.01, 1, (2000, 2))

@@ -1,9 +1,9 @@
 import numpy as np
 import torch
 
-from lies.admm import AdmmConfig
 from lies.network import LiesNetwork
-from lies.oversampling import Grid, ModelData, OversamplingConfig, cell_errors, mean_error, new_points, oversample, worst_cell
+from lies.params import AdmmParams, OversamplingParams
+from lies.oversampling import Grid, ModelData, cell_errors, mean_error, new_points, oversample, worst_cell
 from lies.transforms import Transform
 
 
@@ -61,7 +61,7 @@ def _product_model(seed: int = 0):
 
 def test_oversample_keeps_an_improving_round_and_its_points():
     net, md = _product_model()
-    out = oversample(net, [md], OversamplingConfig(max_iter=2, bins=4), AdmmConfig(epochs=3, batch_size=64))
+    out = oversample(net, [md], OversamplingParams(max_iter=2, bins=4), AdmmParams(epochs=3, batch_size=64))
     assert md.rounds[0]["accepted"]  # an untrained network gains from 3 epochs on the enlarged set
     accepted = [r for r in md.rounds if r["accepted"]]
     assert all(r["error_after"] < r["error_before"] for r in accepted)
@@ -71,7 +71,7 @@ def test_oversample_keeps_an_improving_round_and_its_points():
 
 def test_oversample_rejects_a_round_that_does_not_improve_and_stops():
     net, md = _product_model()
-    out = oversample(net, [md], OversamplingConfig(max_iter=2, bins=4), AdmmConfig(epochs=0))
+    out = oversample(net, [md], OversamplingParams(max_iter=2, bins=4), AdmmParams(epochs=0))
     assert len(md.rounds) == 1 and not md.rounds[0]["accepted"]  # no retraining: no improvement, no second round
     assert len(md.added_y) == 0
     assert torch.equal(out.flat, net.flat)  # a rejected round leaves the model as it was

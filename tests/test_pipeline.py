@@ -16,30 +16,27 @@ from pydantic import Field
 
 from lies.artifacts import FormulaArtifact, NetworkArtifact, dumps_json, hash_path, read_json, read_meta
 from lies.errors import LiesError
+from lies.params import (
+    RuntimeParams,
+    StageParams,
+    TasksParams,
+    check_params,
+    default_params,
+    merge_params,
+    parse_params,
+)
 from lies.pipeline import (
     DVC_STAGES,
     PIPELINE_STAGES,
     Pipeline,
     apply_stage,
-    check_params,
-    default_params,
     load_artifact,
-    merge_params,
     read_stage,
     read_tasks,
     run_stage,
     write_stage,
 )
-from lies.stages import (
-    SKIPPABLE,
-    STAGES,
-    RuntimeParams,
-    Stage,
-    StageParams,
-    TasksParams,
-    check_skip,
-    parse_params,
-)
+from lies.stages import SKIPPABLE, STAGES, Stage, check_skip
 
 # On I.12.1 with seed 0 oversampling adds samples, so the on-disk round trip covers added.csv with rows in it
 # (without rows: test_network_with_no_oversampled_rows_round_trips).
@@ -170,8 +167,7 @@ class MagnitudePruning(Stage):
 
     name = "magnitude_pruning"
     Params = MagnitudeParams
-    input_kind = "network"
-    output_kind = "network"
+    input_kind = output_kind = NetworkArtifact
 
     def run(self, inputs, tasks, params, runtime):
         out = []
@@ -194,8 +190,7 @@ class RoundDigits(Stage):
 
     name = "round_digits"
     Params = RoundDigitsParams
-    input_kind = "formula"
-    output_kind = "formula"
+    input_kind = output_kind = FormulaArtifact
 
     def run(self, inputs, tasks, params, runtime):
         out = []

@@ -9,7 +9,8 @@ from distributed import LocalCluster  # noqa: E402
 
 from lies.errors import LiesError  # noqa: E402
 from lies.pipeline import Pipeline  # noqa: E402
-from lies.stages import _CLIENTS, RuntimeParams, dask_client, parse_params, progress  # noqa: E402
+from lies.engine import _CLIENTS, dask_client, progress  # noqa: E402
+from lies.params import RuntimeParams, parse_params  # noqa: E402
 
 TINY = {
     "weak_admm": {"epochs": 2, "restarts": 2},

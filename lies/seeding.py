@@ -1,0 +1,44 @@
+"""Where every random number of a task comes from: one seed per task (`lies.tasks.task_seed`), split by purpose.
+
+Each random draw of the pipeline names its purpose and, for the training and pruning stages, the restart it
+belongs to; the three together seed a `numpy.random.SeedSequence`. Streams of different purposes never overlap, a
+stage added later takes a new purpose without moving anyone else's numbers, and restart 0 keeps the seeds of a
+single-restart run (the restart is only mixed in from 1 on).
+
+The purposes' numbers are part of the results: changing one changes every formula that draws from it.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+import numpy as np
+import torch
+
+
+class Purpose(IntEnum):
+    """What a stream of random numbers is for (the value is the seed material: never renumber)."""
+
+    INITIALISATION = 1  # weak_admm: the networks' initial weights and gates
+    WEAK_ADMM = 2  # weak_admm: mini-batch order
+    OVERSAMPLING_ROWS = 3  # oversampling: new points (numpy)
+    OVERSAMPLING_TRAINING = 4  # oversampling: the weak ADMM that retrains after each round
+    STRONG_ADMM = 5  # strong_admm: mini-batch order
+    PRUNING = 6  # gradient_pruning and node_pruning: the rows Theorem 2 and the refits see
+    MOTIFS = 7  # node_pruning: the rows the exp-log motif scan fits (lies.motifs)
+
+
+def entropy(seed: int, purpose: Purpose, restart: int = 0) -> list[int]:
+    """Seed material of one purpose of one task's restart."""
+    return [seed, int(purpose)] + ([restart] if restart else [])
+
+
+def generator(seed: int, purpose: Purpose, restart: int = 0) -> torch.Generator:
+    """A torch generator (CPU) for one purpose of one task's restart."""
+    state = np.random.SeedSequence(entropy(seed, purpose, restart)).generate_state(1)
+    return torch.Generator().manual_seed(int(state[0]))
+
+
+def rng(seed: int, purpose: Purpose, restart: int = 0) -> np.random.Generator:
+    """A numpy generator for one purpose of one task's restart."""
+    return np.random.default_rng(entropy(seed, purpose, restart))
