@@ -385,7 +385,7 @@ def _dataset_frame(data) -> pd.DataFrame:
 
 
 def _read_dataset(path: Path, variables, target: str, frame: pd.DataFrame | None = None):
-    from lies.datasets import Dataset
+    from lies.dataset import Dataset
 
     frame = read_frame(path) if frame is None else frame
     missing = [c for c in [*variables, target] if c not in frame.columns]
@@ -400,7 +400,7 @@ def _read_dataset(path: Path, variables, target: str, frame: pd.DataFrame | None
 
 def _read_added(path: Path, n_restarts: int, variables, target: str) -> list:
     """``added.csv`` -> one dataset per restart (restarts without a row get an empty one)."""
-    from lies.datasets import Dataset
+    from lies.dataset import Dataset
 
     frame = read_frame(path)
     if "restart" not in frame.columns:

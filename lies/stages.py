@@ -25,7 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from lies.admm import AdmmConfig, fraction_small, log_r2, strong_lambda, train_admm
 from lies.artifacts import FormulaArtifact, NetworkArtifact, TaskArtifact
-from lies.datasets import Dataset
+from lies.dataset import Dataset
 from lies.eql import train_eql
 from lies.errors import LiesError, did_you_mean
 from lies.extraction import extract_formula
