@@ -75,7 +75,7 @@ def _read_bytes(path: str | os.PathLike) -> bytes:
 # --- JSON -------------------------------------------------------------------------------------------------------
 
 
-def _plain(obj: Any) -> Any:
+def _json_values(obj: Any) -> Any:
     """Turn `obj` into plain JSON values: numpy, torch, Path and pydantic models converted; nan/inf as strings."""
     if isinstance(obj, pydantic.BaseModel):
         obj = obj.model_dump()
@@ -91,10 +91,10 @@ def _plain(obj: Any) -> Any:
                 key = str(int(key))  # what json does itself, done early so that mixed keys still sort
             if not isinstance(key, str):
                 raise TypeError(f"JSON object keys must be strings, got {key!r}")
-            out[key] = _plain(value)
+            out[key] = _json_values(value)
         return out
     if isinstance(obj, (list, tuple)):
-        return [_plain(v) for v in obj]
+        return [_json_values(v) for v in obj]
     if obj is None or isinstance(obj, (str, int)):  # bool is an int
         return obj
     if isinstance(obj, float):
@@ -114,7 +114,7 @@ def dumps_json(obj: Any) -> str:
     reading gives the strings back and ``float(value)`` restores the number. numpy and torch values become Python
     numbers and lists, paths become POSIX strings, tuples become lists, integer keys become strings.
     """
-    return json.dumps(_plain(obj), sort_keys=True, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+    return json.dumps(_json_values(obj), sort_keys=True, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
 
 
 def write_json(path: str | os.PathLike, obj: Any) -> None:
@@ -329,7 +329,7 @@ class ArtifactMeta(pydantic.BaseModel, extra="forbid", frozen=True):
     @classmethod
     def _params_as_plain_json(cls, value: Any) -> Any:
         # Normalised on the way in, so that a meta read back from disk equals the one that was written.
-        return _plain(value) if isinstance(value, Mapping) else value
+        return _json_values(value) if isinstance(value, Mapping) else value
 
 
 def write_meta(folder: str | os.PathLike, meta: ArtifactMeta) -> None:
@@ -386,7 +386,7 @@ def _dataset_frame(data) -> pd.DataFrame:
 
 
 def _read_dataset(path: Path, variables, target: str, frame: pd.DataFrame | None = None):
-    from lies.datasets import Dataset
+    from lies.dataset import Dataset
 
     frame = read_frame(path) if frame is None else frame
     missing = [c for c in [*variables, target] if c not in frame.columns]
@@ -401,7 +401,7 @@ def _read_dataset(path: Path, variables, target: str, frame: pd.DataFrame | None
 
 def _read_added(path: Path, n_restarts: int, variables, target: str) -> list:
     """``added.csv`` -> one dataset per restart (restarts without a row get an empty one)."""
-    from lies.datasets import Dataset
+    from lies.dataset import Dataset
 
     frame = read_frame(path)
     if "restart" not in frame.columns:

@@ -254,7 +254,7 @@ def _summary(rows: Sequence[dict]) -> dict:
 
 def _ssr_by_shape(rows: Sequence[dict]) -> dict:
     """SSR split into formulas that are products of powers and the rest (NaN where a group is empty)."""
-    from lies.datasets import get_equation
+    from lies.feynman import get_equation
 
     groups: dict[str, list[bool]] = {"SSR % prod. of powers": [], "SSR % other": []}
     for r in rows:
@@ -501,7 +501,7 @@ def write_noise_report(results: dict[float, BenchmarkResult], out: str | Path, c
 def rescore(out: str | Path, timeout: float = 10.0) -> BenchmarkResult:
     """Re-check every stored formula of a finished benchmark folder with the current symbolic check and rewrite
     its tables (no training is repeated: only the scoring changes). Returns the re-scored result."""
-    from lies.datasets import get_equation
+    from lies.feynman import get_equation
     from lies.formula import Formula
 
     out = Path(out)

@@ -102,7 +102,7 @@ def build_run_params(args: argparse.Namespace) -> dict:
         apply_override(params, text)
     tasks = params.setdefault("tasks", {})
     if args.equation is not None:
-        from lies.datasets import get_equation
+        from lies.feynman import get_equation
 
         tasks.update(set=[get_equation(args.equation).id], csv=None, target=None, variables=None)
     if args.data is not None:
@@ -129,10 +129,11 @@ def check_run_data(params: dict) -> list[str]:
     left out of log-space training, rows left unused."""
     import numpy as np
 
-    from lies.datasets import load_csv
+    from lies.checks import check_positive, log_space_problem
+    from lies.csv_data import load_csv
     from lies.params import SECTIONS
     from lies.tasks import prepare_task
-    from lies.transforms import check_positive, log_space_problem, nonpositive_target_note, use_log
+    from lies.transforms import nonpositive_target_note, use_log
 
     tasks = SECTIONS["tasks"].model_validate(params["tasks"])
     log = params["weak_admm"]["log"]
@@ -142,10 +143,7 @@ def check_run_data(params: dict) -> list[str]:
         source = spec.csv if spec.csv is not None else f"equation {spec.equation}"
         X, y = np.concatenate([task.train.X, task.test.X]), np.concatenate([task.train.y, task.test.y])
         if log is True:
-            try:
-                check_positive(X, y, task.variables, task.train.target)
-            except LiesError as exc:
-                raise LiesError(f"{source}: {exc}") from None
+            check_positive(X, y, task.variables, task.train.target, source)
         if use_log(log, X, y):
             note = nonpositive_target_note(task.train.y, f"{source}, trial {spec.trial}")
             if note:
@@ -313,7 +311,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 # --------------------------------------------------------------------------------------------- lies inspect
 def cmd_inspect(args: argparse.Namespace) -> int:
-    from lies.inspect import inspect_run
+    from lies.inspection import inspect_run
 
     try:
         text = inspect_run(args.path, task=args.task, stage=args.stage)
@@ -326,7 +324,7 @@ def cmd_inspect(args: argparse.Namespace) -> int:
 
 
 def cmd_stage(args: argparse.Namespace) -> int:
-    from lies.inspect import staleness, task_names
+    from lies.inspection import staleness, task_names
     from lies.pipeline import DVC_STAGES, run_stage
 
     run_stage(args.name, args.root)

@@ -15,14 +15,14 @@ still follow the protocol.
 
 from __future__ import annotations
 
-import difflib
 import warnings
 from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from lies.datasets import MIN_CSV_ROWS
-from lies.errors import LiesError, LiesTypeError
+from lies.checks import (as_numeric, check_columns, check_finite, check_matrix, check_names, check_names_count,
+                         check_positive, check_rows, check_target_shape)
+from lies.errors import LiesError, did_you_mean
 
 try:  # a real scikit-learn estimator when scikit-learn is there (clone, Pipeline, cross_val_score, tags)
     from sklearn.base import BaseEstimator, RegressorMixin
@@ -38,9 +38,6 @@ else:
 
 #: Share of the rows `fit` holds out to measure R^2 on data the pipeline never saw (``r2_test_``).
 HELD_OUT = 0.2
-
-#: Fewer rows than this cannot be split and still fit anything (the same floor as for a CSV file).
-MIN_ROWS = MIN_CSV_ROWS
 
 _ARGS = ("params", "skip", "random_state", "n_jobs", "log", "network")
 _DEFAULTS = {"params": None, "skip": (), "random_state": 0, "n_jobs": 1, "log": "auto", "network": "lies"}
@@ -98,8 +95,7 @@ class LiesRegressor(*_BASES):
     def set_params(self, **params: Any) -> "LiesRegressor":
         for name, value in params.items():
             if name not in _ARGS:
-                close = difflib.get_close_matches(name, _ARGS, n=1)
-                hint = f"; did you mean {close[0]!r}?" if close else f" (arguments: {', '.join(_ARGS)})"
+                hint = did_you_mean(name, _ARGS) or f" (arguments: {', '.join(_ARGS)})"
                 raise LiesError(f"LiesRegressor has no argument {name!r}{hint}")
             setattr(self, name, value)
         return self
@@ -164,32 +160,28 @@ class LiesRegressor(*_BASES):
 
     def fit(self, X: Any, y: Any = None, variable_names: Sequence[str] | None = None) -> "LiesRegressor":
         """Find a formula for ``y`` from ``X`` (an (N, n) array, or a DataFrame whose columns name the variables)."""
-        from lies.datasets import Dataset
-        from lies.tasks import TaskData, TaskSpec, log_space, task_seed
-        from lies.transforms import check_finite, check_positive
+        from lies.dataset import Dataset
+        from lies.tasks import TaskData, TaskSpec, log_space, split_rows, task_seed
 
         pipeline, runtime, evaluation = self._pipeline()  # bad params fail before any work on the data
         if y is None:
             raise LiesError("LiesRegressor requires y to be passed, but the target y is None")
         X, names, from_frame = _as_matrix(X, variable_names)
-        y = _numeric(y, "y")
+        y = as_numeric(y, "y")
         if y.ndim == 2 and y.shape[1] == 1:
             warnings.warn("A column-vector y was passed when a 1d array was expected; it is read as y.ravel()",
                           _ConversionWarning, stacklevel=2)
         y = _as_target(y, X.shape[0])
-        if X.shape[0] < MIN_ROWS:
-            n = X.shape[0]
-            raise LiesError(f"LiesRegressor.fit needs at least {MIN_ROWS} rows, got {n} sample{'s' * (n != 1)}")
+        check_rows(X.shape[0])
         target = next(t for t in ("y", "target", "y_") if t not in names)
         check_finite(X, y, names, target)
         if self.log is True and pipeline.network.kind == "lies":  # EQL fits in raw space: any sign
             check_positive(X, y, names, target)
         data = Dataset(X, y, names, target)
         seed = _seed(self.random_state)
-        order = np.random.default_rng(seed).permutation(data.n_samples)
-        n_test = max(1, int(round(HELD_OUT * data.n_samples)))
+        train, test = split_rows(data, HELD_OUT, np.random.default_rng(seed))
         spec = TaskSpec(name="data-t0", trial=0, seed=task_seed(seed, 0, "data"), target=target, variables=names)
-        task = TaskData(spec=spec, train=data.subset(order[n_test:]), test=data.subset(order[:n_test]))
+        task = TaskData(spec=spec, train=train, test=test)
 
         result = pipeline.run([task], runtime, evaluation_timeout=evaluation.symbolic_timeout)
         self.result_ = result
@@ -260,35 +252,16 @@ def _seed(random_state: Any) -> int:
                     f"got {random_state!r}")
 
 
-def _numeric(values: Any, what: str) -> np.ndarray:
-    """``values`` as float64; complex, sparse and non-numeric input is refused rather than cast."""
-    if hasattr(values, "toarray") and hasattr(values, "nnz"):
-        raise LiesError(f"{what} is a sparse matrix, which is not supported: pass a dense array ({what}.toarray())")
-    array = np.asarray(values)
-    if np.iscomplexobj(array):
-        raise LiesError(f"Complex data not supported: {what} holds complex numbers; only real data can be fitted")
-    try:
-        return np.asarray(array, dtype=np.float64)
-    except TypeError as exc:
-        raise LiesTypeError(f"{what} must be numeric: {exc}") from None
-    except ValueError as exc:
-        raise LiesError(f"{what} must be numeric: {exc}") from None
-
-
 def _as_matrix(X: Any, variable_names: Sequence[str] | None) -> tuple[np.ndarray, tuple[str, ...], bool]:
     """X as float64 (N, n), the variable names (DataFrame columns, ``variable_names``, or x0, x1, ...), and
     whether they came from a DataFrame's string column names (scikit-learn's ``feature_names_in_``)."""
-    from lies.datasets import check_names
-
     names: Sequence[str] | None = None
     if hasattr(X, "columns") and hasattr(X, "to_numpy"):  # a pandas DataFrame, without importing pandas here
         if all(isinstance(c, str) for c in X.columns):  # as scikit-learn: only string columns name features
             names = list(X.columns)
         X = X.to_numpy()
-    X = _numeric(X, "X")
-    if X.ndim != 2:
-        hint = "; Reshape your data: X.reshape(-1, 1) for one variable" if X.ndim == 1 else ""
-        raise LiesError(f"X must be 2-D (samples, variables), got shape {X.shape}{hint}")
+    X = as_numeric(X, "X")
+    check_matrix(X)
     if X.shape[1] == 0:
         raise LiesError(f"0 feature(s) (shape={X.shape}) while a minimum of 1 is required: X has no columns")
     from_frame = names is not None and variable_names is None
@@ -298,32 +271,26 @@ def _as_matrix(X: Any, variable_names: Sequence[str] | None) -> tuple[np.ndarray
         names = [str(v) for v in variable_names]
     if names is None:
         names = [f"x{j}" for j in range(X.shape[1])]
-    if len(names) != X.shape[1]:
-        raise LiesError(f"X has {X.shape[1]} columns but {len(names)} variable names were given")
-    check_names(names, "X")
+    check_names_count(X.shape[1], names)
+    check_names(names)
     return X, tuple(names), from_frame
 
 
 def _as_target(y: Any, n_rows: int) -> np.ndarray:
-    y = _numeric(y, "y")
+    y = as_numeric(y, "y")
     if y.ndim == 2 and y.shape[1] == 1:
         y = y[:, 0]
-    if y.ndim != 1 or y.shape[0] != n_rows:
-        raise LiesError(f"y must have shape ({n_rows},) to match X, got {y.shape}")
+    check_target_shape(y, n_rows)
     return y
 
 
 def _columns_for_predict(X: Any, names: Sequence[str]) -> np.ndarray:
     if hasattr(X, "columns") and hasattr(X, "to_numpy") and all(isinstance(c, str) for c in X.columns):
-        missing = [n for n in names if n not in X.columns]
-        if missing:
-            raise LiesError(f"X lacks the column(s) {', '.join(missing)} the formula was fitted on")
+        check_columns(names, list(X.columns), "variable", "X")
         X = X[list(names)]
     X, _, _ = _as_matrix(X, None)
     if X.shape[1] != len(names):
         raise LiesError(f"X has {X.shape[1]} features, but LiesRegressor is expecting {len(names)} features as "
                         f"input ({', '.join(names)})")
-    bad = ~np.isfinite(X)
-    if bad.any():
-        raise LiesError(f"{int(bad.any(axis=1).sum())} rows of X hold NaN or inf")
+    check_finite(X, None, names, None)
     return X

@@ -8,20 +8,28 @@ built in different places compare equal.
 `Parametrized` is the shared tool of the III-E rounding and the III-F refit: every Float constant of the
 expression, occurrence by occurrence, becomes a parameter symbol, and the expression is compiled once into
 `f(X, theta)`.
+
+Formula text is read without `eval`: `parse_srepr` reads the exact form stored in artifacts (``formula.json``,
+pickles), `parse_formula` the infix text people and tables write. Both walk Python's `ast` of the text and build
+sympy objects from a fixed vocabulary of constructors and functions; anything else (attribute access, unknown
+names, lambdas, subscripts, strings where numbers belong) is a `lies.errors.FormulaTextError`, before any of it
+runs. They are the only readers of formula text in `lies`.
 """
 
 from __future__ import annotations
 
+import ast
+import operator
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 import sympy
-from sympy.parsing.sympy_parser import parse_expr, standard_transformations
 
-from lies.errors import LiesError
+from lies.errors import FormulaTextError, LiesError, first_line
 
-__all__ = ["Formula", "Parametrized", "parametrize", "count_nodes"]
+__all__ = ["Formula", "Parametrized", "parametrize", "count_nodes", "parse_formula", "parse_srepr", "FORMULA_NAMES"]
 
 def count_nodes(expr: sympy.Basic) -> int:
     """Node count of `expr`: the number of items in `sympy.preorder_traversal` (SRBench's complexity)."""
@@ -30,15 +38,6 @@ def count_nodes(expr: sympy.Basic) -> int:
 
 def _plain_symbols(names: Sequence[str]) -> tuple[sympy.Symbol, ...]:
     return tuple(sympy.Symbol(n) for n in names)
-
-
-def _parse(text: str, names: Sequence[str]) -> sympy.Expr:
-    """Parse with an explicit symbol table, so `gamma`, `E`, `I`, `beta`... are variables when listed as such."""
-    local = {n: sympy.Symbol(n) for n in names}
-    try:
-        return sympy.sympify(parse_expr(text, local_dict=local, transformations=standard_transformations))
-    except Exception as exc:  # sympy raises many types (SyntaxError, TokenError, TypeError...)
-        raise LiesError(f"cannot parse formula {text!r}: {exc}") from None
 
 
 def _evaluate(fn: Callable[..., Any], X: np.ndarray, extra: Sequence[float] = ()) -> np.ndarray:
@@ -80,7 +79,7 @@ class Formula:
             raise LiesError(f"duplicate variable names in {list(names)}")
         symbols = _plain_symbols(names)
         if isinstance(expr, str):
-            expr = _parse(expr, names)
+            expr = parse_formula(expr, names)
         else:
             expr = sympy.sympify(expr)
         if not isinstance(expr, sympy.Expr):
@@ -184,14 +183,8 @@ class Formula:
 
 
 def _rebuild(srepr: str, variables: Sequence[str]) -> Formula:
-    """Rebuild from `srepr` exactly: evaluated with the sympy namespace only, no parser transformations."""
-    namespace: dict[str, Any] = {"__builtins__": {}}
-    namespace.update({k: getattr(sympy, k) for k in dir(sympy) if not k.startswith("_")})
-    try:
-        expr = eval(srepr, namespace)  # noqa: S307 - srepr is sympy's own exact, eval-able form
-    except Exception as exc:
-        raise LiesError(f"cannot rebuild formula from srepr {srepr[:80]!r}: {exc}") from None
-    return Formula(expr, list(variables))
+    """Rebuild from `srepr` exactly, without eval (`parse_srepr`)."""
+    return Formula(parse_srepr(srepr), list(variables))
 
 
 # -- constants as parameters (shared by rounding.py and coefficients.py) ---------------------------------------
@@ -256,3 +249,264 @@ def parametrize(formula: Formula) -> Parametrized:
     args = list(formula.variables) + params
     fn = sympy.lambdify(args, expr_p, modules="numpy")
     return Parametrized(formula, expr_p, tuple(params), np.asarray(values, dtype=np.float64), tuple(floats), fn)
+
+
+# -- reading formula text without eval -------------------------------------------------------------------------
+
+#: The sympy functions a formula may contain, by the name sympy prints (and `srepr` writes) them.
+_FUNCTIONS = (
+    "exp", "log", "LambertW", "sin", "cos", "tan", "cot", "sec", "csc", "sinc", "asin", "acos", "atan", "acot",
+    "asec", "acsc", "atan2", "sinh", "cosh", "tanh", "coth", "sech", "csch", "asinh", "acosh", "atanh", "acoth",
+    "asech", "acsch", "Abs", "sign", "re", "im", "arg", "conjugate", "floor", "ceiling", "frac", "Max", "Min",
+    "Heaviside", "erf", "erfc", "gamma", "factorial",
+)
+
+#: Names that formula text may use besides its variables: the functions above, the aliases the AI Feynman table
+#: and Python write (``ln``, ``arcsin``, ``abs``...), and sympy's constants. A variable of the same name wins.
+FORMULA_NAMES: Mapping[str, Any] = MappingProxyType({
+    **{name: getattr(sympy, name) for name in _FUNCTIONS},
+    "sqrt": sympy.sqrt, "cbrt": sympy.cbrt, "ln": sympy.log, "arcsin": sympy.asin, "arccos": sympy.acos,
+    "arctan": sympy.atan, "abs": sympy.Abs,
+    "pi": sympy.pi, "E": sympy.E, "I": sympy.I, "oo": sympy.oo, "zoo": sympy.zoo, "nan": sympy.nan,
+})
+
+_BINARY = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.Div: operator.truediv,
+           ast.Pow: operator.pow}
+_UNARY = {ast.USub: operator.neg, ast.UAdd: operator.pos}
+_WHAT = {ast.Attribute: "attribute access", ast.Subscript: "a subscript", ast.Lambda: "a lambda",
+         ast.Starred: "star arguments", ast.Compare: "a comparison", ast.BoolOp: "a boolean operator",
+         ast.IfExp: "a conditional expression", ast.NamedExpr: "an assignment"}
+
+
+class _Refused(Exception):
+    """Text that is not a formula expression (the reason is the message); never leaves this module."""
+
+
+def _describe(node: ast.AST) -> str:
+    """What an unsupported node is, for the error message."""
+    if type(node) in _WHAT:
+        return _WHAT[type(node)]
+    if isinstance(node, ast.Constant):
+        return f"the literal {node.value!r}"
+    if isinstance(node, (ast.BinOp, ast.UnaryOp)):
+        return f"the operator {type(node.op).__name__}"
+    return f"a Python {type(node).__name__}"
+
+
+def _number(node: ast.Constant, source: str) -> sympy.Expr:
+    """A numeric literal as sympy's parser reads it: an int is an Integer, a float the Float of its digits as
+    written (so ``0.1`` and a 30-digit constant keep their precision), ``2j`` is ``2*I``."""
+    value = node.value
+    if isinstance(value, bool) or not isinstance(value, (int, float, complex)):
+        raise _Refused(_describe(node))
+    if isinstance(value, int):
+        return sympy.Integer(value)
+    digits = ast.get_source_segment(source, node) or repr(value)
+    if isinstance(value, complex):
+        digits = digits[:-1]
+        return (sympy.Float(digits) if any(c in digits for c in ".eE") else sympy.Integer(int(digits))) * sympy.I
+    return sympy.Float(digits)
+
+
+class _InfixReader:
+    """Evaluates the ast of infix formula text on sympy objects, as Python would evaluate sympy's parsed code."""
+
+    def __init__(self, source: str, symbols: Mapping[str, sympy.Symbol], names: Mapping[str, Any]) -> None:
+        self.source, self.symbols, self.names = source, symbols, names
+        self.extra: set[str] = set()
+
+    def read(self, node: ast.AST) -> Any:
+        if isinstance(node, ast.BinOp) and type(node.op) in _BINARY:
+            return _BINARY[type(node.op)](self.read(node.left), self.read(node.right))
+        if isinstance(node, ast.UnaryOp) and type(node.op) in _UNARY:
+            return _UNARY[type(node.op)](self.read(node.operand))
+        if isinstance(node, ast.Constant):
+            return _number(node, self.source)
+        if isinstance(node, ast.Name):
+            if node.id in self.symbols:
+                return self.symbols[node.id]
+            value = self.names.get(node.id)
+            if isinstance(value, sympy.Basic):
+                return value
+            if value is not None:
+                raise _Refused(f"the function {node.id!r} is used without arguments")
+            self.extra.add(node.id)
+            return sympy.Symbol(node.id)
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
+            name = node.func.id
+            if node.keywords:
+                raise _Refused(f"keyword arguments in the call of {name!r}")
+            if name in self.symbols:
+                raise _Refused(f"the variable {name!r} is called like a function")
+            function = self.names[name]  # unknown functions are refused before reading
+            return function(*(self.read(arg) for arg in node.args))
+        if isinstance(node, ast.BinOp) and isinstance(node.op, ast.BitXor):
+            raise _Refused("'^' is not a power here; write **")
+        raise _Refused(_describe(node))
+
+
+def parse_formula(
+    text: str,
+    variables: Sequence[str] | Mapping[str, sympy.Symbol] | None,
+    *,
+    names: Mapping[str, Any] | None = None,
+    xor: bool = False,
+) -> sympy.Expr:
+    """Read infix formula text (``2.5*x**1.5 + exp(-y)``) into sympy, without eval.
+
+    Each name in ``variables`` is a plain, assumption-free Symbol (or the Symbol a mapping gives it), so that it
+    compares equal to ``sympy.Symbol(name)`` created anywhere else; a variable wins over a function or constant of
+    the same name (``gamma``, ``I``, ``E``, ``beta`` are variables when listed). Other names come from ``names``
+    (default `FORMULA_NAMES`); any other name is an error, or, with ``variables=None``, one more plain Symbol.
+    Numbers are read as sympy's own parser reads them (Integer, or the Float of the digits as written), and the
+    arithmetic is sympy's, so the result is what ``sympy.parse_expr`` gives for the same text. ``xor``: ``^`` is a
+    power (Operon writes it so). Any problem is a one-line `LiesError`.
+    """
+    if not isinstance(text, str):
+        raise FormulaTextError(f"formula text must be a string, got {type(text).__name__}")
+    if variables is None:
+        symbols: Mapping[str, sympy.Symbol] = {}
+    elif isinstance(variables, Mapping):
+        symbols = dict(variables)
+    else:
+        symbols = {str(v): sympy.Symbol(str(v)) for v in variables}
+    names = FORMULA_NAMES if names is None else names
+    source = text.replace("^", "**") if xor else text
+    try:
+        tree = ast.parse(source.strip(), mode="eval")
+    except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:
+        raise FormulaTextError(f"cannot parse formula {text!r}: {first_line(exc)}") from None
+    unknown = sorted({node.func.id for node in ast.walk(tree) if isinstance(node, ast.Call)
+                      and isinstance(node.func, ast.Name) and node.func.id not in symbols
+                      and not callable(names.get(node.func.id))})
+    if unknown:
+        raise FormulaTextError(f"formula {text!r} calls unknown function(s): {', '.join(unknown)}")
+    reader = _InfixReader(source.strip(), symbols, names)
+    try:
+        expr = reader.read(tree.body)
+    except RecursionError:
+        raise FormulaTextError(f"cannot parse formula {text!r}: nested too deeply") from None
+    except _Refused as exc:
+        raise FormulaTextError(f"cannot parse formula {text!r}: it is not a formula expression ({exc})") from None
+    except Exception as exc:  # sympy refusing the arithmetic or a call (TypeError, ...)
+        raise FormulaTextError(f"cannot parse formula {text!r}: {first_line(exc)}") from None
+    if not isinstance(expr, sympy.Expr):
+        raise FormulaTextError(f"formula {text!r} is not an expression")
+    if reader.extra and variables is not None:
+        raise FormulaTextError(f"formula {text!r} uses names that are not its variables: "
+                               f"{', '.join(sorted(reader.extra))}")
+    return expr
+
+
+# sympy constructors `srepr` writes for formulas: name -> (callable, what its arguments are).
+#   "args": nested formula nodes; "name": one string (Symbol); "float": a string or number (+ precision=int);
+#   "int": one int (Integer); "ints": one or two ints (Rational); "none": no arguments (singletons).
+_SREPR_CONSTRUCTORS: dict[str, tuple[Any, str]] = {
+    **{name: (getattr(sympy, name), "args") for name in _FUNCTIONS},
+    **{name: (getattr(sympy, name), "args") for name in (
+        "Add", "Mul", "Pow", "Piecewise", "StrictGreaterThan", "GreaterThan", "StrictLessThan", "LessThan",
+        "Equality", "Unequality", "And", "Or", "Not")},
+    "ExprCondPair": (sympy.functions.elementary.piecewise.ExprCondPair, "args"),
+    "Symbol": (sympy.Symbol, "name"),
+    "Float": (sympy.Float, "float"),
+    "Integer": (sympy.Integer, "int"),
+    "Rational": (sympy.Rational, "ints"),
+    **{name: (getattr(sympy.core.numbers, name), "none") for name in (
+        "Half", "One", "Zero", "NegativeOne", "Pi", "Exp1", "ImaginaryUnit", "Infinity", "NegativeInfinity",
+        "ComplexInfinity", "NaN")},
+}
+_SREPR_CONSTANTS = {"pi": sympy.pi, "E": sympy.E, "I": sympy.I, "oo": sympy.oo, "zoo": sympy.zoo,
+                    "nan": sympy.nan, "true": sympy.true, "false": sympy.false}
+try:  # the assumption keywords of Symbol (positive=True, ...)
+    from sympy.core.assumptions import _assume_defined as _ASSUMPTIONS
+except ImportError:  # pragma: no cover - a sympy without the private name: the common ones
+    _ASSUMPTIONS = frozenset(("commutative", "complex", "real", "extended_real", "rational", "integer", "even",
+                              "odd", "prime", "finite", "infinite", "zero", "nonzero", "positive", "negative",
+                              "nonpositive", "nonnegative", "extended_positive", "extended_negative"))
+
+
+def _literal(node: ast.AST, types: tuple[type, ...]) -> Any:
+    """A literal argument: a constant of one of ``types`` (bool only where asked for), or a signed number."""
+    sign = 1
+    if isinstance(node, ast.UnaryOp) and type(node.op) in _UNARY and isinstance(node.operand, ast.Constant):
+        sign, node = (-1 if isinstance(node.op, ast.USub) else 1), node.operand
+    if not isinstance(node, ast.Constant) or type(node.value) not in types:
+        raise _Refused(f"{_describe(node)} where a {' or '.join(t.__name__ for t in types)} belongs")
+    value = node.value
+    if isinstance(value, str):
+        if sign != 1:
+            raise _Refused("a signed string")
+        if value.startswith("__") and value.endswith("__"):
+            raise _Refused(f"the dunder string {value!r}")
+        return value
+    return -value if sign == -1 else value
+
+
+def _read_srepr(node: ast.AST) -> Any:
+    if isinstance(node, ast.Name):
+        if node.id in _SREPR_CONSTANTS:
+            return _SREPR_CONSTANTS[node.id]
+        raise _Refused(f"the name {node.id!r} is not a sympy constructor of formulas")
+    if isinstance(node, ast.UnaryOp) and type(node.op) in _UNARY:  # -oo
+        return _UNARY[type(node.op)](_read_srepr(node.operand))
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Call):
+        raise _Refused("a call of a call's result (an undefined function such as Function('f')(x))")
+    if isinstance(node, ast.Call) and not isinstance(node.func, ast.Name):
+        raise _Refused(f"{_describe(node.func)} as the called function")
+    if not isinstance(node, ast.Call):
+        raise _Refused(_describe(node))
+    name = node.func.id
+    if name not in _SREPR_CONSTRUCTORS:
+        raise _Refused(f"{name!r} is not a sympy constructor of formulas")
+    build, kind = _SREPR_CONSTRUCTORS[name]
+    kwargs: dict[str, Any] = {}
+    for keyword in node.keywords:
+        if kind == "name" and keyword.arg in _ASSUMPTIONS:
+            kwargs[keyword.arg] = _literal(keyword.value, (bool,))
+        elif kind == "float" and keyword.arg == "precision":
+            kwargs[keyword.arg] = _literal(keyword.value, (int,))
+        else:
+            raise _Refused(f"the keyword {keyword.arg!r} in {name}(...)")
+    n_args = len(node.args)
+    if kind == "args":
+        args = [_read_srepr(arg) for arg in node.args]
+    elif kind == "name" and n_args == 1:
+        args = [_literal(node.args[0], (str,))]
+    elif kind == "float" and n_args == 1:
+        args = [_literal(node.args[0], (str, int, float))]
+    elif kind == "int" and n_args == 1:
+        args = [_literal(node.args[0], (int,))]
+    elif kind == "ints" and n_args in (1, 2):
+        args = [_literal(arg, (int,)) for arg in node.args]
+    elif kind == "none" and n_args == 0:
+        args = []
+    else:
+        raise _Refused(f"{name}(...) with {n_args} arguments")
+    try:
+        return build(*args, **kwargs)
+    except Exception as exc:  # sympy refusing the arguments (TypeError, ValueError, ...)
+        raise _Refused(f"{name}(...) fails: {first_line(exc)}") from None
+
+
+def parse_srepr(text: str) -> sympy.Basic:
+    """Rebuild the sympy object of ``sympy.srepr`` text exactly, without eval.
+
+    Only calls of the constructors formulas contain (``Add``, ``Mul``, ``Pow``, ``Symbol`` with assumption
+    keywords, ``Integer``, ``Rational``, ``Float`` with ``precision``, the functions of `FORMULA_NAMES`, the
+    singletons ``Half()``... and the names ``pi``, ``E``, ``I``, ``oo``, ``zoo``, ``nan``) with literal arguments
+    are read; anything else (attribute access, other names, lambdas, subscripts, dunder strings, strings where
+    numbers belong) raises `lies.errors.FormulaTextError` (a ValueError) naming what was found, and runs nothing.
+    """
+    shown = repr(text[:120] + ("..." if len(text) > 120 else "")) if isinstance(text, str) else repr(type(text))
+    if not isinstance(text, str):
+        raise FormulaTextError(f"formula text {shown} is not a formula expression: not a string")
+    try:
+        tree = ast.parse(text.strip(), mode="eval")
+    except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:
+        raise FormulaTextError(f"formula text {shown} is not a formula expression: {first_line(exc)}") from None
+    try:
+        return _read_srepr(tree.body)
+    except RecursionError:
+        raise FormulaTextError(f"formula text {shown} is not a formula expression: nested too deeply") from None
+    except _Refused as exc:
+        raise FormulaTextError(f"formula text {shown} is not a formula expression: {exc}") from None

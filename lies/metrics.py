@@ -15,7 +15,7 @@ from typing import Sequence
 import numpy as np
 import sympy
 
-from lies.formula import Formula, count_nodes
+from lies.formula import Formula, count_nodes, parse_formula
 from lies.timeout import TIME_LIMIT_ERRORS, call_with_timeout
 
 __all__ = [
@@ -59,8 +59,10 @@ def r2_score(y: np.ndarray, y_pred: np.ndarray) -> float:
     return 1.0 - ss_res / ss_tot
 
 
-def complexity(expr: sympy.Basic | Formula) -> int:
-    """Number of nodes in `sympy.preorder_traversal` (SRBench's `complexity`)."""
+def complexity(expr: sympy.Basic | Formula | str) -> int:
+    """Number of nodes in `sympy.preorder_traversal` (SRBench's `complexity`); text is read without eval."""
+    if isinstance(expr, str):
+        expr = parse_formula(expr, None)
     return count_nodes(expr.expr if isinstance(expr, Formula) else sympy.sympify(expr))
 
 
@@ -101,8 +103,9 @@ def _as_expr(obj: Formula | sympy.Basic | str, names: Sequence[str]) -> sympy.Ex
     if isinstance(obj, Formula):
         expr = obj.expr
     elif isinstance(obj, str):
-        # explicit symbol table when a Formula gave one: `gamma`, `E`, `I` are then variables if listed
-        expr = Formula(obj, names).expr if names else sympy.sympify(obj)
+        # explicit symbol table when a Formula gave one: `gamma`, `E`, `I` are then variables if listed; read
+        # without eval either way (`lies.formula.parse_formula`), any other name a plain symbol
+        expr = Formula(obj, names).expr if names else parse_formula(obj, None)
     else:
         expr = sympy.sympify(obj)
     # Fixed variable identity is by *name*: drop any assumptions so `x` (positive) and `x` compare equal.

@@ -14,13 +14,11 @@ keyword arguments to the peer's scikit-learn estimator; only ``random_state`` is
 single-threaded so several fits can run side by side.
 
 - ``"default"``: SRBench's tuned configuration (``experiment/methods/tuned/`` at v2.0) with the operator sets
-  widened to sin/cos/exp/log/sqrt/div, and the evaluation budget cut so one fit on a 4-variable, 10k-row problem
-  takes roughly 10-60 s on one core of the 2-core development machine (SRBench: 1,000,000 evaluations, 8 h).
-  Measured (y = q1*q2/(4*pi*epsilon*r**2), q1, q2, epsilon, r in [1, 5], 10k rows, two fits side by side on the
-  2-core machine): Operon 28-52 s per fit, 4 of 5 seeds solved (SRBench's symbolic check); gplearn 21-54 s,
-  0 of 3 solved (R^2 0.22-0.67).
-- ``"smoke"``: tiny (Operon ~1 s, gplearn ~1 s on that problem; well under a second on a few hundred rows); for
-  tests only.
+  widened to sin/cos/exp/log/sqrt/div, and the evaluation budget cut far below SRBench's (1,000,000 evaluations,
+  8 h) so that a benchmark of many formulas fits on a small machine. BENCHMARKS.md has the measured times and
+  solution rates.
+- ``"quick"``: the default search with a fifth of the evaluations, for side-by-side runs of many formulas.
+- ``"smoke"``: tiny, for tests only.
 
 Operon specifics: pyoperon 0.6 evaluates in float32 (inputs are cast to float32), so its ``predict`` and a float64
 evaluation of ``expr`` agree to float32 rounding. Its ``log`` and ``sqrt`` are unprotected (NaN off the domain),
@@ -46,8 +44,7 @@ from typing import Any
 
 import numpy as np
 import sympy
-from sympy.parsing.sympy_parser import auto_number, convert_xor, parse_expr
-
+from lies.checks import check_finite, check_names, check_rows, check_shapes
 from lies.errors import LiesError
 
 __all__ = [
@@ -110,8 +107,8 @@ _OPERON_DEFAULT: dict[str, Any] = {
 OPERON_BUDGETS: Mapping[str, Mapping[str, Any]] = MappingProxyType(
     {
         "default": MappingProxyType(dict(_OPERON_DEFAULT)),
-        # "quick": the default configuration with a fifth of the evaluations (~8 s per formula here): what fits a
-        # 61-formula side-by-side run into minutes on 2 cores. Far below SRBench's 1M evaluations / 8 h.
+        # "quick": the default configuration with a fifth of the evaluations, for side-by-side runs of many
+        # formulas. Far below SRBench's 1M evaluations / 8 h.
         "quick": MappingProxyType({**_OPERON_DEFAULT, "max_evaluations": 10_000, "max_time": 120}),
         "smoke": MappingProxyType(
             {
@@ -166,7 +163,7 @@ _GPLEARN_DEFAULT: dict[str, Any] = {
 GPLEARN_BUDGETS: Mapping[str, Mapping[str, Any]] = MappingProxyType(
     {
         "default": MappingProxyType(dict(_GPLEARN_DEFAULT)),
-        # "quick": the default with 10 generations (~10 s per formula here), for side-by-side runs of all 61 formulas.
+        # "quick": the default with 10 generations, for side-by-side runs of all 61 formulas.
         "quick": MappingProxyType({**_GPLEARN_DEFAULT, "generations": 10}),
         "smoke": MappingProxyType({**_GPLEARN_DEFAULT, "population_size": 100, "generations": 10}),
     }
@@ -206,41 +203,33 @@ def available_peers() -> list[str]:
     return found
 
 
-def _plain(value: Any) -> Any:
+def _unfrozen(value: Any) -> Any:
     """A budget value as plain Python (MappingProxyType -> dict, tuple kept) for the estimator and the record."""
     if isinstance(value, Mapping):
-        return {k: _plain(v) for k, v in value.items()}
+        return {k: _unfrozen(v) for k, v in value.items()}
     return value
 
 
 def _budget(budgets: Mapping[str, Mapping[str, Any]], name: str, method: str) -> dict:
     if name not in budgets:
         raise LiesError(f"unknown {method} budget {name!r}; choose one of {sorted(budgets)}")
-    return {k: _plain(v) for k, v in budgets[name].items()}
+    return {k: _unfrozen(v) for k, v in budgets[name].items()}
 
 
 def _symbols(variables: Sequence[str]) -> list[sympy.Symbol]:
     names = list(variables)
-    if not all(isinstance(n, str) and n for n in names):
-        raise LiesError(f"variable names must be non-empty strings, got {names!r}")
-    if len(set(names)) != len(names):
-        raise LiesError(f"variable names must be unique, got {names!r}")
+    if not all(isinstance(n, str) for n in names):
+        raise LiesError(f"variable names must be strings, got {names!r}")
+    check_names(names)
     return [sympy.Symbol(n) for n in names]
 
 
 def _check_data(X: np.ndarray, y: np.ndarray, variables: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
     X = np.asarray(X, dtype=np.float64)
     y = np.asarray(y, dtype=np.float64)
-    if X.ndim != 2:
-        raise LiesError(f"X must be 2-D (rows x variables), got shape {X.shape}")
-    if y.ndim != 1 or y.shape[0] != X.shape[0]:
-        raise LiesError(f"y must be 1-D with {X.shape[0]} rows, got shape {y.shape}")
-    if X.shape[1] != len(variables):
-        raise LiesError(f"X has {X.shape[1]} columns but {len(variables)} variable names were given")
-    if X.shape[0] < 2:
-        raise LiesError("need at least 2 rows to fit")
-    if not (np.isfinite(X).all() and np.isfinite(y).all()):
-        raise LiesError("X and y must be finite (no NaN or inf)")
+    check_shapes(X, y, variables)
+    check_rows(X.shape[0], minimum=2)
+    check_finite(X, y, variables, "y")
     return X, y
 
 
@@ -306,19 +295,12 @@ def operon_string_to_sympy(text: str, variables: Sequence[str]) -> sympy.Expr:
     The placeholders keep any variable name safe (``I``, ``E``, ``lambda``, names with odd characters); the
     parser knows only the placeholders, Operon's function names and numbers, so anything else is an error.
     """
-    symbols = _symbols(variables)
-    local_dict: dict[str, Any] = {_placeholder(i): s for i, s in enumerate(symbols)}
-    local_dict.update(_OPERON_FUNCTIONS)
-    global_dict = {"Float": sympy.Float, "Integer": sympy.Integer, "Rational": sympy.Rational}
+    from lies.formula import parse_formula
+
+    symbols = {_placeholder(i): s for i, s in enumerate(_symbols(variables))}
     try:
-        expr = parse_expr(
-            text,
-            local_dict=local_dict,
-            global_dict=global_dict,
-            transformations=(auto_number, convert_xor),
-            evaluate=True,
-        )
-    except Exception as exc:  # noqa: BLE001 - report the string that failed, whatever the parser raised
+        expr = parse_formula(text, symbols, names=_OPERON_FUNCTIONS, xor=True)
+    except LiesError as exc:
         raise LiesError(f"cannot parse Operon model {text!r}: {exc}") from None
     return _tidy_numbers(sympy.sympify(expr))
 

@@ -25,7 +25,7 @@ import torch
 
 from lies.admm import fraction_small, log_r2, train_admm
 from lies.artifacts import Artifact, FormulaArtifact, NetworkArtifact, TaskArtifact
-from lies.datasets import Dataset
+from lies.dataset import Dataset
 from lies.engine import by_model, map_tasks
 from lies.eql import train_eql
 from lies.errors import LiesError, did_you_mean
@@ -114,7 +114,7 @@ class Prepare(Stage):
 
 # ------------------------------------------------------------------------------------------------ data
 def _network_rows(transform: Transform, data: Dataset) -> Dataset:
-    """The rows a network fits: in log space, those with a target > 0 (`lies.transforms.MAX_NONPOSITIVE_TARGET`)."""
+    """The rows a network fits: in log space, those with a target > 0 (`lies.checks.MAX_NONPOSITIVE_TARGET`)."""
     keep = positive_target_rows(data.y) if transform.log else None
     return data if keep is None else data.subset(keep)
 

@@ -14,8 +14,10 @@ from typing import Sequence
 
 import numpy as np
 
-from lies.datasets import SUBSETS, Dataset, FeynmanEquation, equations, get_equation, load_csv
+from lies.csv_data import load_csv
+from lies.dataset import Dataset
 from lies.errors import LiesError
+from lies.feynman import SUBSETS, FeynmanEquation, equations, get_equation
 from lies.transforms import use_log
 
 #: The built-in default task set: easy formulas, so that the default pipeline runs in minutes on 2 CPU cores.
@@ -169,6 +171,15 @@ def _with_noise(spec: TaskSpec, train: Dataset) -> Dataset:
     return Dataset(train.X, add_noise(train.y, spec.noise, rms, noise_rng(spec)), train.variables, train.target)
 
 
+def split_rows(data: Dataset, test_fraction: float, rng: np.random.Generator) -> tuple[Dataset, Dataset]:
+    """(train, test): the rows shuffled by one ``rng.permutation``, the first ``round(test_fraction * N)`` of them
+    (at least one) held out for testing. The one train/test split of given rows (a CSV task, ``LiesRegressor.fit``):
+    the same seed holds out the same rows."""
+    order = rng.permutation(data.n_samples)
+    n_test = max(1, int(round(test_fraction * data.n_samples)))
+    return data.subset(order[n_test:]), data.subset(order[:n_test])
+
+
 def prepare_task(spec: TaskSpec, n_train: int = 10_000, n_test: int = 2_000, test_fraction: float = 0.2) -> TaskData:
     """Sample (equation) or load and split (CSV) the data of one task; then the training target gets the task's
     noise (``spec.noise``), the test target none (SRBench's protocol)."""
@@ -179,9 +190,7 @@ def prepare_task(spec: TaskSpec, n_train: int = 10_000, n_test: int = 2_000, tes
         test = eq.sample(n_test, rng)
         return TaskData(spec=spec, train=_with_noise(spec, train), test=test)
     data = load_csv(spec.csv, spec.target, spec.variables)
-    order = rng.permutation(data.n_samples)
-    n_hold = max(1, int(round(test_fraction * data.n_samples)))
-    test, train = data.subset(order[:n_hold]), data.subset(order[n_hold:])
+    train, test = split_rows(data, test_fraction, rng)
     if train.n_samples > n_train:
         train = train.subset(np.arange(n_train))
     spec = replace(spec, variables=data.variables)

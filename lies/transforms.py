@@ -20,7 +20,7 @@ from typing import Sequence
 import numpy as np
 import sympy
 
-from lies.errors import LiesError
+from lies.checks import check_finite, check_positive, log_space_problem
 
 
 @dataclass(frozen=True)
@@ -35,7 +35,7 @@ class Transform:
         cls, X: np.ndarray, y: np.ndarray, variables: Sequence[str], target: str, *, log: bool = True
     ) -> "Transform":
         """Check the data and compute one scale per input column (in log space, a few targets <= 0 are allowed:
-        `MAX_NONPOSITIVE_TARGET`)."""
+        `lies.checks.MAX_NONPOSITIVE_TARGET`)."""
         X = np.asarray(X, dtype=np.float64)
         y = np.asarray(y, dtype=np.float64)
         check_finite(X, y, variables, target)
@@ -90,41 +90,9 @@ class Transform:
         return cls(scales=tuple(float(s) for s in d["scales"]), log=bool(d["log"]))
 
 
-def check_finite(X: np.ndarray, y: np.ndarray, variables: Sequence[str], target: str) -> None:
-    """NaN or inf anywhere -> LiesError naming the columns and the number of bad rows."""
-    columns = list(variables) + [target]
-    data = np.column_stack([X, y])
-    bad = ~np.isfinite(data)
-    if bad.any():
-        names = ", ".join(repr(c) for c, b in zip(columns, bad.any(axis=0)) if b)
-        raise LiesError(f"{int(bad.any(axis=1).sum())} rows hold NaN or inf values (columns {names}); drop or fix them")
-
-
-#: The share of a target's values that may be <= 0 in log space, and how far below 0 they may reach (x RMS(y)).
-#: Noise (SRBench adds N(0, (noise RMS(y))^2)) pushes a positive target whose values start near zero to zero or
-#: below on some rows: at noise 0.01, 6 % of I.32.5's rows, at 0.1 up to 24 %, all within 4 noise deviations of
-#: 0. Those rows are left out of the log-space training of the network (`positive_target_rows`) and kept by the
-#: formula stages and R^2, which work in raw units. More, or deeper, or an input <= 0, is an error: the data is
-#: not positive, fit it in raw space.
-MAX_NONPOSITIVE_TARGET = 0.25
-MAX_NONPOSITIVE_DEPTH = 0.5
-
-
-def log_space_problem(X: np.ndarray, y: np.ndarray, variables: Sequence[str], target: str) -> str | None:
-    """Why log space cannot take this data ("column 'b' has 2 of 50 values <= 0"), or None (a target may hold
-    some values a little below 0: `MAX_NONPOSITIVE_TARGET`)."""
-    y = np.asarray(y, dtype=np.float64)
-    for name, col in zip(list(variables) + [target], np.column_stack([X, y]).T):
-        n_bad = int((col <= 0).sum())
-        tolerated = (name == target and n_bad <= MAX_NONPOSITIVE_TARGET * len(col)
-                     and -col.min() <= MAX_NONPOSITIVE_DEPTH * np.sqrt(np.mean(col**2)))
-        if n_bad and not tolerated:
-            return f"column {name!r} has {n_bad} of {len(col)} values <= 0"
-    return None
-
-
 def positive_target_rows(y: np.ndarray) -> np.ndarray | None:
-    """Indices of the rows with y > 0 when some are not (None: every row is fine for log space)."""
+    """Indices of the rows with y > 0 when some are not (None: every row is fine for log space); see
+    `lies.checks.MAX_NONPOSITIVE_TARGET` for how many may be <= 0."""
     y = np.asarray(y)
     return np.flatnonzero(y > 0) if (y <= 0).any() else None
 
@@ -136,15 +104,6 @@ def nonpositive_target_note(y: np.ndarray, source: str) -> str | None:
         return None
     return (f"note: {source}: {n_bad} of {len(y)} training targets are <= 0 (noise around values near zero); the "
             "network's log-space training leaves those rows out, the formula stages and R^2 use every row")
-
-
-def check_positive(X: np.ndarray, y: np.ndarray, variables: Sequence[str], target: str) -> None:
-    """Log space needs positive data (a target may hold a few values <= 0, see `MAX_NONPOSITIVE_TARGET`):
-    otherwise LiesError naming the first bad column and its bad rows."""
-    problem = log_space_problem(X, y, variables, target)
-    if problem:
-        raise LiesError(f"{problem}, but log space needs every value > 0: set log to auto or false (raw space), "
-                        "e.g. -S weak_admm.log=auto or LiesRegressor(log='auto')")
 
 
 def use_log(setting: bool | str, X: np.ndarray, y: np.ndarray) -> bool:

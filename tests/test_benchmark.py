@@ -91,7 +91,7 @@ def test_failure_causes_and_markdown():
 
 
 def test_products_of_powers_are_told_apart():
-    from lies.datasets import get_equation
+    from lies.feynman import get_equation
 
     assert get_equation("I.12.1").product_of_powers  # mu * Nn
     assert get_equation("II.8.31").product_of_powers  # epsilon * Ef**2 / 2

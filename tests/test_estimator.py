@@ -71,7 +71,7 @@ def test_dataframe_columns_become_variable_names(data):
     # columns are matched by name: another order gives the same predictions
     np.testing.assert_array_equal(model.predict(frame[["speed", "mass"]]), model.predict(frame))
     np.testing.assert_array_equal(model.predict(frame.to_numpy()), model.predict(frame))
-    with pytest.raises(LiesError, match="lacks the column"):
+    with pytest.raises(LiesError, match=r"variable column\(s\) 'mass' not found in X; available columns: m, speed"):
         model.predict(frame.rename(columns={"mass": "m"}))
 
 
@@ -110,7 +110,7 @@ def test_sklearn_clone(fitted):
         (np.ones((20, 2)), np.ones((20, 2)), r"y must have shape \(20,\)"),
         (np.where(np.eye(20, 2) > 0, np.nan, 2.0), np.ones(20), "NaN or inf .*'x0', 'x1'"),
         (np.full((20, 2), 2.0), np.r_[np.inf, np.ones(19)], "NaN or inf"),
-        (np.full((5, 2), 2.0), np.ones(5), "at least 10 rows, got 5 samples"),
+        (np.full((5, 2), 2.0), np.ones(5), "at least 10 data rows are needed to fit, got 5 samples"),
         (np.full((1, 2), 2.0), np.ones(1), "got 1 sample$"),
         ([["a", "b"]] * 20, np.ones(20), "X must be numeric"),
         (np.ones((20, 0)), np.ones(20), "X has no columns"),

@@ -132,3 +132,108 @@ def test_parametrize_each_float_occurrence():
     assert par.rebuild(list(par.floats)) == f
     g = par.rebuild([sympy.Integer(3) if v == 1.5 else sympy.Float(v) for v in par.values])
     assert g.expr == sympy.Float(2.0) * x + sympy.Float(2.0) * y**3 + 1
+
+
+# -- reading formula text without eval -------------------------------------------------------------------------
+
+ROUND_TRIPS = [
+    sympy.Float("3.14159265358979323846264338327950288", 40) * x + sympy.Float("0.1") * y,  # many digits, 0.1
+    sympy.Rational(3, 7) * x ** sympy.Rational(-5, 2) - sympy.Rational(1, 2),  # rationals, a negative exponent
+    sympy.exp(-sympy.Float(1.5) * x) * sympy.log(sympy.sin(y) + 2) / sympy.cos(x * y) ** 2,  # exp/log/sin/cos
+    sympy.sqrt(2) * sympy.pi * x / (1 - x**2 / y**2) ** sympy.Rational(1, 2),  # sqrt(2), pi, a sum inside a power
+    sympy.Abs(x - y) + sympy.Max(x, 1) - sympy.E ** (-x) + sympy.Integer(-3) * sympy.tanh(y) + sympy.asin(x / 4),
+    x * sympy.Float("-2.5e-30") + sympy.Float("1e300") * y ** sympy.Float("-0.333333333333333"),
+    sympy.Piecewise((x, x > 0), (-x, True)) + sympy.Integer(10) ** 40 * y,
+]
+
+
+@pytest.mark.parametrize("expr", ROUND_TRIPS, ids=range(len(ROUND_TRIPS)))
+def test_srepr_reads_back_exactly_without_eval(expr):
+    from lies.formula import parse_srepr
+
+    back = parse_srepr(sympy.srepr(expr))
+    assert sympy.srepr(back) == sympy.srepr(expr) and back == expr
+    f = Formula(expr, ["x", "y"])
+    g = Formula.from_dict(f.to_dict())
+    assert g == f and g.srepr == f.srepr and pickle.loads(pickle.dumps(f)) == f
+
+
+def test_srepr_with_assumptions_and_constants():
+    from lies.formula import parse_srepr
+
+    xp = sympy.Symbol("x", positive=True, real=True)
+    for expr in (2 * xp, -sympy.oo, sympy.zoo + x, sympy.nan, sympy.I * x, sympy.S.Half * x):
+        assert sympy.srepr(parse_srepr(sympy.srepr(expr))) == sympy.srepr(expr)
+    assert parse_srepr("Mul(Half(), Pi(), Symbol('x'))") == sympy.pi * x / 2
+
+
+@pytest.mark.parametrize(
+    ("text", "why"),
+    [
+        ("__import__('os').system('touch {marker}')", "attribute access"),
+        ("Symbol('x').__class__", "attribute access"),
+        ("exp(\"__import__('os').system('touch {marker}')\")", "the literal"),  # sympify would eval the string
+        ("Symbol('__class__')", "dunder string"),
+        ("(lambda: Symbol('x'))()", "a lambda"),
+        ("Add(Symbol('x'), Symbol('y'))[0]", "a subscript"),
+        ("eval('1')", "'eval' is not a sympy constructor"),
+        ("Symbol('x', positive='yes')", "where a bool belongs"),
+        ("Float('1.5', precision=53, evaluate=False)", "the keyword 'evaluate'"),
+        ("Symbol('x') + Symbol('y')", "the operator Add"),
+        ("Function('f')(Symbol('x'))", "a call of a call"),
+        ("Add(1, Symbol('x'))", "the literal 1"),
+        ("Symbol(", "not a formula expression"),
+    ],
+)
+def test_srepr_that_is_not_a_formula_runs_nothing(text, why, tmp_path):
+    from lies.errors import FormulaTextError
+    from lies.formula import parse_srepr
+
+    marker = tmp_path / "pwned"
+    text = text.replace("{marker}", str(marker))
+    with pytest.raises(FormulaTextError) as info:
+        Formula.from_dict({"srepr": text, "variables": ["x", "y"]})
+    message = str(info.value)
+    assert "\n" not in message and "is not a formula expression" in message and why in message
+    assert isinstance(info.value, ValueError) and isinstance(info.value, LiesError)
+    with pytest.raises(FormulaTextError):
+        parse_srepr(text)
+    assert not marker.exists()
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("x.__class__", "attribute access"),
+        ("x[0]", "a subscript"),
+        ("__import__('os').system('true')", r"unknown function\(s\): __import__"),
+        ("'x'", "the literal 'x'"),
+        ("lambda: x", "a lambda"),
+        ("foo(x)", r"unknown function\(s\): foo"),
+        ("gamma*x", "the function 'gamma' is used without arguments"),  # unless a variable is named so
+        ("x*z", "not its variables: z"),
+        ("x^2", r"write \*\*"),
+    ],
+)
+def test_infix_text_is_read_without_eval(text, message):
+    from lies.formula import parse_formula
+
+    with pytest.raises(LiesError, match=message) as info:
+        parse_formula(text, ["x", "y"])
+    assert "\n" not in str(info.value)
+
+
+def test_infix_text_reads_as_sympys_parser_reads_it():
+    from sympy.parsing.sympy_parser import parse_expr
+
+    from lies.formula import parse_formula
+
+    names = ["x", "y", "E", "I"]
+    local = {n: sympy.Symbol(n) for n in names}
+    for text in ("2.5*x**1.5*y + 0.3", "1.234567890123456789012345*x**(-2) - 3/7*exp(-x)", "-(x - y)**-2.0",
+                 "sqrt(2)*Abs(x) + log(x)/sin(y) + pi", "x**(1/3) + 1e-5*y + .5 + 2.", "E*I + tanh(x) + asin(y)",
+                 "Max(x, 1) + Min(y, 0) + sign(x) + floor(y)"):
+        assert sympy.srepr(parse_formula(text, names)) == sympy.srepr(parse_expr(text, local_dict=local)), text
+    assert parse_formula("E*x", ["x"]) == sympy.E * x  # not a variable: the constant
+    assert parse_formula("2j*x + 2.5j", ["x"]) == 2 * sympy.I * x + sympy.Float("2.5") * sympy.I
+    assert parse_formula("x*y + 1", None) == x * y + 1  # no variable list: any other name is a plain symbol

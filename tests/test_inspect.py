@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from lies.errors import LiesError
+
 from test_cli import TINY, run_cli
 
 TASK = "I.12.1-t0"
@@ -66,3 +68,30 @@ def test_inspect_shows_truncated_weights(run, tmp_path):
     row = next(line for line in text.splitlines() if line.split()[:1] == ["strong_admm"])
     assert f"corrupted: weights.safetensors truncated ({size // 2} of {size} bytes)" in row
     assert "corrupted" not in next(line for line in text.splitlines() if line.split()[:1] == ["weak_admm"])
+
+
+@pytest.mark.parametrize("code_text", ["__import__('os').system('touch {marker}')", "Symbol('x').__class__"])
+def test_a_formula_file_holding_code_is_refused_and_never_run(run, tmp_path, code_text):
+    """Opening someone's run folder must not run code: formula.json's srepr is read without eval."""
+    import json
+
+    from lies.pipeline import load_artifact
+
+    out, marker = tmp_path / "copy", tmp_path / "pwned"
+    shutil.copytree(run, out)
+    formula_file = out / "data" / "extract" / TASK / "formula.json"
+    formula = json.loads(formula_file.read_text())
+    formula["srepr"] = code_text.format(marker=marker)
+    formula_file.write_text(json.dumps(formula))
+
+    with pytest.raises(LiesError) as info:
+        load_artifact(formula_file.parent)
+    message = str(info.value)
+    assert message.startswith(f"corrupted artifact file: {formula_file} (formula text ")
+    assert "is not a formula expression: " in message and "\n" not in message
+    code, text, err = run_cli("inspect", out, "--stage", "extract", "--task", TASK)  # shows the JSON, parses nothing
+    assert code == 0 and "formula.json" in text
+    code, _, err = run_cli("stage", "rounding_to_zero", "--root", out)  # a stage reading it: one line, exit 2
+    assert code == 2 and err.startswith("lies: error: ") and err.count("\n") == 1
+    assert "corrupted artifact file" in err and "is not a formula expression" in err
+    assert not marker.exists()

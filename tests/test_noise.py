@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from lies.datasets import Dataset
+from lies.dataset import Dataset
 from lies.errors import LiesError
 from lies.pipeline import Pipeline
 from lies.params import RuntimeParams, TasksParams

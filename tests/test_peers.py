@@ -74,7 +74,7 @@ def test_bad_inputs_raise_lies_error():
         peers.fit_gplearn(X, y, NAMES, seed=0, budget="huge")
     with pytest.raises(LiesError, match="columns"):
         peers.fit_gplearn(X, y, ["a"], seed=0, budget="smoke")
-    with pytest.raises(LiesError, match="unique"):
+    with pytest.raises(LiesError, match="repeated column names: a"):
         peers.fit_gplearn(X, y, ["a", "a"], seed=0, budget="smoke")
     with pytest.raises(LiesError, match="seed"):
         peers.fit_gplearn(X, y, NAMES, seed=-1, budget="smoke")
@@ -235,7 +235,7 @@ def test_gplearn_smoke_fit_matches_its_predict(monkeypatch):
 
 
 def test_loglinear_baseline_solves_products_of_powers_and_only_them():
-    from lies.datasets import get_equation
+    from lies.feynman import get_equation
     from lies.metrics import is_symbolic_solution
 
     rng = np.random.default_rng(0)

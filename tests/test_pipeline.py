@@ -423,7 +423,7 @@ def test_interrupted_stage_leaves_the_previous_output(run_copy, monkeypatch):
 def test_network_with_no_oversampled_rows_round_trips(all_skipped, tmp_path):
     """Oversampling that adds no sample (every round rejected) writes a header-only added.csv; the next stage must
     read it back (a header-only CSV used to read back as text columns)."""
-    from lies.datasets import Dataset
+    from lies.dataset import Dataset
 
     art = all_skipped.artifacts["weak_admm"][0]
     task = all_skipped.tasks[0]

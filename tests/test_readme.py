@@ -71,7 +71,7 @@ def test_the_data_folder_ships_with_the_example_the_quick_start_runs():
     """A fresh clone has data/: its .gitignore for the DVC outputs, and the CSV that the quick start fits."""
     import yaml
 
-    from lies.datasets import load_csv
+    from lies.csv_data import load_csv
 
     ignored = {line for line in (ROOT / "data" / ".gitignore").read_text().splitlines() if line.startswith("/")}
     outs = [out for stage in yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"].values()

@@ -46,7 +46,7 @@ def test_non_positive_values_are_a_clear_error():
 
 def test_nan_rows_are_a_clear_error():
     X = np.array([[1.0, np.nan], [np.inf, 2.0], [2.0, 3.0]])
-    with pytest.raises(LiesError, match=r"2 rows hold NaN or inf values \(columns 'a', 'b'\)"):
+    with pytest.raises(LiesError, match=r"^2 of 3 rows hold missing, NaN or inf values \(columns 'a', 'b'\)"):
         Transform.fit(X, np.ones(3), ["a", "b"], "y")
 
 
@@ -56,7 +56,7 @@ def test_dict_round_trip():
 
 
 def test_log_auto_is_log_space_only_where_every_value_is_positive():
-    from lies.datasets import Dataset
+    from lies.dataset import Dataset
     from lies.tasks import TaskData, TaskSpec, log_space
 
     def task(values, equation=None):

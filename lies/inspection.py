@@ -10,14 +10,13 @@ benchmark folder.
 
 from __future__ import annotations
 
-import difflib
 import math
 import shutil
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 from lies.artifacts import TEXT_COLUMNS, hash_path, read_frame, read_json, read_meta, tensor_file_problem
-from lies.errors import LiesError
+from lies.errors import LiesError, did_you_mean
 from lies.pipeline import DVC_STAGES, EVALUATION_INPUTS, data_folder, read_timings
 
 #: The R^2 a row shows, by artifact kind: networks are fitted in (log-)transformed space, formulas in raw units.
@@ -56,22 +55,23 @@ def table(rows: Sequence[Sequence[str]], indent: str = "  ", last_width: int | N
 
 
 def _fields(items: Iterable[tuple[str, Any]], indent: str = "    ") -> list[str]:
-    pairs = [(k, v if isinstance(v, str) else _plain(v)) for k, v in items]
+    pairs = [(k, v if isinstance(v, str) else _as_text(v)) for k, v in items]
     if not pairs:
         return []
     width = max(len(k) for k, _ in pairs)
     return [f"{indent}{k.ljust(width)}  {v}".rstrip() for k, v in pairs]
 
 
-def _plain(value: Any) -> str:
+def _as_text(value: Any) -> str:
+    """A value as a table cell: yes/no, a float without trailing zeros, k=v pairs, a comma list, - for none."""
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, float):
         return _number(value, 6).rstrip("0").rstrip(".") if math.isfinite(value) else _number(value)
     if isinstance(value, dict):
-        return ", ".join(f"{k}={_plain(v)}" for k, v in value.items()) or "-"
+        return ", ".join(f"{k}={_as_text(v)}" for k, v in value.items()) or "-"
     if isinstance(value, (list, tuple)):
-        return ", ".join(_plain(v) for v in value) or "-"
+        return ", ".join(_as_text(v) for v in value) or "-"
     return "-" if value is None else str(value)
 
 
@@ -87,9 +87,8 @@ def _flatten(d: dict, prefix: str = "") -> list[tuple[str, Any]]:
 
 def _choose(name: str, known: Sequence[str], what: str) -> str:
     if name not in known:
-        close = difflib.get_close_matches(name, list(known), n=1)
-        hint = f"; did you mean {close[0]!r}?" if close else ""
-        raise LiesError(f"no {what} {name!r} in this run{hint} ({what}s: {', '.join(known) or 'none'})")
+        raise LiesError(f"no {what} {name!r} in this run{did_you_mean(name, known)} "
+                        f"({what}s: {', '.join(known) or 'none'})")
     return name
 
 

@@ -1,4 +1,4 @@
-"""Tests of lies.datasets: the Feynman registry against the reference table, samplers, Dataset, load_csv."""
+"""Tests of lies.feynman: the Feynman registry against the reference table, lookup, subsets and the sampler."""
 
 from __future__ import annotations
 
@@ -11,23 +11,12 @@ import sys
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import pytest
 import sympy
 
-from lies.datasets import (
-    FEYNMAN,
-    MIN_CSV_ROWS,
-    SUBSETS,
-    Dataset,
-    FeynmanEquation,
-    Variable,
-    equations,
-    get_equation,
-    load_csv,
-    parse_formula,
-)
 from lies.errors import LiesError
+from lies.feynman import FEYNMAN, SUBSETS, FeynmanEquation, Variable, equations, get_equation
+from lies.formula import parse_formula
 
 # The six rows whose `# variables` column is wrong in the AI Feynman table, with the true count.
 MISCOUNTED = {"I.18.12": 3, "I.18.14": 4, "I.38.12": 4, "II.37.1": 3, "III.10.19": 4, "III.19.51": 5}
@@ -172,7 +161,7 @@ def test_equations_pickle_after_use():
 
 
 def test_import_does_not_parse_formulas():
-    code = "import lies.datasets as d; print(sum('expr' in e.__dict__ for e in d.FEYNMAN.values()))"
+    code = "import lies.feynman as d; print(sum('expr' in e.__dict__ for e in d.FEYNMAN.values()))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "0"
 
@@ -280,176 +269,10 @@ def test_variable_validates_its_range():
         Variable("x", 2, 1)
 
 
-# ----------------------------------------------------------------------------------------------- Dataset
-
-
-def _toy(n: int = 5) -> Dataset:
-    X = np.arange(2 * n, dtype=np.int64).reshape(n, 2)
-    return Dataset(X, X.sum(axis=1), ("a", "b"), "y")
-
-
-def test_dataset_stores_float64_copies_and_validates_shapes():
-    X = np.arange(6).reshape(3, 2)
-    y = np.array([1, 2, 3])
-    ds = Dataset(X, y, ["a", "b"], "y")
-    assert ds.X.dtype == np.float64 and ds.y.dtype == np.float64
-    assert ds.variables == ("a", "b") and (ds.n_samples, ds.n_variables) == (3, 2)
-    X[0, 0] = 99
-    assert ds.X[0, 0] == 0  # a copy
-    with pytest.raises(LiesError, match="2 columns but 3 variable names"):
-        Dataset(X, y, ("a", "b", "c"), "y")
-    with pytest.raises(LiesError, match=r"y must have shape \(3,\)"):
-        Dataset(X, y[:2], ("a", "b"), "y")
-    with pytest.raises(LiesError, match="2-D"):
-        Dataset(X.ravel(), y, ("a",), "y")
-    with pytest.raises(LiesError, match="repeated column names: a"):
-        Dataset(X, y, ("a", "a"), "y")
-    with pytest.raises(LiesError, match="also listed as an input"):
-        Dataset(X, y, ("a", "y"), "y")
-
-
-def test_dataset_frame_round_trip():
-    ds = _toy()
-    df = ds.to_frame()
-    assert list(df.columns) == ["a", "b", "y"]
-    back = Dataset.from_frame(df, "y")
-    np.testing.assert_array_equal(back.X, ds.X)
-    np.testing.assert_array_equal(back.y, ds.y)
-    assert back.variables == ds.variables
-    swapped = Dataset.from_frame(df, "a", ["b", "y"])
-    np.testing.assert_array_equal(swapped.X, df[["b", "y"]].to_numpy())
-
-
-def test_dataset_concat_and_subset():
-    ds = _toy(5)
-    both = ds.concat(_toy(3))
-    assert both.n_samples == 8
-    np.testing.assert_array_equal(both.X[5:], _toy(3).X)
-    with pytest.raises(LiesError, match="different columns"):
-        ds.concat(Dataset(ds.X, ds.y, ("b", "a"), "y"))
-    sub = ds.subset([4, 0])
-    np.testing.assert_array_equal(sub.X, ds.X[[4, 0]])
-    np.testing.assert_array_equal(sub.y, ds.y[[4, 0]])
-    mask = ds.y > 10
-    assert ds.subset(mask).n_samples == int(mask.sum())
-    assert ds.subset(np.array([], dtype=int)).n_samples == 0
-    assert ds.subset(2).n_samples == 1
-    with pytest.raises(LiesError, match="boolean row mask"):
-        ds.subset(np.ones(4, dtype=bool))
-    with pytest.raises(LiesError, match="out of range"):
-        ds.subset([5])
-
-
-# ----------------------------------------------------------------------------------------------- load_csv
-
-
-def _write(tmp_path: Path, text: str, name: str = "data.csv") -> Path:
-    path = tmp_path / name
-    path.write_text(text, encoding="utf-8")
-    return path
-
-
-def _good_csv(tmp_path: Path, n: int = 12) -> Path:
-    lines = ["x1,x2,y"] + [f"{i},{i * 0.5},{i * 1.5}" for i in range(n)]
-    return _write(tmp_path, "\n".join(lines) + "\n")
-
-
-def test_load_csv_happy_path(tmp_path):
-    ds = load_csv(_good_csv(tmp_path), "y")
-    assert ds.variables == ("x1", "x2") and ds.target == "y" and ds.n_samples == 12
-    np.testing.assert_array_equal(ds.X[:, 1], np.arange(12) * 0.5)
-    np.testing.assert_array_equal(ds.y, np.arange(12) * 1.5)
-    ds = load_csv(str(_good_csv(tmp_path)), "x1", variables=["y"])
-    assert ds.variables == ("y",) and ds.target == "x1"
-    # An Excel export: BOM, CRLF, spaces after commas.
-    text = "\ufeffa, b, t\r\n" + "".join(f"{i}, {i + 1}, {2 * i}\r\n" for i in range(10))
-    ds = load_csv(_write(tmp_path, text, "excel.csv"), "t")
-    assert ds.variables == ("a", "b") and ds.y[-1] == 18.0
-
-
-def _bad_csv(tmp_path: Path, case: str) -> Path:
-    rows = [[str(i), str(i + 1), str(2 * i)] for i in range(12)]
-    if case == "nonnumeric":
-        rows[3][1] = "abc"
-    elif case == "nan":
-        rows[2][0], rows[5][0], rows[5][2] = "", "nan", "NaN"
-    elif case == "inf":
-        rows[7][1] = "inf"
-    elif case == "short":
-        rows = rows[: MIN_CSV_ROWS - 1]
-    text = "x1,x2,y\n" + "".join(",".join(r) + "\n" for r in rows)
-    if case == "noheader":
-        text = "".join(",".join(r) + "\n" for r in rows)
-    if case == "empty":
-        text = ""
-    if case == "ragged":
-        text += "1,2,3,4,5\n"
-    return _write(tmp_path, text)
-
-
-@pytest.mark.parametrize(
-    ("case", "target", "variables", "message"),
-    [
-        ("ok", "z", None, r"target column 'z' not found in .*data\.csv; available columns: x1, x2, y$"),
-        ("ok", "y", ["x1", "x3"], r"variable column\(s\) 'x3' not found .*available columns: x1, x2, y"),
-        ("ok", "y", ["x1", "y"], "cannot be both the target and an input"),
-        ("nonnumeric", "y", None, r"column 'x2' in .*data\.csv is not numeric \(e\.g\. 'abc' in data row 4\)"),
-        ("nan", "y", None, r"2 of 12 rows in .* hold NaN, inf or empty values \(column\(s\): x1, y\)"),
-        ("inf", "y", None, r"1 of 12 rows .*\(column\(s\): x2\)"),
-        ("short", "y", None, rf"has {MIN_CSV_ROWS - 1} data row\(s\); at least {MIN_CSV_ROWS} are needed"),
-        ("noheader", "y", None, "seems to have no header row"),
-        ("empty", "y", None, r"data file .*data\.csv is empty"),
-        ("ragged", "y", None, r"cannot read .*data\.csv as CSV"),
-    ],
-)
-def test_load_csv_rejects_bad_input_with_a_one_line_message(tmp_path, case, target, variables, message):
-    path = _bad_csv(tmp_path, case)
-    with pytest.raises(LiesError, match=message) as info:
-        load_csv(path, target, variables)
-    assert "\n" not in str(info.value)
-
-
-def test_load_csv_missing_file_or_directory(tmp_path):
-    with pytest.raises(LiesError, match=r"data file not found: .*nope\.csv"):
-        load_csv(tmp_path / "nope.csv", "y")
-    with pytest.raises(LiesError, match="not a file"):
-        load_csv(tmp_path, "y")
-
-
-def test_from_frame_rejects_non_frames_and_object_columns():
-    with pytest.raises(LiesError, match="expected a pandas DataFrame"):
-        Dataset.from_frame({"a": [1]}, "a")
-    df = pd.DataFrame({"a": [1.0, 2.0], "b": ["1", "x"], "y": [0.0, 1.0]})
-    with pytest.raises(LiesError, match=r"column 'b' in the data frame is not numeric \(e\.g\. 'x' in data row 2\)"):
-        Dataset.from_frame(df, "y")
-    with pytest.raises(LiesError, match="no input variable columns"):
-        Dataset.from_frame(df[["y"]], "y")
-
-
 def test_structured_subset_is_what_is_not_a_product_of_powers():
-    from lies.datasets import FEYNMAN, SUBSETS
-
     structured = {i for i in SUBSETS["lies61"] if not FEYNMAN[i].product_of_powers}
     assert set(SUBSETS["lies61-structured"]) == structured
     assert len(structured) == 27 and len(SUBSETS["lies61-powers"]) == 34
     assert FEYNMAN["I.12.1"].product_of_powers and not FEYNMAN["I.10.7"].product_of_powers
     assert set(SUBSETS["holdout"]) | set(SUBSETS["lies61"]) == set(SUBSETS["all"])
     assert not set(SUBSETS["holdout"]) & set(SUBSETS["lies61"]) and len(SUBSETS["holdout"]) == 39
-
-@pytest.mark.parametrize(
-    ("text", "message"),
-    [
-        ("1.5,b,y\n" + "1,2,3\n" * 12, r"column name\(s\) '1.5' look like numbers"),
-        ("a,a,y\n" + "1,2,3\n" * 12, r"repeated column names: a; give every column its own name"),
-        ("a,b,y\n", "has a header row but no data rows"),
-        ("a;b;y\n" + "1;2;3\n" * 12, "seems separated by ';', not commas"),
-        ("a,,y\n" + "1,2,3\n" * 12, "has no name"),
-    ],
-)
-def test_csv_columns_that_cannot_become_symbols(tmp_path, text, message):
-    """pandas reads each of these without complaint: a header 1.5 becomes the symbol in y = 1.5*b, a repeated a
-    becomes a.1, a header-only file has text columns."""
-    path = tmp_path / "data.csv"
-    path.write_text(text)
-    with pytest.raises(LiesError, match=message):
-        load_csv(path, "y")
