@@ -161,7 +161,8 @@ class LiesRegressor(*_BASES):
     def fit(self, X: Any, y: Any = None, variable_names: Sequence[str] | None = None) -> "LiesRegressor":
         """Find a formula for ``y`` from ``X`` (an (N, n) array, or a DataFrame whose columns name the variables)."""
         from lies.dataset import Dataset
-        from lies.tasks import TaskData, TaskSpec, log_space, split_rows, task_seed
+        from lies.seeding import sampling_rng, task_seed
+        from lies.tasks import TaskData, TaskSpec, log_space, split_rows
 
         pipeline, runtime, evaluation = self._pipeline()  # bad params fail before any work on the data
         if y is None:
@@ -179,7 +180,7 @@ class LiesRegressor(*_BASES):
             check_positive(X, y, names, target)
         data = Dataset(X, y, names, target)
         seed = _seed(self.random_state)
-        train, test = split_rows(data, HELD_OUT, np.random.default_rng(seed))
+        train, test = split_rows(data, HELD_OUT, sampling_rng(seed))
         spec = TaskSpec(name="data-t0", trial=0, seed=task_seed(seed, 0, "data"), target=target, variables=names)
         task = TaskData(spec=spec, train=train, test=test)
 

@@ -26,10 +26,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
-import pydantic
 import torch
 import yaml
-from pydantic import Field
 
 from lies import __version__
 from lies.artifacts import (

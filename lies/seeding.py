@@ -1,6 +1,7 @@
-"""Where every random number of a task comes from: one seed per task (`lies.tasks.task_seed`), split by purpose.
+"""Where every random number of a task comes from: one seed per task (`task_seed`), split by purpose.
 
-Each random draw of the pipeline names its purpose and, for the training and pruning stages, the restart it
+A task's samples come from its seed itself (`sampling_rng`), the SRBench noise on its training target from a
+stream of its own (`noise_rng`), and each random draw of the pipeline names its purpose and, for the training and pruning stages, the restart it
 belongs to; the three together seed a `numpy.random.SeedSequence`. Streams of different purposes never overlap, a
 stage added later takes a new purpose without moving anyone else's numbers, and restart 0 keeps the seeds of a
 single-restart run (the restart is only mixed in from 1 on).
@@ -10,10 +11,29 @@ The purposes' numbers are part of the results: changing one changes every formul
 
 from __future__ import annotations
 
+import zlib
 from enum import IntEnum
 
 import numpy as np
 import torch
+
+
+def task_seed(base_seed: int, trial: int, source: str) -> int:
+    """A 31-bit seed from (base seed, trial, source name: a Feynman id or "data"): one per task and trial."""
+    seq = np.random.SeedSequence([base_seed, trial, zlib.crc32(source.encode())])
+    return int(seq.generate_state(1)[0] & 0x7FFFFFFF)
+
+
+def sampling_rng(seed: int) -> np.random.Generator:
+    """A task's samples: its training rows, then its test rows (a CSV: the train/test split)."""
+    return np.random.default_rng(seed)
+
+
+def noise_rng(seed: int) -> np.random.Generator:
+    """SRBench's noise on a task's training target, apart from the sampling stream (the noiseless rows stay the
+    same rows). Its seed material, ``[seed, 7, 0]``, is older than the purposes below and is kept as it is: it
+    never meets `Purpose.MOTIFS`'s stream, whose material is ``[seed, 7]``."""
+    return np.random.default_rng([seed, 7, 0])
 
 
 class Purpose(IntEnum):

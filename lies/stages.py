@@ -18,6 +18,7 @@ A stage's name is the same string everywhere: here, in ``dvc.yaml``, ``params.ya
 from __future__ import annotations
 
 import time
+from functools import partial
 from typing import Callable, ClassVar, Mapping, Sequence
 
 import numpy as np
@@ -277,19 +278,21 @@ class Oversampling(_TrainingStage):
     def _model_data(task: TaskData, art: NetworkArtifact, restart: int, params: OversamplingParams) -> ModelData:
         """Algorithm 1's view of one restart: its rows, its transform, where new points come from, its seeds."""
         eq = task.equation if params.source == "formula" else None
-        sampler = None
-        if eq is not None:
-            rms = float(np.sqrt(np.mean(task.train.y**2)))
-
-            def sampler(low, high, n, draw, eq=eq, rms=rms, noise=task.spec.noise, log=art.transform.log):
-                ds = eq.sample(n, draw, low=low, high=high)
-                y = add_noise(ds.y, noise, rms, draw)
-                keep = y > 0 if log else np.ones(len(y), dtype=bool)  # as `_network_rows` does
-                return ds.X[keep], y[keep]
+        rms = float(np.sqrt(np.mean(task.train.y**2)))
+        sampler = None if eq is None else partial(_formula_points, eq, rms, task.spec.noise, art.transform.log)
         rows = _network_rows(art.transform, task.train)
         return ModelData(X=rows.X, y=rows.y, transform=art.transform, sampler=sampler,
                          rng=rng(task.spec.seed, Purpose.OVERSAMPLING_ROWS, restart),
                          generator=generator(task.spec.seed, Purpose.OVERSAMPLING_TRAINING, restart))
+
+
+def _formula_points(eq, rms: float, noise: float, log: bool, low, high, n: int, draw: np.random.Generator):
+    """Algorithm 1's new points from a known formula, in the box [low, high], with the task's noise (and in log
+    space only those with a target > 0, as `_network_rows` keeps)."""
+    ds = eq.sample(n, draw, low=low, high=high)
+    y = add_noise(ds.y, noise, rms, draw)
+    keep = y > 0 if log else np.ones(len(y), dtype=bool)
+    return ds.X[keep], y[keep]
 
 
 class StrongAdmm(_TrainingStage):

@@ -7,7 +7,6 @@ trial and the source name, so a trial is reproducible on its own, whatever else 
 
 from __future__ import annotations
 
-import zlib
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Sequence
@@ -17,6 +16,7 @@ import numpy as np
 from lies.csv_data import load_csv
 from lies.dataset import Dataset
 from lies.errors import LiesError
+from lies.seeding import noise_rng, sampling_rng, task_seed
 from lies.feynman import SUBSETS, FeynmanEquation, equations, get_equation
 from lies.transforms import use_log
 
@@ -66,12 +66,6 @@ class TaskSpec:
             variables=tuple(v) if v is not None else None,
             noise=float(d.get("noise", 0.0)),
         )
-
-
-def task_seed(base_seed: int, trial: int, source: str) -> int:
-    """A 31-bit seed from (base seed, trial, source name): independent streams per task and per trial."""
-    seq = np.random.SeedSequence([base_seed, trial, zlib.crc32(source.encode())])
-    return int(seq.generate_state(1)[0] & 0x7FFFFFFF)
 
 
 def resolve_equations(selection: str | Sequence[str]) -> list[str]:
@@ -159,16 +153,11 @@ def add_noise(y: np.ndarray, level: float, scale: float, rng: np.random.Generato
     return y + rng.normal(0.0, level * scale, np.shape(y)) if level else y
 
 
-def noise_rng(spec: TaskSpec, salt: int = 0) -> np.random.Generator:
-    """The noise stream of a task, apart from its sampling stream (the noiseless rows stay the same rows)."""
-    return np.random.default_rng([spec.seed, 7, salt])
-
-
 def _with_noise(spec: TaskSpec, train: Dataset) -> Dataset:
     if not spec.noise:
         return train
     rms = float(np.sqrt(np.mean(train.y**2)))
-    return Dataset(train.X, add_noise(train.y, spec.noise, rms, noise_rng(spec)), train.variables, train.target)
+    return Dataset(train.X, add_noise(train.y, spec.noise, rms, noise_rng(spec.seed)), train.variables, train.target)
 
 
 def split_rows(data: Dataset, test_fraction: float, rng: np.random.Generator) -> tuple[Dataset, Dataset]:
@@ -183,7 +172,7 @@ def split_rows(data: Dataset, test_fraction: float, rng: np.random.Generator) ->
 def prepare_task(spec: TaskSpec, n_train: int = 10_000, n_test: int = 2_000, test_fraction: float = 0.2) -> TaskData:
     """Sample (equation) or load and split (CSV) the data of one task; then the training target gets the task's
     noise (``spec.noise``), the test target none (SRBench's protocol)."""
-    rng = np.random.default_rng(spec.seed)
+    rng = sampling_rng(spec.seed)
     if spec.equation is not None:
         eq = get_equation(spec.equation)
         train = eq.sample(n_train, rng)

@@ -20,6 +20,9 @@ from lies.network import LiesNetwork, add_constant_column
 from lies.transforms import Transform
 
 
+#: A penalised phase as the authors run it (lr 1e-2, L0.5 weight 5e-3, a = 0.05, warm-up at 10 x lr).
+PENALISED = dict(lr=1e-2, smooth_a=0.05, reg_weight=5e-3, warmup_lr_factor=10.0)
+
 def _data(n_models: int, n_inputs: int, n: int = 512, seed: int = 0, dtype=torch.float32):
     g = torch.Generator().manual_seed(seed)
     X = (2 * torch.rand(n_models, n, n_inputs, generator=g) - 1).to(dtype)
@@ -81,14 +84,14 @@ def test_pruned_weights_stay_exactly_zero_through_every_phase():
     keep = torch.rand(net.flat.shape, generator=torch.Generator().manual_seed(2)) > 0.3
     net.prune(keep)
     before = net.flat.detach().clone()
-    result = train_eql(net, x, y, EqlConfig(epochs=3, warmup_epochs=1, batch_size=64),
+    result = train_eql(net, x, y, EqlConfig(epochs=3, warmup_epochs=1, batch_size=64, **PENALISED),
                        generators=[torch.Generator().manual_seed(s) for s in (3, 4)])
     assert torch.all(net.flat[~keep] == 0.0)
     assert not torch.equal(net.flat[keep], before[keep])  # the others did train
     assert len(result.history[0]) == 4 and result.diverged == [False, False]
     # threshold-and-freeze: |w| < threshold goes, and stays zero while the data loss alone fine-tunes the rest
     small = net.flat.detach().abs() < 0.05
-    train_eql(net, x, y, EqlConfig(epochs=2, reg_weight=0.0, threshold=0.05, batch_size=64))
+    train_eql(net, x, y, EqlConfig(epochs=2, lr=1e-2, smooth_a=0.05, threshold=0.05, batch_size=64))
     assert small.any() and torch.all(net.flat[small] == 0.0) and torch.all(net.mask[small] == 0.0)
     assert torch.all(net.flat[~small].abs() > 0)
 
@@ -96,7 +99,7 @@ def test_pruned_weights_stay_exactly_zero_through_every_phase():
 def test_training_reduces_the_data_loss_and_models_train_independently():
     x, X = _data(2, 1, seed=5)
     y = torch.stack([X[0, :, 0] ** 2, torch.sin(2 * X[1, :, 0])])
-    config = EqlConfig(epochs=15, warmup_epochs=1, batch_size=64)
+    config = EqlConfig(epochs=15, warmup_epochs=1, batch_size=64, **PENALISED)
     net = EqlNetwork(1, 2, generator=torch.Generator().manual_seed(0))
     alone = net.select([1])
     gens = lambda: [torch.Generator().manual_seed(s) for s in (7, 8)]  # noqa: E731

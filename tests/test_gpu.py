@@ -19,7 +19,7 @@ def _eql_case(x):
     from lies.eql import EqlConfig, EqlNetwork, train_eql
 
     return (lambda: EqlNetwork(3, 16, generator=torch.Generator().manual_seed(1)), x[..., 0] * x[..., 1] - x[..., 2],
-            train_eql, EqlConfig(epochs=2, warmup_epochs=1))
+            train_eql, EqlConfig(epochs=2, warmup_epochs=1, lr=1e-2, smooth_a=0.05, batch_size=256, reg_weight=5e-3))
 
 
 @pytest.mark.parametrize("case", [_lies_case, _eql_case], ids=["lies", "eql"])
