@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 import os
 import platform
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -158,16 +159,20 @@ def run_benchmark(
     networks: Sequence[Pipeline] = (),
     rows_variant: bool | None = None,
     variants: Mapping[str, Mapping[str, Mapping[str, Any]]] | None = None,
+    on_result: Callable[[BenchmarkResult], None] | None = None,
 ) -> BenchmarkResult:
     """The main pipeline, the ablations, the peers; ``networks``: pipelines of other ``network.kind`` values, run
     on the main run's very samples and reported beside it (``lies benchmark --network lies,eql``); with peers (or
     ``rows_variant``) also LIES with ``oversampling.source: rows`` (from the oversampling stage on), the data a
     peer gets: no new samples of the true formula. ``variants``: label -> params changes ({section: {key:
     value}}), each re-run from the first stage it changes on, reusing the main run's artifacts upstream (a lever
-    measured alone, e.g. ``{"node_pruning": {"motif_terms": 0}}``), and reported as its own row."""
+    measured alone, e.g. ``{"node_pruning": {"motif_terms": 0}}``), and reported as its own row. ``on_result``
+    gets the result so far after the main run and after each further row (``lies benchmark`` writes its report
+    then, so a long run that is stopped keeps what it measured)."""
     pipeline = pipeline or Pipeline()
     runtime = runtime or RuntimeParams()
     say = on_progress or (lambda message: None)
+    done = on_result or (lambda result: None)
     start = time.perf_counter()
     seconds: dict[str, float] = {}
 
@@ -183,11 +188,13 @@ def run_benchmark(
                              settings=f"noise {tasks.noise:g} (training targets), {tasks.n_train} training samples, "
                                       f"oversampling.source: {source}; SSR: SRBench's check (plain symbols)",
                              seconds=seconds)
+    done(result)
     for other in networks:
         t0 = time.perf_counter()
         result.peers[other.network.kind] = other.run(main.tasks, runtime).rows
         seconds[f"network {other.network.kind}"] = time.perf_counter() - t0
         say(f"network {other.network.kind}: {seconds[f'network {other.network.kind}']:.0f} s")
+        done(result)
     typical = float(np.median([r["seconds_total"] for r in main.rows])) if main.rows else 60.0
     solved = {r["equation"] for r in main.rows if r["symbolic_solution"]}
     for stage in ablations:
@@ -196,6 +203,7 @@ def run_benchmark(
                                                equations=solved)
         seconds[f"without {stage}"] = time.perf_counter() - t0
         say(f"without {stage}: {seconds[f'without {stage}']:.0f} s")
+        done(result)
     for label, changes in (variants or {}).items():
         t0 = time.perf_counter()
         variant = pipeline
@@ -205,6 +213,7 @@ def run_benchmark(
         result.peers[label] = rerun_from(main, variant, first, runtime)
         seconds[label] = time.perf_counter() - t0
         say(f"{label}: {seconds[label]:.0f} s")
+        done(result)
     if rows_variant is None:
         rows_variant = any(p not in BASELINES for p in peers)
     if rows_variant and "oversampling" in pipeline.names and pipeline.params["oversampling"].source != "rows":
@@ -213,10 +222,12 @@ def run_benchmark(
         result.peers[ROWS_VARIANT] = rerun_from(main, variant, "oversampling", runtime)
         seconds["oversampling from rows"] = time.perf_counter() - t0
         say(f"oversampling from rows: {seconds['oversampling from rows']:.0f} s")
+        done(result)
     for name in peers:
         t0 = time.perf_counter()
         result.peers[name] = run_peer(name, main.tasks, peer_budget, runtime.n_jobs)
         say(f"peer {name}: {time.perf_counter() - t0:.0f} s")
+        done(result)
     return result
 
 
@@ -329,8 +340,9 @@ __all__ = ["run_benchmark", "run_ablation", "rerun_from", "run_peer", "summary_t
            "markdown", "TABLE_I", "STAGES"]
 
 
-def write_report(result: BenchmarkResult, out: str | Path, command: str = "") -> str:
-    """Write the benchmark's tables into ``out`` (CSV + JSON + report.md) and return the markdown report."""
+def write_report(result: BenchmarkResult, out: str | Path, command: str = "", running: bool = False) -> str:
+    """Write the benchmark's tables into ``out`` (CSV + JSON + report.md) and return the markdown report;
+    ``running``: the run goes on, and the report says so (`run_benchmark`'s ``on_result``)."""
     from lies.artifacts import write_frame, write_json
 
     out = Path(out)
@@ -343,6 +355,7 @@ def write_report(result: BenchmarkResult, out: str | Path, command: str = "") ->
         write_frame(out / f"results_{name}.csv", pd.DataFrame(rows))
     summary = summary_table(result)
     lines = [
+        "**Still running**: the rows so far (the report is written again after each further row)." if running else None,
         f"Command: `{command}`" if command else "",
         f"Machine: {result.machine}",
         f"Settings: {result.settings}" if result.settings else "",
@@ -456,10 +469,15 @@ def main(args, argv_text: str = "") -> int:
             def progress(message: str) -> None:
                 bar.set_postfix_str(message[:60])
                 bar.update(1)
+                if bar.disable and not args.quiet:  # no terminal (a log file): one line per step
+                    print(f"benchmark: {message}", file=sys.stderr, flush=True)
+
+            def partial(result: BenchmarkResult, out: Path = out) -> None:
+                write_report(result, out, command=argv_text, running=True)
 
             result = run_benchmark(level_tasks, pipeline, runtime, ablations, peers, args.peer_budget,
                                    on_progress=progress, networks=pipelines[1:], rows_variant=rows_variant,
-                                   variants=variants)
+                                   variants=variants, on_result=partial)
         results[level] = result
         report = write_report(result, out, command=argv_text)
     if len(levels) > 1:

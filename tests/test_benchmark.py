@@ -18,12 +18,30 @@ TINY = {
 }
 
 
+#: What `run_benchmark` handed to ``on_result`` in the smoke run: the rows so far, after each step.
+SNAPSHOTS: list[tuple[int, list[str], list[str]]] = []
+
+
 @pytest.fixture(scope="module")
 def smoke():
     tasks = TasksParams(set=["I.12.1", "II.8.31"], trials=1, n_train=500, n_test=200)
+
+    def snapshot(result):
+        SNAPSHOTS.append((len(result.main.rows), list(result.ablations), list(result.peers)))
+
     return run_benchmark(tasks, Pipeline(params=TINY), RuntimeParams(n_jobs=1, progress=False),
                          ablations=["oversampling", "node_pruning", "coefficient_optimization"], peers=["loglinear"],
-                         variants={"no linear hypothesis": {"node_pruning": {"linear_hypothesis": False}}})
+                         variants={"no linear hypothesis": {"node_pruning": {"linear_hypothesis": False}}},
+                         on_result=snapshot)
+
+
+def test_results_are_handed_on_after_every_row(smoke):
+    """A long benchmark writes its report after the main run and after each further row (`on_result`), so that a
+    run stopped in its variants keeps the main figures."""
+    assert SNAPSHOTS[0] == (2, [], [])  # the main run, before any other row
+    assert [s[1] for s in SNAPSHOTS[1:4]] == [["oversampling"], ["oversampling", "node_pruning"],
+                                              ["oversampling", "node_pruning", "coefficient_optimization"]]
+    assert SNAPSHOTS[-1][2] == ["no linear hypothesis", "loglinear"] and len(SNAPSHOTS) == 6
 
 
 def test_main_rows_and_summary(smoke):
