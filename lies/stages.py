@@ -18,6 +18,7 @@ A stage's name is the same string everywhere: here, in ``dvc.yaml``, ``params.ya
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from functools import partial
 from typing import Callable, ClassVar, Mapping, Sequence
 
@@ -75,12 +76,9 @@ def skipped(stage_name: str, artifact: Artifact, note: str | None = None) -> Art
             summary[key] = artifact.summary[key]
     if note is not None:
         summary["note"] = note
-    if isinstance(artifact, NetworkArtifact):
-        return NetworkArtifact(artifact.net, artifact.transform, artifact.variables, artifact.target,
-                               artifact.history, summary, artifact.added)
-    if isinstance(artifact, FormulaArtifact):
-        return FormulaArtifact(artifact.formula, summary)
-    raise TypeError(f"cannot skip a {type(artifact).__name__}")
+    if not isinstance(artifact, (NetworkArtifact, FormulaArtifact)):
+        raise TypeError(f"cannot skip a {type(artifact).__name__}")
+    return replace(artifact, summary=summary)
 
 
 def run_stages(stages: Sequence[Stage], inputs: list, tasks: Sequence[TaskData], params: Mapping[str, StageParams],
