@@ -17,23 +17,43 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-from lies.metrics import is_symbolic_solution, r2_score
+from lies.metrics import r2_score, symbolic_check_details
 from lies.tasks import TaskData
 
 
-def symbolic_flags(formula, equation, r2: float, timeout: float = 10.0) -> tuple[bool, bool]:
+def symbolic_flags(formula, equation, r2: float, timeout: float = 10.0,
+                   timed_out: list | None = None) -> tuple[bool, bool]:
     """(solved, solved in the positive-symbols reading) for a formula against a Feynman equation (None: no truth).
 
     The first is SRBench's check with SRBench's plain symbols: the headline, for LIES and for every peer alike. The
     second declares the variables positive when every range of the equation is non-negative (then identities such
-    as sqrt(a*b) = sqrt(a)*sqrt(b) hold), a labelled second reading.
+    as sqrt(a*b) = sqrt(a)*sqrt(b) hold), a labelled second reading. A check stopped by its ``timeout`` (a
+    wall-clock safety net) counts as not solved, as in SRBench, and is appended to ``timed_out`` ("literal",
+    "positive") when a list is given.
     """
     if equation is None:
         return False, False
-    literal = is_symbolic_solution(formula, equation.expr, timeout=timeout, r2=r2)
+
+    def check(positive: bool) -> bool:
+        result = symbolic_check_details(formula, equation.expr, timeout=timeout, r2=r2, positive=positive)
+        if result.reason == "timeout" and timed_out is not None:
+            timed_out.append("positive" if positive else "literal")
+        return result.solved
+
+    literal = check(False)
     if literal or not all(v.low >= 0 for v in equation.variables):
         return literal, literal  # solved with plain symbols: solved with positive ones too, no second check
-    return literal, is_symbolic_solution(formula, equation.expr, timeout=timeout, r2=r2, positive=True)
+    return literal, check(True)
+
+
+def wall_clock_caps(summaries: Mapping[str, dict]) -> list[str]:
+    """The stages whose wall-clock safety net stopped their work on this task. The work is bounded by counts; a
+    cap that is hit makes the result depend on the machine's load, so every row says where that happened."""
+    caps = []
+    for stage, summary in summaries.items():
+        if "wall clock" in str(summary.get("stopped_by", "")) or "wall clock" in str(summary.get("simplify", "")):
+            caps.append(stage)
+    return caps
 
 
 def evaluate_task(task: TaskData, summaries: Mapping[str, dict], formula, symbolic_timeout: float = 10.0) -> dict:
@@ -47,6 +67,7 @@ def evaluate_task(task: TaskData, summaries: Mapping[str, dict], formula, symbol
         "out_of_time": out_of_time,
         "space": summaries.get("weak_admm", {}).get("space", ""),  # log or raw (weak_admm.log: auto)
     }
+    timed_out: list[str] = []  # the symbolic checks stopped by their timeout
     if formula is None or out_of_time:
         row.update(r2_test=math.nan, r2_train=math.nan, symbolic_solution=False, symbolic_solution_positive=False,
                    complexity=math.nan)
@@ -55,8 +76,10 @@ def evaluate_task(task: TaskData, summaries: Mapping[str, dict], formula, symbol
         row["r2_test"] = r2_test
         row["r2_train"] = r2_score(task.train.y, formula(task.train.X))
         row["symbolic_solution"], row["symbolic_solution_positive"] = symbolic_flags(
-            formula, task.equation, r2_test, symbolic_timeout)
+            formula, task.equation, r2_test, symbolic_timeout, timed_out)
         row["complexity"] = formula.complexity
+    caps = wall_clock_caps(summaries) + ([f"evaluation ({', '.join(timed_out)} check)"] if timed_out else [])
+    row["wall_clock_caps"] = "; ".join(caps)  # empty: nothing here depends on the machine's load
     total = 0.0
     for stage, summary in summaries.items():
         seconds = float(summary.get("seconds", 0.0))

@@ -48,7 +48,8 @@ def test_main_rows_and_summary(smoke):
     rows = smoke.main.rows
     assert [r["task"] for r in rows] == ["I.12.1-t0", "II.8.31-t0"]
     for r in rows:
-        assert {"formula", "r2_test", "symbolic_solution", "seconds_total", "seconds_weak_admm"} <= set(r)
+        assert {"formula", "r2_test", "symbolic_solution", "seconds_total", "seconds_weak_admm",
+                "wall_clock_caps"} <= set(r)
     table = summary_table(smoke)
     assert list(table.columns) == ["method", "tasks", "SSR %", "SSR % (positive symbols)", "SSR % prod. of powers",
                                    "SSR % other", "R2>0.99 %", "R2>0.999 %", "median s/task"]

@@ -1,0 +1,27 @@
+"""Evaluation rows say where a wall-clock safety net decided something (the work is otherwise bounded by counts)."""
+
+from lies.evaluation import symbolic_flags, wall_clock_caps
+from lies.feynman import get_equation
+from lies.formula import Formula
+
+
+def test_wall_clock_caps_name_the_stages_whose_safety_net_stopped_the_work():
+    summaries = {
+        "extract": {"stage": "extract"},
+        "coefficient_optimization": {"stopped_by": "wall clock"},
+        "final_rounding": {"simplify": "timeout (wall clock)"},
+        "rounding_to_zero": {"stopped_by": "time_limit (wall clock)"},
+        "node_pruning": {"stopped_by": "evaluations"},  # a count: the same on any machine
+    }
+    assert wall_clock_caps(summaries) == ["coefficient_optimization", "final_rounding", "rounding_to_zero"]
+
+
+def test_a_symbolic_check_stopped_by_its_timeout_is_reported():
+    eq = get_equation("I.12.1")
+    truth = Formula(str(eq.expr), eq.variable_names)
+    timed_out: list[str] = []
+    assert symbolic_flags(truth, eq, 1.0, timeout=1e-9, timed_out=timed_out) == (False, False)
+    assert timed_out == ["literal", "positive"]
+    timed_out.clear()
+    assert symbolic_flags(truth, eq, 1.0, timeout=30.0, timed_out=timed_out) == (True, True)
+    assert timed_out == []
