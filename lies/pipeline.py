@@ -14,9 +14,9 @@ One stage on one artifact (in memory or loaded from a run folder)::
 On disk, one stage at a time, each reading its predecessor's folder ``data/<previous>/<task>/`` and writing
 ``data/<name>/<task>/`` atomically (the whole ``data/<name>/`` appears at once, or not at all).
 
-The params models' defaults are the project's defaults: `default_params` builds ``params.yaml`` from them, and
-``tests/test_contract.py`` checks that the repository's ``params.yaml`` says the same, so that ``Pipeline().run()``
-and ``dvc repro`` run the same thing.
+Every stage loop here (in memory, one stage, one stage on disk) is `lies.stages.run_stages`. The params models'
+defaults (`lies.params`) are the project's defaults: ``params.yaml`` is written from them and
+``tests/test_contract.py`` keeps it so, so that ``Pipeline().run()`` and ``dvc repro`` run the same thing.
 """
 
 from __future__ import annotations
