@@ -22,13 +22,9 @@ import torch
 from lies.artifacts import NetworkArtifact
 from lies.eql import EqlConfig, EqlNetwork
 from lies.errors import LiesError
-from lies.params import NETWORK_KINDS, EqlParams, NodePruningParams
+from lies.params import EqlParams, NodePruningParams
 from lies.pruning import exact_fit_floor, restart_errors, select_restart
 from lies.tasks import TaskData
-
-#: The switch's values (`lies.params.NetworkParams`).
-KINDS = NETWORK_KINDS
-
 
 def penalised_config(params: EqlParams) -> EqlConfig:
     """weak_admm under EQL: warm-up, then the penalised phase."""
