@@ -38,6 +38,7 @@ def optimize_coefficients(
     max_rows: int = 20_000,
     seed: int = 0,
     report: dict | None = None,
+    domain: np.ndarray | None = None,
 ) -> Formula:
     """Refit all Float constants of `formula` to (X, y) by least squares; return a new Formula (III-F).
 
@@ -52,6 +53,10 @@ def optimize_coefficients(
     squares) seen in any evaluation, so the result is never worse than the input on the rows used; if nothing
     improved, or the residuals are not finite at the start, or the formula has no Float constant, the input
     formula itself is returned.
+
+    ``domain`` (P, n), e.g. `lies.dataset.box_points` of X: constants that make the formula non-finite at one of
+    these points are never kept. Least squares on the rows alone will move a log's argument to just above 0 at
+    the edge of the rows (a near-singular fit), where points between and beyond the rows make it negative.
     """
     deadline = time.monotonic() + time_limit
     X = _check_X(X, len(formula.variables))
@@ -76,6 +81,12 @@ def optimize_coefficients(
     report = report if report is not None else {}
     report.update(stopped_by="least_squares", evaluations=0)
 
+    def defined(theta: np.ndarray) -> bool:
+        if domain is None:
+            return True
+        with np.errstate(all="ignore"):
+            return bool(np.all(np.isfinite(par.evaluate(domain, theta))))
+
     def residuals(theta: np.ndarray) -> np.ndarray:
         if max_evaluations is not None and report["evaluations"] >= max_evaluations:
             report["stopped_by"] = "evaluations"
@@ -88,7 +99,7 @@ def optimize_coefficients(
         if np.all(np.isfinite(r)):
             with np.errstate(over="ignore"):  # an overflowing cost is +inf: never the best
                 cost = float(r @ r)
-            if cost < best["cost"]:
+            if cost < best["cost"] and defined(theta):
                 best["theta"], best["cost"] = np.array(theta, dtype=np.float64), cost
         return r
 

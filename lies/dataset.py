@@ -18,7 +18,7 @@ from lies.errors import LiesError
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["Dataset"]
+__all__ = ["Dataset", "box_points"]
 
 
 # eq=False: numpy arrays have no single truth value, so field-wise == would raise; identity semantics instead.
@@ -113,3 +113,24 @@ class Dataset:
         else:
             raise LiesError(f"rows must be chosen by integers or a boolean mask, not dtype {idx.dtype}")
         return Dataset(self.X[idx], self.y[idx], self.variables, self.target)
+
+
+def box_points(X: np.ndarray, n_points: int = 4096, max_corner_dims: int = 12) -> np.ndarray:
+    """Points that cover the box of the rows ``X`` (N, n), each column between its minimum and maximum: the 2^n
+    corners (when n <= ``max_corner_dims``) and ``n_points`` of an unscrambled Sobol sequence (deterministic: no
+    seed). (P, n), float64.
+
+    A formula fitted on the rows should be defined between them too: test rows and a user's new data come from the
+    same ranges. A term linear in the inputs (a first-layer pre-activation, the argument of a log in ``x`` or in
+    ``log x``) takes its extremes at a corner, which a few thousand random rows seldom reach.
+    """
+    from scipy.stats import qmc
+
+    X = np.asarray(X, dtype=np.float64)
+    lo, hi = X.min(axis=0), X.max(axis=0)
+    n = X.shape[1]
+    unit = qmc.Sobol(n, scramble=False).random(n_points)  # (n_points, n), the first point is the lower corner
+    if n <= max_corner_dims:
+        corners = (np.arange(2 ** n)[:, None] >> np.arange(n)[None, :]) & 1  # (2^n, n) of 0/1
+        unit = np.concatenate([corners.astype(np.float64), unit])
+    return lo + unit * (hi - lo)

@@ -223,9 +223,11 @@ def _scan_feature(kind: str, signs: tuple, z: torch.Tensor, first: torch.Tensor 
 
 
 def scan_terms(x: torch.Tensor, t: torch.Tensor, scales: Sequence[float], max_terms: int = _NODE.motif_terms,
-               min_gain: float = _NODE.motif_min_gain, shortlist: int = 6, refine_iterations: int = 100, chunk: int = 64) -> list[Term]:
+               min_gain: float = _NODE.motif_min_gain, shortlist: int = 6, refine_iterations: int = 100, chunk: int = 64,
+               max_layers: int | None = None) -> list[Term]:
     """Greedy least-squares choice of up to ``max_terms`` terms for the log target ``t`` (N,) on network inputs
-    ``x`` (N, n + 1, the constant last); see the module docstring. Returns refined terms (possibly none)."""
+    ``x`` (N, n + 1, the constant last); see the module docstring. With ``max_layers`` (the network's), only terms
+    whose chains fit in that many layers are considered (`_layout`). Returns refined terms (possibly none)."""
     x, t = x.double(), t.double()
     n = x.shape[1] - 1
     s = torch.tensor(list(scales), dtype=torch.float64)
@@ -270,7 +272,8 @@ def scan_terms(x: torch.Tensor, t: torch.Tensor, scales: Sequence[float], max_te
                         else:
                             grown = Term("log_sum", terms[grow].monomials + (row,), signs)
                             candidate = [grown if k == grow else tm for k, tm in enumerate(terms)]
-                        scored.append((float(gain[c]), candidate))
+                        if max_layers is None or _layers_needed(candidate) <= max_layers:
+                            scored.append((float(gain[c]), candidate))
         scored.sort(key=lambda gc: -gc[0])
         best_left, best_terms = left, None
         for _, candidate in scored[:shortlist]:
@@ -298,6 +301,11 @@ def _layout(terms: Sequence[Term]) -> list[list[int]]:
     return layers
 
 
+def _layers_needed(terms: Sequence[Term]) -> int:
+    """How many layers the chains of ``terms`` take (`_layout`)."""
+    return 1 + max(max(layers) for layers in _layout(terms)) if terms else 0
+
+
 @torch.no_grad()
 def motif_network(terms: Sequence[Term], n_inputs: int, x: torch.Tensor, t: torch.Tensor) -> LiesNetwork | None:
     """A one-model LIES network holding ``terms`` as unit chains and nothing else, its output weights the least-
@@ -305,7 +313,7 @@ def motif_network(terms: Sequence[Term], n_inputs: int, x: torch.Tensor, t: torc
     net = LiesNetwork(n_inputs, 1)
     a = net.arch
     layout = _layout(terms)
-    if not terms or max(max(ls) for ls in layout) >= a.n_layers:
+    if not terms or _layers_needed(terms) > a.n_layers:
         return None
     keep = torch.zeros_like(net.mask)
     flat = torch.zeros_like(net.flat)

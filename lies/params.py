@@ -157,6 +157,8 @@ class NodePruningParams(SensitivityParams):
     slack: float = Field(1e-3, ge=0, description="the absolute part of that bound")
     refit_iterations: int = Field(100, ge=0, description="L-BFGS iterations of each refit")
     refit_samples: int = Field(4096, ge=1, description="rows (a seeded subset) the refits fit")
+    require_defined: bool = Field(True, description="choose among the candidates whose log units stay above "
+        "their cut-off over the box of the training inputs, when there is one")
     motif_terms: int = Field(3, ge=0, description="log space: a candidate network of up to this many exp-log motifs "
         "(lies.motifs)")
     motif_min_gain: float = Field(0.2, gt=0, le=1, description="a motif joins when it removes this share of the "
@@ -190,6 +192,8 @@ class CoefficientOptimizationParams(FormulaStageParams):
     fit_seconds: float = Field(60.0, gt=0, description="wall-clock safety net; a fit it stops says stopped_by: wall "
         "clock")
     max_rows: int = Field(20_000, ge=10, description="rows (a seeded subset) the fit sees")
+    domain_points: int = Field(1024, ge=0, description="the fitted formula must stay finite on the box of the "
+        "training inputs: its corners and this many Sobol points (0: no such check)")
 
 
 class FinalRoundingParams(FormulaStageParams):

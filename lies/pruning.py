@@ -19,8 +19,9 @@ from typing import Sequence
 import torch
 from torch.func import grad, vmap
 
-from lies.activations import IDENTITY, N_UNITS, SIN
-from lies.network import LiesNetwork
+from lies.activations import IDENTITY, LOG, N_UNITS, SIN
+from lies.dataset import box_points
+from lies.network import Architecture, LiesNetwork, add_constant_column
 from lies.params import NodePruningParams, SensitivityParams
 from lies.seeding import Purpose, generator as seeded_generator
 
@@ -267,6 +268,29 @@ def exact_fit_floor(t: torch.Tensor) -> float:
     return EXACT_FIT * float(t.double().pow(2).mean().sqrt())
 
 
+@torch.no_grad()
+def defined_over_box(net: LiesNetwork, x: torch.Tensor) -> list[bool]:
+    """Per model of ``net``: is every live log unit's input above the cut-off ``x_l`` over the whole box of the
+    training inputs ``x`` (N, n + 1), not only on the training rows?
+
+    The extracted formula has a plain ``log`` where the network has a bounded one. A log unit whose input comes
+    close to 0 inside the data (``(c - a log v)^p``: small weights, high gain) fits the training rows and is
+    undefined on points of the same ranges that the rows missed; test rows are drawn from those ranges."""
+    inputs = x.detach().cpu()[:, :-1].double().numpy()  # (N, n): the constant column is added back below
+    points = add_constant_column(torch.from_numpy(box_points(inputs))).to(x.dtype)  # (P, n + 1)
+    defined = []
+    for m in range(net.n_models):
+        model = net.select([m]).cpu()
+        u = model.features(points[None])[0][0]  # (P, d_out): [x, g_0, ..., g_n] at the box points
+        gates = model.weight("gates")[0]  # (n_layers, 4)
+        low = False
+        for i in range(model.arch.n_layers):
+            z = u[:, : model.arch.layer_width(i)] @ model.weight(f"layer{i}")[0].T  # (P, 4)
+            low = low or bool(gates[i, LOG] != 0) and bool((z[:, LOG] < model.x_l).any())
+        defined.append(not low)
+    return defined
+
+
 def restart_errors(net: LiesNetwork, x: torch.Tensor, t: torch.Tensor) -> list[float]:
     """Mean absolute log-space residual of every model of ``net`` on one dataset ``x`` (1, N, n + 1), ``t`` (1, N)."""
     m = net.n_models
@@ -274,15 +298,18 @@ def restart_errors(net: LiesNetwork, x: torch.Tensor, t: torch.Tensor) -> list[f
     return [float(e) if torch.isfinite(e) else float("inf") for e in errors.cpu()]
 
 
-def choose_restart(net: LiesNetwork, x: torch.Tensor, t: torch.Tensor, tolerance: float = _NODE.tolerance) -> int:
+def choose_restart(net: LiesNetwork, x: torch.Tensor, t: torch.Tensor, tolerance: float = _NODE.tolerance,
+                   require_defined: bool = _NODE.require_defined) -> int:
     """The restart to keep: the sparsest among those that fit about as well as the best one (`select_restart` on
-    every model's `restart_errors` and non-zero weights). Only training data is used."""
+    every model's `restart_errors`, non-zero weights and, with ``require_defined``, `defined_over_box`). Only
+    training data is used."""
+    defined = defined_over_box(net, x[0]) if require_defined else None
     return select_restart(restart_errors(net, x, t), [c["total"] for c in net.nonzero_counts()], tolerance,
-                          exact_fit_floor(t))
+                          exact_fit_floor(t), defined)
 
 
 def select_restart(errors: Sequence[float], sizes: Sequence[int], tolerance: float = _NODE.tolerance,
-                   floor: float = 0.0) -> int:
+                   floor: float = 0.0, defined: Sequence[bool] | None = None) -> int:
     """Index of the restart to keep, from each restart's log-space error and number of non-zero weights.
 
     Restarts are networks of one task trained from different initialisations; which formula a network finds
@@ -290,9 +317,12 @@ def select_restart(errors: Sequence[float], sizes: Sequence[int], tolerance: flo
     close and is found as often). The rule is node pruning's: a restart qualifies when its mean absolute
     log-space residual is within ``tolerance`` times the best one (or below ``floor``, an exact fit's error:
     `exact_fit_floor`); among those the fewest non-zero weights wins, then the smaller error, then the lower index.
+    With ``defined`` (per restart, `defined_over_box`) only the defined restarts compete, when there is one: a
+    formula that fits the rows and not the ranges they come from is no answer.
     """
-    bound = max(min(errors) * (1.0 + tolerance), floor)
-    qualified = [m for m in range(len(errors)) if errors[m] <= bound]
+    pool = [m for m in range(len(errors)) if defined is None or defined[m]] or list(range(len(errors)))
+    bound = max(min(errors[m] for m in pool) * (1.0 + tolerance), floor)
+    qualified = [m for m in pool if errors[m] <= bound]
     return min(qualified, key=lambda m: (sizes[m], errors[m], m))
 
 
@@ -317,6 +347,7 @@ class PrunedRestarts:
     errors: list[float]  # per candidate, the mean absolute residual in the network's space
     sizes: list[int]  # per candidate, its non-zero weights
     floor: float  # `exact_fit_floor` of the target: errors below it count as exact
+    defined: list[bool] | None  # per candidate, `defined_over_box` (None: not asked, require_defined false)
     chosen: int  # `select_restart`'s choice
 
     @property
@@ -352,8 +383,9 @@ def prune_restarts(net: LiesNetwork, x: torch.Tensor, t: torch.Tensor, params: N
     errors = restart_errors(candidates, x.cpu()[None], t.cpu()[None])
     sizes = [c["total"] for c in candidates.nonzero_counts()]
     floor = exact_fit_floor(t)
-    return PrunedRestarts(candidates, trials, errors, sizes, floor, select_restart(errors, sizes, params.tolerance,
-                                                                                   floor))
+    defined = defined_over_box(candidates, x) if params.require_defined else None
+    chosen = select_restart(errors, sizes, params.tolerance, floor, defined)
+    return PrunedRestarts(candidates, trials, errors, sizes, floor, defined, chosen)
 
 
 def _motif_candidate(x: torch.Tensor, t: torch.Tensor, n_inputs: int, scales: Sequence[float],
@@ -366,7 +398,8 @@ def _motif_candidate(x: torch.Tensor, t: torch.Tensor, n_inputs: int, scales: Se
     idx = sample_rows(x.shape[0], params.refit_samples, generator)
     xs, ts = (x, t) if idx is None else (x[idx.to(x.device)], t[idx.to(x.device)])
     xs, ts = xs.cpu(), ts.cpu()
-    terms = scan_terms(xs, ts, scales, max_terms=params.motif_terms, min_gain=params.motif_min_gain)
+    terms = scan_terms(xs, ts, scales, max_terms=params.motif_terms, min_gain=params.motif_min_gain,
+                       max_layers=Architecture.for_inputs(n_inputs).n_layers)
     net = motif_network(terms, n_inputs, xs, ts) if terms else None
     if net is None:
         return None

@@ -384,7 +384,8 @@ class NodePruning(_PruningStage):
         extra = {"node_trials": result.trials[best]}
         if result.candidates.n_models > 1:
             extra.update(restarts=result.candidates.n_models, chosen_restart=best, restarts_error=result.errors,
-                         restarts_nonzero=result.sizes, restarts_exact_below=result.floor)
+                         restarts_nonzero=result.sizes, restarts_exact_below=result.floor,
+                         **({"restarts_defined": result.defined} if result.defined is not None else {}))
         kept = result.kept
         summary = _training_summary(self.name, kept, [(x.cpu(), t.cpu())], time.perf_counter() - start, [False],
                                     **extra)
@@ -480,11 +481,13 @@ class CoefficientOptimization(_FormulaStage):
 
     def transform(self, art: FormulaArtifact, task, params: CoefficientOptimizationParams):
         from lies.coefficients import optimize_coefficients
+        from lies.dataset import box_points
 
         report: dict = {}
+        domain = box_points(task.train.X, params.domain_points) if params.domain_points else None
         formula = optimize_coefficients(art.formula, task.train.X, task.train.y, time_limit=params.fit_seconds,
                                         max_evaluations=params.max_evaluations, max_rows=params.max_rows,
-                                        seed=task.spec.seed, report=report)
+                                        seed=task.spec.seed, report=report, domain=domain)
         return formula, report
 
 

@@ -95,3 +95,20 @@ def test_non_finite_rows_dropped_and_large_n_subsampled_deterministically():
     b = optimize_coefficients(start, X, yv, max_rows=2000, seed=7)
     assert a == b
     np.testing.assert_allclose(sorted(parametrize(a).values), [0.4, 1.7], rtol=1e-6)
+
+
+def test_constants_that_break_the_formula_between_the_rows_are_not_kept():
+    from lies.dataset import box_points
+
+    # rows on the diagonal y = x, where log(c + x - y) = log(c); the target asks for c = 0.001, which makes the
+    # formula undefined at the box's corner (x, y) = (1, 2): there c + x - y = c - 1 < 0
+    t = np.linspace(1.0, 2.0, 200)
+    X = np.column_stack([t, t])
+    start = Formula(sympy.log(F(3.0) + x - y), ["y", "x"])
+    target = np.full(200, np.log(0.001))
+    free = parametrize(optimize_coefficients(start, X, target)).values
+    assert abs(free[0] - 0.001) < 1e-4  # on the rows alone least squares gets there
+    kept = optimize_coefficients(start, X, target, domain=box_points(X, 64))
+    (c,) = parametrize(kept).values
+    assert 1.0 < c < 3.0  # moved towards the target, and still defined over the whole box
+    assert np.all(np.isfinite(kept(box_points(X, 64))))

@@ -177,3 +177,22 @@ def test_refit_weights_keeps_weights_when_the_fit_turns_non_finite():
     start = net.flat.detach().clone()
     refit_weights(net, x, torch.full(x.shape[:2], float("nan")), iterations=5)
     assert torch.equal(net.flat.detach(), start)
+
+
+def test_a_log_unit_that_leaves_its_range_between_the_rows_is_not_defined_over_the_box():
+    from lies.pruning import defined_over_box, select_restart
+
+    # rows on the diagonal x0 = x1: 0.5 + x0 - x1 is 0.5 on every row, and -0.5 at the box's corner (0, 1)
+    diagonal = torch.linspace(0, 1, 50, dtype=torch.float64)[:, None].expand(-1, 2)
+    x = add_constant_column(diagonal)
+    shifted_log = [("layer0", (LOG, 0), 1.0), ("layer0", (LOG, 1), -1.0), ("layer0", (LOG, 2), 0.5),
+                   ("gates", (0, LOG), 1.0), ("output", (0, 3 + LOG), 1.0)]
+    safe_log = [("layer0", (LOG, 0), 1.0), ("layer0", (LOG, 1), 1.0), ("layer0", (LOG, 2), 0.5),
+                ("gates", (0, LOG), 1.0), ("output", (0, 3 + LOG), 1.0)]
+    gated_off = [*shifted_log[:3], ("output", (0, 0), 1.0)]  # the same log input, but its gate is 0: no effect
+    net = LiesNetwork.stack([_net_with(shifted_log), _net_with(safe_log), _net_with(gated_off)])
+    assert defined_over_box(net, x) == [False, True, True]
+    # the undefined restart fits best and is smallest, yet the defined one is kept; with none defined, all compete
+    assert select_restart([0.0, 0.5, 0.6], [4, 5, 5], defined=[False, True, False]) == 1
+    assert select_restart([0.0, 0.5], [4, 5], defined=[False, False]) == 0
+    assert select_restart([0.0, 0.5], [4, 5]) == 0
