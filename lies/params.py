@@ -183,6 +183,8 @@ class RoundingToZeroParams(FormulaStageParams):
     tau: float = Field(0.1, ge=0, description="the bound on |c| * max|df/dc|, relative to scale")
     scale: Literal["std", "rms", "absolute"] = Field("std", description="what tau is relative to: y's std, its RMS, "
         "or 1")
+    max_evaluations: int = Field(20_000, ge=0, description="evaluations of the formula on the rows (about k^2 for k "
+        "constants); when spent, the undecided constants stay")
 
 
 class CoefficientOptimizationParams(FormulaStageParams):

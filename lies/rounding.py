@@ -101,9 +101,26 @@ def _gradient_round(
     tau: float,
     scale: str | float,
     max_rows: int | None,
+    max_evaluations: int | None = None,
+    report: dict | None = None,
 ) -> tuple[list[sympy.Expr], float, np.ndarray]:
     """The shared mechanism: returns one sympy number per parameter (the rounded target or the original
-    Float), the threshold tau*scale, and f of the input on X."""
+    Float), the threshold tau*scale, and f of the input on X.
+
+    Each round re-scores every undecided constant (two evaluations of f on the rows each) and accepts one, so a
+    formula with k constants costs up to about k^2 evaluations; ``max_evaluations`` bounds them (the constants
+    not decided when it is spent keep their values) and ``report`` gets ``evaluations`` and ``stopped_by``."""
+    report = report if report is not None else {}
+    report.update(evaluations=0, stopped_by="done")
+
+    def spend(count: int) -> bool:
+        """Count ``count`` evaluations; False (and stopped_by: evaluations) once the bound would be passed."""
+        if max_evaluations is not None and report["evaluations"] + count > max_evaluations:
+            report["stopped_by"] = "evaluations"
+            return False
+        report["evaluations"] += count
+        return True
+
     Xd = X  # rows for the derivative bounds; the actual-deviation guard always uses all of X
     if max_rows is not None and X.shape[0] > max_rows:
         Xd = X[np.sort(np.random.default_rng(0).choice(X.shape[0], size=max_rows, replace=False))]
@@ -120,11 +137,15 @@ def _gradient_round(
         for k in sorted(remaining):
             r = float(targets[k])
             dist = abs(theta[k] - r)
+            if dist != 0.0 and not spend(2):
+                return numbers, threshold, f_ref
             bound = 0.0 if dist == 0.0 else dist * _derivative_bound(par, Xd, theta, k, r)
             if bound < threshold:
                 scored.append((bound, k, r))
         accepted = False
         for bound, k, r in sorted(scored):
+            if not spend(1):
+                return numbers, threshold, f_ref
             trial = theta.copy()
             trial[k] = r
             if _max_deviation(par.evaluate(X, trial), f_ref, ref_ok) < threshold:
@@ -154,19 +175,20 @@ def _finish(
 
 def round_to_zero(
     formula: Formula, X: np.ndarray, tau: float = _ZERO.tau, *, scale: str | float = _ZERO.scale,
-    max_rows: int | None = 20_000
+    max_rows: int | None = 20_000, max_evaluations: int | None = _ZERO.max_evaluations, report: dict | None = None,
 ) -> Formula:
     """Set to 0 every Float constant whose removal is negligible on X (III-E, first use; before III-F).
 
     Zeroed constants are exact Integer 0, so sympy drops the terms they multiply. See the module docstring for
     `scale`, the order of processing and the accumulation guard. X: (N, n) in `formula.variables` order.
+    ``max_evaluations`` and ``report``: `_gradient_round`'s bound on the evaluations of f and what it spent.
     """
     X = _check_X(X, len(formula.variables))
     par = parametrize(formula)
     if not par.params or X.shape[0] == 0:
         return formula
     zeros = [sympy.Integer(0)] * len(par.params)
-    numbers, threshold, f_ref = _gradient_round(par, X, zeros, tau, scale, max_rows)
+    numbers, threshold, f_ref = _gradient_round(par, X, zeros, tau, scale, max_rows, max_evaluations, report)
     return _finish(formula, par, X, numbers, threshold, f_ref)
 
 

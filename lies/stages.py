@@ -468,7 +468,10 @@ class RoundingToZero(_FormulaStage):
     def transform(self, art: FormulaArtifact, task, params: RoundingToZeroParams):
         from lies.rounding import round_to_zero
 
-        return round_to_zero(art.formula, task.train.X, params.tau, scale=params.scale)
+        report: dict = {}
+        formula = round_to_zero(art.formula, task.train.X, params.tau, scale=params.scale,
+                                max_evaluations=params.max_evaluations, report=report)
+        return formula, report
 
 
 class CoefficientOptimization(_FormulaStage):

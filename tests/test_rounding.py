@@ -151,3 +151,15 @@ def test_no_constants_and_no_rows():
     assert round_to_zero(f, np.ones((5, 2))) == f
     g = Formula(F(0.001) * x, ["x"])
     assert round_to_zero(g, np.ones((0, 1))) == g
+
+
+def test_an_evaluation_bound_stops_round_to_zero_where_it_says(X2):
+    # six negligible terms: every round re-scores all that are left, so the work grows as k^2
+    f = Formula(x * y + sum(F(1e-6 * (k + 1)) * x ** (k + 1) for k in range(6)), ["x", "y"])
+    free: dict = {}
+    assert round_to_zero(f, X2, report=free).expr == x * y
+    assert free["stopped_by"] == "done" and free["evaluations"] > 12
+    bounded: dict = {}
+    g = round_to_zero(f, X2, max_evaluations=free["evaluations"] - 1, report=bounded)
+    assert bounded["stopped_by"] == "evaluations" and bounded["evaluations"] <= free["evaluations"] - 1
+    assert 0 < g.n_constants < 6  # some constants decided before the bound, the rest kept as they were
