@@ -277,18 +277,15 @@ def defined_over_box(net: LiesNetwork, x: torch.Tensor) -> list[bool]:
     close to 0 inside the data (``(c - a log v)^p``: small weights, high gain) fits the training rows and is
     undefined on points of the same ranges that the rows missed; test rows are drawn from those ranges."""
     inputs = x.detach().cpu()[:, :-1].double().numpy()  # (N, n): the constant column is added back below
-    points = add_constant_column(torch.from_numpy(box_points(inputs))).to(x.dtype)  # (P, n + 1)
-    defined = []
-    for m in range(net.n_models):
-        model = net.select([m]).cpu()
-        u = model.features(points[None])[0][0]  # (P, d_out): [x, g_0, ..., g_n] at the box points
-        gates = model.weight("gates")[0]  # (n_layers, 4)
-        low = False
-        for i in range(model.arch.n_layers):
-            z = u[:, : model.arch.layer_width(i)] @ model.weight(f"layer{i}")[0].T  # (P, 4)
-            low = low or bool(gates[i, LOG] != 0) and bool((z[:, LOG] < model.x_l).any())
-        defined.append(not low)
-    return defined
+    points = add_constant_column(torch.from_numpy(box_points(inputs)))  # (P, n + 1)
+    points = points.to(net.flat.device, net.flat.dtype).expand(net.n_models, -1, -1)  # (M, P, n + 1)
+    u = net.features(points)[0]  # (M, P, d_out): [x, g_0, ..., g_n] at the box points
+    live_log = net.weight("gates")[:, :, LOG] != 0  # (M, n_layers)
+    low = torch.zeros(net.n_models, dtype=torch.bool, device=u.device)
+    for i in range(net.arch.n_layers):
+        z = torch.bmm(u[:, :, : net.arch.layer_width(i)], net.weight(f"layer{i}").transpose(1, 2))  # (M, P, 4)
+        low |= live_log[:, i] & (z[:, :, LOG] < net.x_l).any(dim=1)
+    return [not bool(v) for v in low.cpu()]
 
 
 def restart_errors(net: LiesNetwork, x: torch.Tensor, t: torch.Tensor) -> list[float]:
