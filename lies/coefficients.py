@@ -13,14 +13,15 @@ return the formula unchanged instead of dropping the trial).
 
 from __future__ import annotations
 
+import math
 import time
 
 import numpy as np
 from scipy.optimize import least_squares
 
-from lies.formula import Formula, _check_X, parametrize
+from lies.formula import Formula, Parametrized, _check_X, evaluations_for, parametrize
 
-__all__ = ["optimize_coefficients"]
+__all__ = ["optimize_coefficients", "refit_parameters"]
 
 
 class _Deadline(Exception):
@@ -45,7 +46,8 @@ def optimize_coefficients(
     X: (N, n) in `formula.variables` order; y: (N,). Rows with a non-finite x or y are dropped; if more than
     `max_rows` remain, a seeded uniform subsample without replacement of `max_rows` rows is used (the fit of a
     handful of constants does not need 100k rows, and the time limit then buys more iterations).
-    `max_evaluations` bounds the residual evaluations (Jacobian columns included), the bound that should decide,
+    `max_evaluations` bounds the residual evaluations (Jacobian columns included), counted as evaluations of a
+    formula of `lies.formula.REFERENCE_NODES` nodes (`lies.formula.evaluations_for`): the bound that should decide,
     since it does not depend on the machine's load; `time_limit` (seconds, wall clock, compilation included) is a
     safety net over the whole call; `max_nfev` is passed to least_squares (None: its default, 100 k (k + 1) for
     "lm" with k constants). ``report``, when given, receives ``stopped_by`` ("least_squares": it ended on its
@@ -71,15 +73,40 @@ def optimize_coefficients(
     par = parametrize(formula)
     if not par.params or X.shape[0] == 0:
         return formula
-
-    theta0 = par.values.copy()
-    r0 = par.evaluate(X, theta0) - y
-    if not np.all(np.isfinite(r0)):
+    report = report if report is not None else {}
+    theta = refit_parameters(par, X, y, par.values, max_evaluations=evaluations_for(max_evaluations, formula.expr),
+                             deadline=deadline, max_nfev=max_nfev, report=report, domain=domain)
+    if theta is None:
         return formula
-    best = {"theta": theta0, "cost": float(r0 @ r0)}
-    start_cost = best["cost"]
+    return par.rebuild([float(t) for t in theta])
+
+
+def refit_parameters(
+    par: Parametrized,
+    X: np.ndarray,
+    y: np.ndarray,
+    theta0: np.ndarray,
+    free: np.ndarray | None = None,
+    *,
+    max_evaluations: int | None = None,
+    deadline: float = math.inf,
+    max_nfev: int | None = None,
+    report: dict | None = None,
+    domain: np.ndarray | None = None,
+) -> np.ndarray | None:
+    """`optimize_coefficients` on a compiled formula: least squares of the ``free`` parameters (bool (k,); None:
+    all), the others held at ``theta0``. Returns the best parameters seen (lowest sum of squares, defined on
+    ``domain``), or None when nothing improved on ``theta0`` or its residuals are not finite. ``X``, ``y``: checked
+    and finite; ``max_evaluations``: in evaluations of this formula; ``deadline``: `time.monotonic` seconds."""
+    theta0 = np.asarray(theta0, dtype=np.float64)
+    free = np.ones(theta0.shape, dtype=bool) if free is None else np.asarray(free, dtype=bool)
     report = report if report is not None else {}
     report.update(stopped_by="least_squares", evaluations=0)
+    r0 = par.evaluate(X, theta0) - y
+    if not free.any() or not np.all(np.isfinite(r0)):
+        return None
+    best = {"theta": theta0, "cost": float(r0 @ r0)}
+    start_cost = best["cost"]
 
     def defined(theta: np.ndarray) -> bool:
         if domain is None:
@@ -87,7 +114,12 @@ def optimize_coefficients(
         with np.errstate(all="ignore"):
             return bool(np.all(np.isfinite(par.evaluate(domain, theta))))
 
-    def residuals(theta: np.ndarray) -> np.ndarray:
+    def full(values: np.ndarray) -> np.ndarray:
+        theta = theta0.copy()
+        theta[free] = values
+        return theta
+
+    def residuals(values: np.ndarray) -> np.ndarray:
         if max_evaluations is not None and report["evaluations"] >= max_evaluations:
             report["stopped_by"] = "evaluations"
             raise _Deadline
@@ -95,24 +127,25 @@ def optimize_coefficients(
             report["stopped_by"] = "wall clock"
             raise _Deadline
         report["evaluations"] += 1
+        theta = full(values)
         r = par.evaluate(X, theta) - y
         if np.all(np.isfinite(r)):
             with np.errstate(over="ignore"):  # an overflowing cost is +inf: never the best
                 cost = float(r @ r)
             if cost < best["cost"] and defined(theta):
-                best["theta"], best["cost"] = np.array(theta, dtype=np.float64), cost
+                best["theta"], best["cost"] = theta, cost
         return r
 
     if start_cost > 0.0:
         try:
             # Levenberg-Marquardt (MINPACK, as curve_fit in the reference) needs rows >= constants; its QR is
             # plain Fortran, while "trf" does a threaded-BLAS SVD per iteration that was 10x slower here.
-            method = "lm" if X.shape[0] >= len(par.params) else "trf"
-            least_squares(residuals, theta0, method=method, x_scale="jac", max_nfev=max_nfev)
+            method = "lm" if X.shape[0] >= int(free.sum()) else "trf"
+            least_squares(residuals, theta0[free], method=method, x_scale="jac", max_nfev=max_nfev)
         except _Deadline:
             pass
         except (ValueError, ArithmeticError, np.linalg.LinAlgError):
             pass  # e.g. a non-finite Jacobian: keep the best point seen
     if not best["cost"] < start_cost:
-        return formula
-    return par.rebuild([float(t) for t in best["theta"]])
+        return None
+    return best["theta"]

@@ -29,11 +29,29 @@ import sympy
 
 from lies.errors import FormulaTextError, LiesError, first_line
 
-__all__ = ["Formula", "Parametrized", "parametrize", "count_nodes", "parse_formula", "parse_srepr", "FORMULA_NAMES"]
+__all__ = ["Formula", "Parametrized", "parametrize", "count_nodes", "evaluations_for", "parse_formula", "parse_srepr",
+           "FORMULA_NAMES"]
 
 def count_nodes(expr: sympy.Basic) -> int:
     """Node count of `expr`: the number of items in `sympy.preorder_traversal` (SRBench's complexity)."""
     return sum(1 for _ in sympy.preorder_traversal(expr))
+
+
+#: The formula stages' evaluation bounds (``max_evaluations``) count evaluations of a formula of at most this many
+#: nodes; one evaluation of a larger formula costs nodes / REFERENCE_NODES as much, and counts so (`evaluations_for`).
+REFERENCE_NODES = 100
+
+
+def evaluations_for(max_evaluations: int | None, expr: sympy.Basic) -> int | None:
+    """A bound of ``max_evaluations`` evaluations of a `REFERENCE_NODES`-node formula, in evaluations of ``expr``.
+
+    The bounds decide where work stops (a count, so the same on any machine under any load); counted in plain
+    evaluations, a substitute of 10,000 nodes spends a hundred times the time of a formula of 100 (the holdout
+    set's raw-space substitutes kept rounding to zero busy for more than 20 minutes). At least one evaluation is
+    left to a positive bound; None (no bound) and 0 stay."""
+    if not max_evaluations:
+        return max_evaluations
+    return max(1, int(max_evaluations * min(1.0, REFERENCE_NODES / max(count_nodes(expr), 1))))
 
 
 def _plain_symbols(names: Sequence[str]) -> tuple[sympy.Symbol, ...]:

@@ -205,6 +205,8 @@ class FinalRoundingParams(FormulaStageParams):
     tolerance: float = Field(0.1, ge=0, description="the mean squared error may grow by this fraction of the "
         "formula's own (the noise it leaves)")
     decimals: int = Field(1, ge=0, description="snap candidates: integers, this many decimals, p/q, pi, square roots")
+    max_evaluations: int = Field(20_000, ge=0, description="evaluations of the formula (refits included) the snaps "
+        "may spend; when spent, the constants not yet snapped stay")
     simplify_max_nodes: int = Field(200, ge=1, description="larger formulas are not simplified (a bound on sympy's "
         "work)")
     simplify_seconds: float = Field(60.0, gt=0, description="wall-clock safety net, reported as simplify: timeout")

@@ -39,7 +39,7 @@ from typing import Callable
 import numpy as np
 import sympy
 
-from lies.formula import Formula, Parametrized, _check_X, count_nodes, parametrize
+from lies.formula import Formula, Parametrized, _check_X, count_nodes, evaluations_for, parametrize
 from lies.params import FinalRoundingParams, RoundingToZeroParams
 from lies.timeout import TIME_LIMIT_ERRORS, call_with_timeout
 
@@ -181,14 +181,16 @@ def round_to_zero(
 
     Zeroed constants are exact Integer 0, so sympy drops the terms they multiply. See the module docstring for
     `scale`, the order of processing and the accumulation guard. X: (N, n) in `formula.variables` order.
-    ``max_evaluations`` and ``report``: `_gradient_round`'s bound on the evaluations of f and what it spent.
+    ``max_evaluations`` and ``report``: `_gradient_round`'s bound on the evaluations of f and what it spent; the
+    bound counts evaluations of a formula of `lies.formula.REFERENCE_NODES` nodes (`lies.formula.evaluations_for`).
     """
     X = _check_X(X, len(formula.variables))
     par = parametrize(formula)
     if not par.params or X.shape[0] == 0:
         return formula
     zeros = [sympy.Integer(0)] * len(par.params)
-    numbers, threshold, f_ref = _gradient_round(par, X, zeros, tau, scale, max_rows, max_evaluations, report)
+    numbers, threshold, f_ref = _gradient_round(par, X, zeros, tau, scale, max_rows,
+                                                evaluations_for(max_evaluations, formula.expr), report)
     return _finish(formula, par, X, numbers, threshold, f_ref)
 
 
@@ -221,7 +223,7 @@ def snap_candidates(c: float, decimals: int = 1, max_abs: float = 5000.0, expone
     for base in () if exponent else _BASES:  # few, coarse multiples: a dense set would fit any constant
         r = Fraction(c / float(base)).limit_denominator(_BASE_DENOMINATOR)
         if r != 0 and abs(r.numerator) <= _MAX_DENOMINATOR:
-            out.add(sympy.nsimplify(sympy.Rational(r) * base))
+            out.add(sympy.Rational(r) * base)  # exact already (nsimplify here was slow and could garble it)
     if exponent:
         out.add(sympy.Integer(0))
     elif abs(c) > _NEAR:
@@ -245,6 +247,7 @@ def final_round(
     simplify_timeout: float | None = 10.0,
     simplify_max_nodes: int | None = None,
     max_rows: int | None = 20_000,
+    max_evaluations: int | None = _FINAL.max_evaluations,
     report: dict | None = None,
 ) -> Formula:
     """Snap constants to simpler values where the data cannot tell them apart, then `sympy.simplify` (III-E).
@@ -262,7 +265,9 @@ def final_round(
     ``simplify_max_nodes`` nodes (None: all), under ``simplify_timeout`` seconds, a wall-clock safety net
     (`lies.timeout`); on timeout or error, and if the simplified form does not evaluate like the unsimplified
     one on X (relative 1e-6), the unsimplified form is kept. ``report``, when given, receives ``snapped`` (number
-    of constants), ``noise_mse`` and ``simplify`` ("done", "unchanged", "too large", "timeout (wall clock)").
+    of constants), ``noise_mse``, ``simplify`` ("done", "unchanged", "too large", "timeout (wall clock)"),
+    ``evaluations`` and ``stopped_by`` ("done", or "evaluations" when the snaps spent ``max_evaluations``:
+    evaluations of f on the rows, refits included, counted as `lies.formula.evaluations_for` says).
     """
     X = _check_X(X, len(formula.variables))
     report = report if report is not None else {}
@@ -275,7 +280,8 @@ def final_round(
         if max_rows is not None and X.shape[0] > max_rows:
             idx = np.sort(np.random.default_rng(0).choice(X.shape[0], size=max_rows, replace=False))
             rows, target = X[idx], target[idx]
-        new = _snap(formula, par, rows, target, tolerance, decimals, max_abs, report)
+        new = _snap(formula, par, rows, target, tolerance, decimals, max_abs,
+                    evaluations_for(max_evaluations, formula.expr), report)
     return _simplified(new, X, simplify_timeout, simplify_max_nodes, report)
 
 
@@ -305,49 +311,99 @@ def _candidates(par: Parametrized, decimals: int, max_abs: float) -> list[list[s
 
 
 def _snap(formula: Formula, par: Parametrized, X: np.ndarray, y: np.ndarray, tolerance: float, decimals: int,
-          max_abs: float, report: dict) -> Formula:
-    from lies.coefficients import optimize_coefficients
+          max_abs: float, max_evaluations: int | None, report: dict) -> Formula:
+    from lies.coefficients import optimize_coefficients, refit_parameters
 
+    report.update(evaluations=0, stopped_by="done")
     ok = np.isfinite(y)
     X, y = X[ok], y[ok]
+
+    def left() -> float:
+        return math.inf if max_evaluations is None else max_evaluations - report["evaluations"]
+
+    def spend(count: int) -> bool:
+        """Count ``count`` evaluations of f; False (stopped_by: evaluations) once the bound is spent."""
+        if count > left():
+            report["stopped_by"] = "evaluations"
+            return False
+        report["evaluations"] += count
+        return True
+
+    def mse_of(values: np.ndarray) -> float:
+        with np.errstate(all="ignore"):
+            r = par.evaluate(X, values) - y
+        return float(np.mean(r**2)) if np.all(np.isfinite(r)) else np.inf
+
+    def budget() -> int:
+        return _REFIT_EVALUATIONS if max_evaluations is None else int(min(_REFIT_EVALUATIONS, left()))
+
+    def refit(f: Formula) -> Formula:
+        fit: dict = {}
+        new = optimize_coefficients(f, X, y, time_limit=math.inf, max_evaluations=budget(), report=fit)
+        report["evaluations"] += fit.get("evaluations", 0)
+        return new
+
+    def refit_values(values: np.ndarray, k: int) -> np.ndarray:
+        """The other constants refitted with constant k held at its snap, on the compiled formula."""
+        fit: dict = {}
+        free = np.ones(len(values), dtype=bool)
+        free[k] = False
+        theta = refit_parameters(par, X, y, values, free, max_evaluations=budget(), report=fit)
+        report["evaluations"] += fit.get("evaluations", 0)
+        return values if theta is None else theta
+
+    if not spend(1):
+        return formula
     noise = max(_mse(formula, X, y), noise_floor(y))
     report["noise_mse"] = noise
     if not np.isfinite(noise):
         return formula
     limit = noise * (1.0 + tolerance)
 
-    def refit(f: Formula) -> Formula:
-        return optimize_coefficients(f, X, y, time_limit=math.inf, max_evaluations=_REFIT_EVALUATIONS)
-
     # First every constant that lies next to a simple value, all at once, the others refitted: an exponent of
     # 1e-7 or 1.9999993 is structure the fit did not quite reach, and the constants fitted with it compensate it.
     candidates = _candidates(par, decimals, max_abs)
     near = [next((c for c in cands if abs(float(c) - v) <= _NEAR * max(1.0, abs(v))), None)
             for cands, v in zip(candidates, par.values)]
-    if any(c is not None for c in near):
+    if any(c is not None for c in near) and left() > 1:
         snapped = refit(par.rebuild([c if c is not None else f for c, f in zip(near, par.floats)]))
-        if _mse(snapped, X, y) <= limit:
+        if spend(1) and _mse(snapped, X, y) <= limit:
             report["snapped"] = sum(c is not None for c in near)
             formula = snapped.with_expr(fold_exp_constants(snapped.expr))
     # Then one constant at a time, the simplest snap first: its simplest value with the others refitted (noise
-    # leaves fitted constants off together), else the simplest value within the allowance as they are.
-    while True:
+    # leaves fitted constants off together), else the simplest value within the allowance as they are (scored
+    # numerically; only the chosen snap is rebuilt).
+    while report["stopped_by"] == "done":
         par = parametrize(formula)
-        best = None
+        best = None  # ((nodes, cost, k), the parameters, k, the snap)
         for k, cands in enumerate(_candidates(par, decimals, max_abs)):
             for j, cand in enumerate(cands):
-                trial = par.rebuild([cand if i == k else f for i, f in enumerate(par.floats)])
-                trial = refit(trial) if j == 0 else trial
-                cost = _mse(trial, X, y)
+                values = par.values.copy()
+                values[k] = float(cand)
+                if j == 0 and len(values) > 1:  # the simplest snap, the other constants refitted to it
+                    if left() <= 1:
+                        report["stopped_by"] = "evaluations"
+                        break
+                    values = refit_values(values, k)
+                if not spend(1):
+                    break
+                cost = mse_of(values)
                 if cost <= limit:
                     key = (count_nodes(cand), cost, k)
                     if best is None or key < best[0]:
-                        best = (key, trial)
+                        best = (key, values, k, cand)
                     break
+            if report["stopped_by"] != "done":
+                break
         if best is None:
             return formula
-        formula = best[1]
+        _, values, k, cand = best
+        trial = par.rebuild([cand if i == k else sympy.Float(float(v)) for i, v in enumerate(values)])
+        if _mse(trial, X, y) > limit:  # sympy's exact number evaluated otherwise than its float: keep f
+            return formula
+        formula = trial
         report["snapped"] += 1
+    return formula
 
 
 def _simplified(formula: Formula, X: np.ndarray, timeout: float | None, max_nodes: int | None = None,

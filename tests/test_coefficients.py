@@ -5,7 +5,7 @@ import time
 import numpy as np
 import sympy
 
-from lies.coefficients import optimize_coefficients
+from lies.coefficients import optimize_coefficients, refit_parameters
 from lies.formula import Formula, parametrize
 
 x, y = sympy.symbols("x y")
@@ -112,3 +112,19 @@ def test_constants_that_break_the_formula_between_the_rows_are_not_kept():
     (c,) = parametrize(kept).values
     assert 1.0 < c < 3.0  # moved towards the target, and still defined over the whole box
     assert np.all(np.isfinite(kept(box_points(X, 64))))
+
+
+def test_refit_parameters_holds_the_fixed_constants_and_fits_the_free_ones():
+    rng = np.random.default_rng(1)
+    X = rng.uniform(1, 5, size=(500, 2))
+    y = 2.5 * X[:, 0] + 0.7 * X[:, 1] ** 2
+    a, b = sympy.symbols("a b")
+    par = parametrize(Formula(sympy.Float(1.0) * a + sympy.Float(0.5) * b ** sympy.Float(1.9), ["a", "b"]))
+    k = int(np.flatnonzero(par.values == 1.9)[0])  # the exponent
+    start = par.values.copy()
+    start[k] = 2.0  # held at a snap, the coefficients refitted to it
+    free = np.arange(3) != k
+    theta = refit_parameters(par, X, y, start, free)
+    assert theta is not None and theta[k] == 2.0
+    assert np.allclose(sorted(theta[free]), [0.7, 2.5], rtol=1e-6)
+    assert refit_parameters(par, X, y, theta, free) is None  # nothing left to improve: None, as documented

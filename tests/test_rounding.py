@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import sympy
 
-from lies.formula import Formula
+from lies.formula import REFERENCE_NODES, Formula, count_nodes, evaluations_for
 from lies.rounding import final_round, resolve_scale, round_to_zero
 
 x, y = sympy.symbols("x y")
@@ -163,3 +163,34 @@ def test_an_evaluation_bound_stops_round_to_zero_where_it_says(X2):
     g = round_to_zero(f, X2, max_evaluations=free["evaluations"] - 1, report=bounded)
     assert bounded["stopped_by"] == "evaluations" and bounded["evaluations"] <= free["evaluations"] - 1
     assert 0 < g.n_constants < 6  # some constants decided before the bound, the rest kept as they were
+
+
+def test_the_bounds_count_a_large_formula_by_its_size():
+    small = x * y + F(0.5)
+    large = sum(F(0.1 * k) * sympy.sin(F(0.3 * k) * x + y) ** 2 for k in range(1, 40))
+    assert count_nodes(small) < REFERENCE_NODES < count_nodes(large)
+    assert evaluations_for(20_000, small) == 20_000
+    assert evaluations_for(20_000, large) == int(20_000 * REFERENCE_NODES / count_nodes(large))
+    assert evaluations_for(0, large) == 0 and evaluations_for(None, large) is None
+    assert evaluations_for(1, large) == 1  # a positive bound leaves at least one evaluation
+
+
+def test_round_to_zero_spends_no_more_than_the_scaled_bound_on_a_large_formula(X2):
+    f = Formula(x * y + sum(F(1e-7 * k) * sympy.cos(F(0.1 * k) * x * y + F(0.2)) for k in range(1, 30)), ["x", "y"])
+    report: dict = {}
+    round_to_zero(f, X2, max_evaluations=1000, report=report)
+    assert report["stopped_by"] == "evaluations"
+    assert 0 < report["evaluations"] <= evaluations_for(1000, f.expr) < 1000
+
+
+def test_an_evaluation_bound_stops_final_rounding_with_a_formula_as_good_as_its_input(X2):
+    target = X2[:, 0] ** 2 * X2[:, 1] + 3 * X2[:, 1]
+    f = Formula(F(1.0000001) * x ** F(2.0000001) * y ** F(0.9999999) + F(3.0000002) * y ** F(1.0000001), ["x", "y"])
+    free: dict = {}
+    assert sympy.expand(final_round(f, X2, target, report=free).expr) == x**2 * y + 3 * y
+    assert free["stopped_by"] == "done" and free["evaluations"] >= 2
+    bounded: dict = {}
+    g = final_round(f, X2, target, max_evaluations=1, report=bounded)
+    assert bounded["stopped_by"] == "evaluations" and bounded["evaluations"] <= 1
+    assert g.n_constants == f.n_constants  # nothing snapped, nothing broken
+    assert np.allclose(g(X2), f(X2))
