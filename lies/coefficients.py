@@ -17,6 +17,7 @@ import math
 import time
 
 import numpy as np
+import sympy
 from scipy.optimize import least_squares
 
 from lies.formula import Formula, Parametrized, _check_X, evaluations_for, parametrize
@@ -70,6 +71,8 @@ def optimize_coefficients(
     if X.shape[0] > max_rows:
         idx = np.sort(np.random.default_rng(seed).choice(X.shape[0], size=max_rows, replace=False))
         X, y = X[idx], y[idx]
+    if formula.expr.has(sympy.nan, sympy.zoo):
+        return formula  # undefined everywhere: nothing to fit (and numpy cannot compile zoo)
     par = parametrize(formula)
     if not par.params or X.shape[0] == 0:
         return formula

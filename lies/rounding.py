@@ -365,8 +365,9 @@ def _snap(formula: Formula, par: Parametrized, X: np.ndarray, y: np.ndarray, tol
     candidates = _candidates(par, decimals, max_abs)
     near = [next((c for c in cands if abs(float(c) - v) <= _NEAR * max(1.0, abs(v))), None)
             for cands, v in zip(candidates, par.values)]
-    if any(c is not None for c in near) and left() > 1:
-        snapped = refit(par.rebuild([c if c is not None else f for c, f in zip(near, par.floats)]))
+    rebuilt = par.rebuild([c if c is not None else f for c, f in zip(near, par.floats)])
+    if any(c is not None for c in near) and left() > 1 and not rebuilt.expr.has(sympy.nan, sympy.zoo):
+        snapped = refit(rebuilt)  # (a snap to 0 under a division makes zoo: no such snap)
         if spend(1) and _mse(snapped, X, y) <= limit:
             report["snapped"] = sum(c is not None for c in near)
             formula = snapped.with_expr(fold_exp_constants(snapped.expr))

@@ -128,3 +128,9 @@ def test_refit_parameters_holds_the_fixed_constants_and_fits_the_free_ones():
     assert theta is not None and theta[k] == 2.0
     assert np.allclose(sorted(theta[free]), [0.7, 2.5], rtol=1e-6)
     assert refit_parameters(par, X, y, theta, free) is None  # nothing left to improve: None, as documented
+
+
+def test_a_formula_undefined_everywhere_comes_back_unchanged():
+    f = Formula(x * sympy.zoo + F(0.5) * y, ["y", "x"])
+    X = _data(50)
+    assert optimize_coefficients(f, X, X[:, 0]) == f

@@ -194,3 +194,12 @@ def test_an_evaluation_bound_stops_final_rounding_with_a_formula_as_good_as_its_
     assert bounded["stopped_by"] == "evaluations" and bounded["evaluations"] <= 1
     assert g.n_constants == f.n_constants  # nothing snapped, nothing broken
     assert np.allclose(g(X2), f(X2))
+
+
+def test_final_rounding_never_snaps_a_constant_into_a_division_by_zero(X2):
+    # both constants are next to 0, and 0 for both under the division makes the formula zoo
+    f = Formula(x / (F(1e-4) + F(1e-4) * y), ["x", "y"])
+    target = f(X2)
+    g = final_round(f, X2, target)
+    assert not g.expr.has(sympy.zoo, sympy.nan)
+    assert np.allclose(g(X2), target, rtol=1e-6)
