@@ -76,7 +76,6 @@ def optimize_coefficients(
     par = parametrize(formula)
     if not par.params or X.shape[0] == 0:
         return formula
-    report = report if report is not None else {}
     theta = refit_parameters(par, X, y, par.values, max_evaluations=evaluations_for(max_evaluations, formula.expr),
                              deadline=deadline, max_nfev=max_nfev, report=report, domain=domain)
     if theta is None:

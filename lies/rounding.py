@@ -94,6 +94,33 @@ def _max_deviation(new: np.ndarray, ref: np.ndarray, ref_ok: np.ndarray) -> floa
     return float(np.max(np.abs(n - r))) if n.size else 0.0
 
 
+class _Evaluations:
+    """Evaluations of f counted against a bound (None: no bound), kept in ``report`` as ``evaluations`` and
+    ``stopped_by`` ("done", or "evaluations" once the bound stopped the work)."""
+
+    def __init__(self, bound: int | None, report: dict):
+        self.bound, self.report = bound, report
+        report.update(evaluations=0, stopped_by="done")
+
+    def left(self) -> float:
+        return math.inf if self.bound is None else self.bound - self.report["evaluations"]
+
+    def spend(self, count: int) -> bool:
+        """Count ``count`` evaluations; False (stopped_by: evaluations) when they would pass the bound."""
+        if count > self.left():
+            self.stop()
+            return False
+        self.report["evaluations"] += count
+        return True
+
+    def stop(self) -> None:
+        self.report["stopped_by"] = "evaluations"
+
+    @property
+    def stopped(self) -> bool:
+        return self.report["stopped_by"] != "done"
+
+
 def _gradient_round(
     par: Parametrized,
     X: np.ndarray,
@@ -110,17 +137,7 @@ def _gradient_round(
     Each round re-scores every undecided constant (two evaluations of f on the rows each) and accepts one, so a
     formula with k constants costs up to about k^2 evaluations; ``max_evaluations`` bounds them (the constants
     not decided when it is spent keep their values) and ``report`` gets ``evaluations`` and ``stopped_by``."""
-    report = report if report is not None else {}
-    report.update(evaluations=0, stopped_by="done")
-
-    def spend(count: int) -> bool:
-        """Count ``count`` evaluations; False (and stopped_by: evaluations) once the bound would be passed."""
-        if max_evaluations is not None and report["evaluations"] + count > max_evaluations:
-            report["stopped_by"] = "evaluations"
-            return False
-        report["evaluations"] += count
-        return True
-
+    spent = _Evaluations(max_evaluations, report if report is not None else {})
     Xd = X  # rows for the derivative bounds; the actual-deviation guard always uses all of X
     if max_rows is not None and X.shape[0] > max_rows:
         Xd = X[np.sort(np.random.default_rng(0).choice(X.shape[0], size=max_rows, replace=False))]
@@ -137,14 +154,14 @@ def _gradient_round(
         for k in sorted(remaining):
             r = float(targets[k])
             dist = abs(theta[k] - r)
-            if dist != 0.0 and not spend(2):
+            if dist != 0.0 and not spent.spend(2):
                 return numbers, threshold, f_ref
             bound = 0.0 if dist == 0.0 else dist * _derivative_bound(par, Xd, theta, k, r)
             if bound < threshold:
                 scored.append((bound, k, r))
         accepted = False
         for bound, k, r in sorted(scored):
-            if not spend(1):
+            if not spent.spend(1):
                 return numbers, threshold, f_ref
             trial = theta.copy()
             trial[k] = r
@@ -298,10 +315,16 @@ def fold_exp_constants(expr: sympy.Expr) -> sympy.Expr:
                         and any(t.is_number for t in e.args[0].args) and not e.args[0].is_number, split)
 
 
+def _mean_square(r: np.ndarray) -> float:
+    """Mean of ``r**2``, inf when a residual is not finite."""
+    return float(np.mean(r**2)) if np.all(np.isfinite(r)) else np.inf
+
+
 def _mse(formula: Formula, X: np.ndarray, y: np.ndarray) -> float:
+    if formula.expr.has(sympy.nan, sympy.zoo):
+        return np.inf
     with np.errstate(all="ignore"):
-        r = formula(X) - y
-    return float(np.mean(r**2)) if np.all(np.isfinite(r)) and not formula.expr.has(sympy.nan, sympy.zoo) else np.inf
+        return _mean_square(formula(X) - y)
 
 
 def _candidates(par: Parametrized, decimals: int, max_abs: float) -> list[list[sympy.Expr]]:
@@ -314,28 +337,16 @@ def _snap(formula: Formula, par: Parametrized, X: np.ndarray, y: np.ndarray, tol
           max_abs: float, max_evaluations: int | None, report: dict) -> Formula:
     from lies.coefficients import optimize_coefficients, refit_parameters
 
-    report.update(evaluations=0, stopped_by="done")
+    spent = _Evaluations(max_evaluations, report)
     ok = np.isfinite(y)
     X, y = X[ok], y[ok]
 
-    def left() -> float:
-        return math.inf if max_evaluations is None else max_evaluations - report["evaluations"]
-
-    def spend(count: int) -> bool:
-        """Count ``count`` evaluations of f; False (stopped_by: evaluations) once the bound is spent."""
-        if count > left():
-            report["stopped_by"] = "evaluations"
-            return False
-        report["evaluations"] += count
-        return True
-
     def mse_of(values: np.ndarray) -> float:
         with np.errstate(all="ignore"):
-            r = par.evaluate(X, values) - y
-        return float(np.mean(r**2)) if np.all(np.isfinite(r)) else np.inf
+            return _mean_square(par.evaluate(X, values) - y)
 
     def budget() -> int:
-        return _REFIT_EVALUATIONS if max_evaluations is None else int(min(_REFIT_EVALUATIONS, left()))
+        return _REFIT_EVALUATIONS if max_evaluations is None else int(min(_REFIT_EVALUATIONS, spent.left()))
 
     def refit(f: Formula) -> Formula:
         fit: dict = {}
@@ -352,7 +363,7 @@ def _snap(formula: Formula, par: Parametrized, X: np.ndarray, y: np.ndarray, tol
         report["evaluations"] += fit.get("evaluations", 0)
         return values if theta is None else theta
 
-    if not spend(1):
+    if not spent.spend(1):
         return formula
     noise = max(_mse(formula, X, y), noise_floor(y))
     report["noise_mse"] = noise
@@ -365,28 +376,31 @@ def _snap(formula: Formula, par: Parametrized, X: np.ndarray, y: np.ndarray, tol
     candidates = _candidates(par, decimals, max_abs)
     near = [next((c for c in cands if abs(float(c) - v) <= _NEAR * max(1.0, abs(v))), None)
             for cands, v in zip(candidates, par.values)]
-    rebuilt = par.rebuild([c if c is not None else f for c, f in zip(near, par.floats)])
-    if any(c is not None for c in near) and left() > 1 and not rebuilt.expr.has(sympy.nan, sympy.zoo):
-        snapped = refit(rebuilt)  # (a snap to 0 under a division makes zoo: no such snap)
-        if spend(1) and _mse(snapped, X, y) <= limit:
-            report["snapped"] = sum(c is not None for c in near)
-            formula = snapped.with_expr(fold_exp_constants(snapped.expr))
+    if any(c is not None for c in near) and spent.left() > 1:
+        rebuilt = par.rebuild([c if c is not None else f for c, f in zip(near, par.floats)])
+        if not rebuilt.expr.has(sympy.nan, sympy.zoo):  # a snap to 0 under a division makes zoo: no such snap
+            snapped = refit(rebuilt)
+            if spent.spend(1) and _mse(snapped, X, y) <= limit:
+                report["snapped"] = sum(c is not None for c in near)
+                formula = snapped.with_expr(fold_exp_constants(snapped.expr))
     # Then one constant at a time, the simplest snap first: its simplest value with the others refitted (noise
     # leaves fitted constants off together), else the simplest value within the allowance as they are (scored
     # numerically; only the chosen snap is rebuilt).
-    while report["stopped_by"] == "done":
-        par = parametrize(formula)
+    while not spent.stopped:
+        if par.formula is not formula:  # compiled anew only for a formula that changed
+            par = parametrize(formula)
+            candidates = _candidates(par, decimals, max_abs)
         best = None  # ((nodes, cost, k), the parameters, k, the snap)
-        for k, cands in enumerate(_candidates(par, decimals, max_abs)):
+        for k, cands in enumerate(candidates):
             for j, cand in enumerate(cands):
                 values = par.values.copy()
                 values[k] = float(cand)
                 if j == 0 and len(values) > 1:  # the simplest snap, the other constants refitted to it
-                    if left() <= 1:
-                        report["stopped_by"] = "evaluations"
+                    if spent.left() <= 1:
+                        spent.stop()
                         break
                     values = refit_values(values, k)
-                if not spend(1):
+                if not spent.spend(1):
                     break
                 cost = mse_of(values)
                 if cost <= limit:
@@ -394,7 +408,7 @@ def _snap(formula: Formula, par: Parametrized, X: np.ndarray, y: np.ndarray, tol
                     if best is None or key < best[0]:
                         best = (key, values, k, cand)
                     break
-            if report["stopped_by"] != "done":
+            if spent.stopped:
                 break
         if best is None:
             return formula
