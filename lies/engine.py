@@ -11,7 +11,7 @@ Both fan out over ``runtime.n_jobs`` CPU processes (joblib's loky, or the worker
 ``runtime.backend: dask``), one torch thread each, when the work runs on the CPU; on a GPU they run in this
 process, which feeds the device best. Worker processes exit with the process that started them
 (`call_in_worker`). Nothing here changes a result: the chunking depends on ``n_jobs`` alone, never on the
-backend or on timing.
+backend or on timing, and a model trains alike in a chunk of any size (`lies.network.output_unit`).
 """
 
 from __future__ import annotations

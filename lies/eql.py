@@ -37,7 +37,7 @@ import sympy
 import torch
 from torch import nn
 
-from lies.network import LiesNetwork, NetworkOutput
+from lies.network import LiesNetwork, NetworkOutput, output_unit
 
 #: The primitive units, in the order they appear in every hidden layer (a layer holds a block of each kind).
 UNITS = ("identity", "square", "sin", "exp", "sigmoid", "product")
@@ -167,7 +167,7 @@ class EqlNetwork(LiesNetwork):
             z = torch.bmm(u, self.view(flat, f"layer{i}").transpose(1, 2))  # (M, B, n_pre)
             h = eql_units(z, self.arch)  # (M, B, n_units)
             u = torch.cat([h, torch.ones_like(h[..., :1])], dim=-1)  # (M, B, n_units + 1)
-        y = torch.bmm(u, self.view(flat, "output").transpose(1, 2)).squeeze(-1) * self.scale[:, None]
+        y = output_unit(u, self.view(flat, "output")) * self.scale[:, None]
         return NetworkOutput(y=y, violation=x.new_zeros(x.shape[:2]))
 
     # ------------------------------------------------------------------ bookkeeping (the scale travels along)

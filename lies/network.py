@@ -62,6 +62,16 @@ class Architecture:
         return names
 
 
+def output_unit(u: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+    """The linear output unit: ``u`` (M, B, d) times each model's ``w`` (M, 1, d) -> (M, B).
+
+    A product and a sum rather than `torch.bmm`: with one output, a batch of one model goes to a matrix-vector
+    kernel that rounds differently from the batched one, so a model trained alone (a chunk of one) would not
+    match the same model trained beside others, and a run's formulas would depend on which tasks it holds.
+    """
+    return (u * w).sum(-1)
+
+
 class NetworkOutput(NamedTuple):
     y: torch.Tensor  # (M, B) prediction of the transformed target
     violation: torch.Tensor  # (M, B) per-sample cut-off violation summed over layers, eq. (13)
@@ -168,8 +178,7 @@ class LiesNetwork(nn.Module):
         """
         flat = (self.flat if flat is None else flat) * self.mask
         u, violation = self.features(x, flat)
-        y = torch.bmm(u, self.view(flat, "output").transpose(1, 2)).squeeze(-1)
-        return NetworkOutput(y=y, violation=violation)
+        return NetworkOutput(y=output_unit(u, self.view(flat, "output")), violation=violation)
 
     def features(self, x: torch.Tensor, flat: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """What the output unit reads, ``[x, g_0, ..., g_n]`` (M, B, d_out), and the cut-off violation (M, B)."""

@@ -87,6 +87,26 @@ def test_training_is_deterministic_for_a_seed():
     assert torch.equal(runs[0], runs[1])
 
 
+def test_a_model_trains_alike_alone_and_beside_others():
+    """Chunks of one model happen (a task whose rows no other task shares): its training must match, bit for bit,
+    the same model trained in a batch, or a run's formulas depend on which other tasks it holds."""
+    g = torch.Generator().manual_seed(3)
+    nets = [LiesNetwork(3, 1, generator=g) for _ in range(3)]
+    x = add_constant_column(torch.rand(3, 1024, 3, generator=g) + 0.5)
+    t = torch.log(x[..., 0] * x[..., 1] ** 2 + x[..., 2])
+    config = AdmmParams(epochs=2)
+
+    def trained(models: list[int]) -> torch.Tensor:
+        net = LiesNetwork.stack([nets[m] for m in models])
+        train_admm(net, x[models], t[models], config, generators=[torch.Generator().manual_seed(m) for m in models])
+        return net.flat.detach()
+
+    alone = trained([0])[0]
+    assert not torch.equal(alone, nets[0].flat[0])  # it did train
+    assert torch.equal(trained([0, 1])[0], alone)
+    assert torch.equal(trained([2, 1, 0])[2], alone)
+
+
 def test_nan_does_not_loop_forever_and_spares_other_models():
     x, t = _monomial_data()
     x2, t2 = x.repeat(2, 1, 1), t.repeat(2, 1)
