@@ -51,11 +51,14 @@ def test_dask_run_gives_the_loky_formulas(cluster, loky):
 def test_a_task_trains_alike_alone_and_in_a_set(loky):
     """Alone on two workers each of I.12.1's two restarts trains as a batch of one; in the set, beside II.8.31's
     restarts, in batches of two: the networks agree bit for bit, so a run's formulas do not depend on what else
-    it holds (trials, other formulas) nor on how its chunks fall."""
+    it holds (trials, other formulas) nor on how its chunks fall (``n_jobs``)."""
     alone = Pipeline(params=TINY).run({**TASKS, "set": ["I.12.1"]}, {"n_jobs": 2, "progress": False})
     for stage in ("weak_admm", "strong_admm", "node_pruning"):
         assert torch.equal(alone.artifacts[stage][0].net.flat, loky.artifacts[stage][0].net.flat), stage
     assert alone.rows[0]["formula"] == loky.rows[0]["formula"]
+    one_worker = Pipeline(params=TINY).run(TASKS, {"n_jobs": 1, "progress": False})  # other chunks, one process
+    columns = ("task", "formula", "r2_test")
+    assert [[r[c] for c in columns] for r in one_worker.rows] == [[r[c] for c in columns] for r in loky.rows]
 
 
 def test_runtime_backend_is_checked():
