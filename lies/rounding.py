@@ -110,8 +110,12 @@ class _Evaluations:
         if count > self.left():
             self.stop()
             return False
-        self.report["evaluations"] += count
+        self.add(count)
         return True
+
+    def add(self, count: int) -> None:
+        """Count ``count`` evaluations already made under a bound of their own (a refit given `left`)."""
+        self.report["evaluations"] += count
 
     def stop(self) -> None:
         self.report["stopped_by"] = "evaluations"
@@ -351,7 +355,7 @@ def _snap(formula: Formula, par: Parametrized, X: np.ndarray, y: np.ndarray, tol
     def refit(f: Formula) -> Formula:
         fit: dict = {}
         new = optimize_coefficients(f, X, y, time_limit=math.inf, max_evaluations=budget(), report=fit)
-        report["evaluations"] += fit.get("evaluations", 0)
+        spent.add(fit.get("evaluations", 0))
         return new
 
     def refit_values(values: np.ndarray, k: int) -> np.ndarray:
@@ -360,7 +364,7 @@ def _snap(formula: Formula, par: Parametrized, X: np.ndarray, y: np.ndarray, tol
         free = np.ones(len(values), dtype=bool)
         free[k] = False
         theta = refit_parameters(par, X, y, values, free, max_evaluations=budget(), report=fit)
-        report["evaluations"] += fit.get("evaluations", 0)
+        spent.add(fit.get("evaluations", 0))
         return values if theta is None else theta
 
     if not spent.spend(1):
