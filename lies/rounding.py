@@ -39,13 +39,14 @@ from typing import Callable
 import numpy as np
 import sympy
 
-from lies.formula import Formula, Parametrized, _check_X, count_nodes, evaluations_for, parametrize
+from lies.formula import Formula, Parametrized, _check_X, evaluations_for, parametrize
 from lies.params import FinalRoundingParams, RoundingToZeroParams
 from lies.timeout import TIME_LIMIT_ERRORS, call_with_timeout
 
 _ZERO, _FINAL = RoundingToZeroParams(), FinalRoundingParams()  # the declared defaults (lies.params)
 
-__all__ = ["round_to_zero", "final_round", "resolve_scale", "snap_candidates", "noise_floor"]
+__all__ = ["round_to_zero", "final_round", "resolve_scale", "snap_candidates", "noise_floor", "scale_free",
+           "description_length"]
 
 _FD_REL_STEP = 1e-6
 
@@ -249,7 +250,17 @@ def snap_candidates(c: float, decimals: int = 1, max_abs: float = 5000.0, expone
         out.add(sympy.Integer(0))
     elif abs(c) > _NEAR:
         out.discard(sympy.Integer(0))  # zero is rounding_to_zero's decision, but for a constant next to it
-    return sorted(out, key=lambda e: (count_nodes(e), abs(float(e) - c)))
+    return sorted(out, key=lambda e: (description_length(e), abs(float(e) - c)))
+
+
+def description_length(expr: sympy.Basic) -> int:
+    """Symbols to write ``expr``: its nodes, an integer or a fraction counted by its digits. Snaps are ranked by
+    it, not by node count, which calls 30027 as simple as 1."""
+    def cost(node: sympy.Basic) -> int:
+        if isinstance(node, sympy.Rational):
+            return len(str(abs(node.p))) + (len(str(node.q)) if node.q != 1 else 0)
+        return 1
+    return sum(cost(node) for node in sympy.preorder_traversal(expr))
 
 
 def noise_floor(y: np.ndarray) -> float:
@@ -273,7 +284,9 @@ def final_round(
 ) -> Formula:
     """Snap constants to simpler values where the data cannot tell them apart, then `sympy.simplify` (III-E).
 
-    A constant snaps to the simplest of `snap_candidates` (an integer, ``decimals`` decimals, a small rational, a
+    First the formula is brought to `scale_free`'s normal form (no scale that no datum fixes, so a ratio that
+    should be 1 is a constant that can snap to 1).
+    A constant snaps to the simplest (`description_length`) of `snap_candidates` (an integer, ``decimals`` decimals, a small rational, a
     multiple of pi or of a square root) when the mean squared error on (X, y) grows by at most ``tolerance``
     times the noise the formula leaves (its own mean squared error on the data, at least `noise_floor`): so a
     snap never costs more accuracy than the noise already in the data. All snaps together stay within that one
@@ -292,6 +305,7 @@ def final_round(
     """
     X = _check_X(X, len(formula.variables))
     report = report if report is not None else {}
+    formula = _scale_free(formula, X)
     par = parametrize(formula)
     new = formula
     report["snapped"] = 0
@@ -317,6 +331,65 @@ def fold_exp_constants(expr: sympy.Expr) -> sympy.Expr:
 
     return expr.replace(lambda e: isinstance(e, sympy.exp) and isinstance(e.args[0], sympy.Add)
                         and any(t.is_number for t in e.args[0].args) and not e.args[0].is_number, split)
+
+
+def scale_free(expr: sympy.Expr) -> sympy.Expr:
+    """``expr`` with every sum inside a product or a power brought to a normal form: its constant term's (else its
+    largest term's) coefficient 1, the factor moved into the product's coefficient. Equal in value.
+
+    ``a*x/(b*x + c*y)`` has a scale no datum fixes (multiply a, b and c by any k), and so has ``a*sqrt(b + c*u**2)``;
+    a fit on noisy data drifts along it, and snapping the parts one at a time never makes the ratio that should be
+    1 equal 1 (``30027/30026``). In the normal form the scale is gone: ``a/b*x/(x + c/b*y)``. A sum whose terms
+    already hold an exact coefficient (``x - 0.3*y``) has its scale fixed and stays; sums at the top, as terms or
+    inside a function are not factored (there is no coefficient to take the factor), their terms are.
+    """
+    if expr.is_Add:
+        return sympy.Add(*[scale_free(t) for t in expr.args])
+    scale, rest = _split_scale(expr)
+    return rest if scale == 1.0 else sympy.Mul(sympy.Float(scale), rest)
+
+
+def _scale_free(formula: Formula, X: np.ndarray) -> Formula:
+    """`scale_free` applied to ``formula``, kept only when it evaluates like the input on X (relative 1e-9)."""
+    new = formula.with_expr(scale_free(formula.expr))
+    if new.expr == formula.expr or X.shape[0] == 0:
+        return new
+    with np.errstate(all="ignore"):
+        a, b = formula(X), new(X)
+    fa = np.abs(a[np.isfinite(a)])
+    atol = 1e-12 * (float(fa.max()) if fa.size else 1.0)
+    return new if np.allclose(a, b, rtol=1e-9, atol=atol, equal_nan=True) else formula
+
+
+def _split_scale(expr: sympy.Expr) -> tuple[float, sympy.Expr]:
+    """(s, g) with expr = s * g: s the Float scale `scale_free` moves out of ``expr``'s sums and products."""
+    if expr.is_Atom or expr.is_number:
+        return 1.0, expr
+    if expr.is_Add:
+        terms = [scale_free(t) for t in expr.args]
+        coefs = [t.as_coeff_Mul() for t in terms]
+        if not all(isinstance(c, sympy.Float) and c != 0 for c, _ in coefs):
+            return 1.0, sympy.Add(*terms)  # an exact coefficient fixes the sum's scale
+        constant = [i for i, (_, g) in enumerate(coefs) if g == 1]
+        lead = constant[0] if constant else max(range(len(coefs)), key=lambda i: abs(float(coefs[i][0])))
+        s = float(coefs[lead][0])
+        return s, sympy.Add(*[g if i == lead else sympy.Float(float(c) / s) * g for i, (c, g) in enumerate(coefs)])
+    if expr.is_Mul:
+        coef, factors = expr.as_coeff_mul()
+        scale, parts = (float(coef), []) if isinstance(coef, sympy.Float) else (1.0, [coef])
+        for factor in factors:
+            s, g = _split_scale(factor)
+            scale *= s
+            parts.append(g)
+        return scale, sympy.Mul(*parts)
+    if expr.is_Pow and expr.exp.is_number:
+        s, base = _split_scale(expr.base)
+        if s == 1.0:
+            return 1.0, sympy.Pow(base, expr.exp)
+        if s < 0 and not expr.exp.is_integer:
+            s, base = -s, -base  # (|s| * (-g))**p: a positive scale comes out of any real power
+        return float(s ** float(expr.exp)), sympy.Pow(base, expr.exp)
+    return 1.0, expr.func(*[scale_free(a) for a in expr.args])
 
 
 def _mean_square(r: np.ndarray) -> float:
@@ -377,8 +450,10 @@ def _snap(formula: Formula, par: Parametrized, X: np.ndarray, y: np.ndarray, tol
 
     # First every constant that lies next to a simple value, all at once, the others refitted: an exponent of
     # 1e-7 or 1.9999993 is structure the fit did not quite reach, and the constants fitted with it compensate it.
+    # Rationals only: among the many multiples of pi and roots, a noisy 0.4983 lies next to one of them
+    # (5/(4*sqrt(2*pi)) = 0.4987), and the one-at-a-time snaps below would then never try the 1/2 it is.
     candidates = _candidates(par, decimals, max_abs)
-    near = [next((c for c in cands if abs(float(c) - v) <= _NEAR * max(1.0, abs(v))), None)
+    near = [next((c for c in cands if c.is_Rational and abs(float(c) - v) <= _NEAR * max(1.0, abs(v))), None)
             for cands, v in zip(candidates, par.values)]
     if any(c is not None for c in near) and spent.left() > 1:
         rebuilt = par.rebuild([c if c is not None else f for c, f in zip(near, par.floats)])
@@ -408,7 +483,7 @@ def _snap(formula: Formula, par: Parametrized, X: np.ndarray, y: np.ndarray, tol
                     break
                 cost = mse_of(values)
                 if cost <= limit:
-                    key = (count_nodes(cand), cost, k)
+                    key = (description_length(cand), cost, k)
                     if best is None or key < best[0]:
                         best = (key, values, k, cand)
                     break

@@ -23,6 +23,7 @@ from functools import partial
 from typing import Callable, ClassVar, Mapping, Sequence
 
 import numpy as np
+import sympy
 import torch
 
 from lies.admm import fraction_small, log_r2, train_admm
@@ -415,6 +416,7 @@ def _formula_summary(stage: str, formula, task: TaskData, seconds: float, **extr
 def _run_formula_task(stage: "_FormulaStage", art, task: TaskData, params: FormulaStageParams):
     """One task of a formula stage, under the stage's time limit (out of time = recorded, not raised)."""
     torch.set_num_threads(1)
+    sympy.core.cache.clear_cache()  # each task starts from the same sympy state, whatever the worker ran before
     previous = getattr(art, "formula", None)
     if getattr(art, "summary", {}).get("out_of_time"):
         return FormulaArtifact(previous, {"stage": stage.name, "skipped": False, "seconds": 0.0, "out_of_time": True})
