@@ -285,17 +285,17 @@ def final_round(
     """Snap constants to simpler values where the data cannot tell them apart, then `sympy.simplify` (III-E).
 
     First the formula is brought to `scale_free`'s normal form (no scale that no datum fixes, so a ratio that
-    should be 1 is a constant that can snap to 1).
-    A constant snaps to the simplest (`description_length`) of `snap_candidates` (an integer, ``decimals`` decimals, a small rational, a
-    multiple of pi or of a square root) when the mean squared error on (X, y) grows by at most ``tolerance``
-    times the noise the formula leaves (its own mean squared error on the data, at least `noise_floor`): so a
-    snap never costs more accuracy than the noise already in the data. All snaps together stay within that one
-    allowance: first every constant within 0.1 % of a simple value (0 included) snaps at once and the others are
-    refitted (least squares, a bounded number of evaluations), which is how exponents of 1e-7 or 1.9999993 and
-    the coefficients that compensate them are settled; then one constant at a time, the simplest snap first, its
-    simplest value with the others refitted. Exponents snap to rationals only (0 included). ``y`` None: the
-    formula's own values are the data (no noise: only exact snaps). Snapped values are exact sympy numbers
-    (1.4142135 -> sqrt(2), 2.0 -> 2). Constants with |c| >= `max_abs` stay (a physical constant). Then `simplify` runs on formulas of at most
+    should be 1 is a constant that can snap to 1). A constant snaps to the shortest (`description_length`) of
+    `snap_candidates` (an integer, ``decimals`` decimals, a small rational, a multiple of pi or of a root) when
+    the mean squared error on (X, y) grows by at most ``tolerance`` times the noise the formula leaves (its own
+    mean squared error on the data, at least `noise_floor`): so a snap never costs more accuracy than the noise
+    already in the data. All snaps together stay within that one allowance: first every constant within 0.1 % of
+    a simple rational (0 included) snaps at once and the others are refitted (least squares, a bounded number of
+    evaluations), which is how exponents of 1e-7 or 1.9999993 and the coefficients that compensate them are
+    settled; then one constant at a time, the shortest snap first, its shortest value with the others refitted.
+    Exponents snap to rationals only (0 included). ``y`` None: the formula's own values are the data (no noise:
+    only exact snaps). Snapped values are exact sympy numbers (1.4142135 -> sqrt(2), 2.0 -> 2). Constants with
+    |c| >= `max_abs` stay (a physical constant). Then `simplify` runs on formulas of at most
     ``simplify_max_nodes`` nodes (None: all), under ``simplify_timeout`` seconds, a wall-clock safety net
     (`lies.timeout`); on timeout or error, and if the simplified form does not evaluate like the unsimplified
     one on X (relative 1e-6), the unsimplified form is kept. ``report``, when given, receives ``snapped`` (number
@@ -352,13 +352,20 @@ def scale_free(expr: sympy.Expr) -> sympy.Expr:
 def _scale_free(formula: Formula, X: np.ndarray) -> Formula:
     """`scale_free` applied to ``formula``, kept only when it evaluates like the input on X (relative 1e-9)."""
     new = formula.with_expr(scale_free(formula.expr))
-    if new.expr == formula.expr or X.shape[0] == 0:
+    if new.expr == formula.expr or _evaluates_alike(formula, new, X, rtol=1e-9):
         return new
+    return formula
+
+
+def _evaluates_alike(a: Formula, b: Formula, X: np.ndarray, rtol: float) -> bool:
+    """Whether two forms of one formula agree on X within ``rtol`` (NaN where both are NaN)."""
+    if X.shape[0] == 0:
+        return True
     with np.errstate(all="ignore"):
-        a, b = formula(X), new(X)
-    fa = np.abs(a[np.isfinite(a)])
-    atol = 1e-12 * (float(fa.max()) if fa.size else 1.0)
-    return new if np.allclose(a, b, rtol=1e-9, atol=atol, equal_nan=True) else formula
+        fa, fb = a(X), b(X)
+    finite = np.abs(fa[np.isfinite(fa)])
+    atol = 1e-12 * (float(finite.max()) if finite.size else 1.0)
+    return bool(np.allclose(fa, fb, rtol=rtol, atol=atol, equal_nan=True))
 
 
 def _split_scale(expr: sympy.Expr) -> tuple[float, sympy.Expr]:
@@ -518,11 +525,7 @@ def _simplified(formula: Formula, X: np.ndarray, timeout: float | None, max_node
     if expr == formula.expr or expr.has(sympy.nan, sympy.zoo):
         return formula
     candidate = formula.with_expr(expr)
-    if X.shape[0]:
-        a, b = formula(X), candidate(X)
-        fa = np.abs(a[np.isfinite(a)])
-        atol = 1e-12 * (float(fa.max()) if fa.size else 1.0)
-        if not np.allclose(a, b, rtol=1e-6, atol=atol, equal_nan=True):
-            return formula
+    if not _evaluates_alike(formula, candidate, X, rtol=1e-6):
+        return formula
     report["simplify"] = "done"
     return candidate
