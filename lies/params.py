@@ -163,6 +163,9 @@ class NodePruningParams(SensitivityParams):
         "(lies.motifs)")
     motif_min_gain: float = Field(0.2, gt=0, le=1, description="a motif joins when it removes this share of the "
         "residual left")
+    exponent_tolerance: float = Field(0.1, ge=0, description="log space: an exp unit's weight from a variable is a "
+        "simple exponent when within this of an integer power; among the candidates that fit, the fewest other "
+        "weights from the variables wins (lies.pruning.free_exponents)")
 
 
 # ------------------------------------------------------------------------------------------------ formulas

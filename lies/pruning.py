@@ -19,7 +19,7 @@ from typing import Sequence
 import torch
 from torch.func import grad, vmap
 
-from lies.activations import IDENTITY, LOG, N_UNITS, SIN
+from lies.activations import EXP, IDENTITY, LOG, N_UNITS, SIN
 from lies.dataset import box_points
 from lies.network import Architecture, LiesNetwork, add_constant_column
 from lies.params import NodePruningParams, SensitivityParams
@@ -306,21 +306,47 @@ def choose_restart(net: LiesNetwork, x: torch.Tensor, t: torch.Tensor, tolerance
 
 
 def select_restart(errors: Sequence[float], sizes: Sequence[int], tolerance: float = _NODE.tolerance,
-                   floor: float = 0.0, defined: Sequence[bool] | None = None) -> int:
+                   floor: float = 0.0, defined: Sequence[bool] | None = None, free: Sequence[int] | None = None) -> int:
     """Index of the restart to keep, from each restart's log-space error and number of non-zero weights.
 
     Restarts are networks of one task trained from different initialisations; which formula a network finds
     depends on where it starts (a Gaussian in log space is one exp unit, but a log unit of the log input comes
     close and is found as often). The rule is node pruning's: a restart qualifies when its mean absolute
     log-space residual is within ``tolerance`` times the best one (or below ``floor``, an exact fit's error:
-    `exact_fit_floor`); among those the fewest non-zero weights wins, then the smaller error, then the lower index.
-    With ``defined`` (per restart, `defined_over_box`) only the defined restarts compete, when there is one: a
-    formula that fits the rows and not the ranges they come from is no answer.
+    `exact_fit_floor`); among those the fewest ``free`` weights wins (per restart, `free_exponents`; None: not
+    counted), then the fewest non-zero weights, then the smaller error, then the lower index. With ``defined``
+    (per restart, `defined_over_box`) only the defined restarts compete, when there is one: a formula that fits
+    the rows and not the ranges they come from is no answer.
     """
     pool = [m for m in range(len(errors)) if defined is None or defined[m]] or list(range(len(errors)))
     bound = max(min(errors[m] for m in pool) * (1.0 + tolerance), floor)
     qualified = [m for m in pool if errors[m] <= bound]
-    return min(qualified, key=lambda m: (sizes[m], errors[m], m))
+    return min(qualified, key=lambda m: (0 if free is None else free[m], sizes[m], errors[m], m))
+
+
+@torch.no_grad()
+def free_exponents(net: LiesNetwork, scales: Sequence[float],
+                   tolerance: float = _NODE.exponent_tolerance) -> list[int]:
+    """Per model of a log-space ``net``: its weights from a variable into a live hidden unit that are not a simple
+    exponent, one of an exp unit within ``tolerance`` of an integer power (raw units: ``w / s_k`` on the input
+    ``ln v_k / s_k``, ``scales`` the ``s_k``).
+
+    On noisy data a sum is imitated within the noise by a term of free exponents (``exp(2 v^1.44 / c^1.52)`` for
+    ``-ln(1 - v/c)``) or by a unit of the log inputs (``log(c - a log v)``, a sine of logs), and the fit alone
+    cannot choose. The sums of physics are of monomials with integer powers, reached through exp units, so among
+    candidates that fit alike the one with fewer such weights is preferred (`select_restart`). A product of
+    powers has none (no hidden unit), so the rule never turns one away."""
+    n = net.arch.n_inputs
+    s = torch.tensor(list(scales), dtype=torch.float64)
+    live = (net.weight("gates") != 0).cpu()  # (M, n_layers, 4)
+    count = torch.zeros(net.n_models, dtype=torch.long)
+    for i in range(net.arch.n_layers):
+        w = net.weight(f"layer{i}")[:, :, :n].detach().cpu().double()  # (M, 4, n): the edges from the variables
+        b = w / s
+        simple = (b - b.round()).abs() <= tolerance
+        simple[:, [u for u in range(N_UNITS) if u != EXP]] = False
+        count += ((w != 0) & live[:, i, :, None] & ~simple).flatten(1).sum(1)
+    return count.tolist()
 
 
 # ------------------------------------------------------------------------------------------------ the policy
@@ -345,6 +371,7 @@ class PrunedRestarts:
     sizes: list[int]  # per candidate, its non-zero weights
     floor: float  # `exact_fit_floor` of the target: errors below it count as exact
     defined: list[bool] | None  # per candidate, `defined_over_box` (None: not asked, require_defined false)
+    free: list[int] | None  # per candidate, `free_exponents` (None: not in log space)
     chosen: int  # `select_restart`'s choice
 
     @property
@@ -381,8 +408,9 @@ def prune_restarts(net: LiesNetwork, x: torch.Tensor, t: torch.Tensor, params: N
     sizes = [c["total"] for c in candidates.nonzero_counts()]
     floor = exact_fit_floor(t)
     defined = defined_over_box(candidates, x) if params.require_defined else None
-    chosen = select_restart(errors, sizes, params.tolerance, floor, defined)
-    return PrunedRestarts(candidates, trials, errors, sizes, floor, defined, chosen)
+    free = free_exponents(candidates, scales, params.exponent_tolerance) if scales is not None else None
+    chosen = select_restart(errors, sizes, params.tolerance, floor, defined, free)
+    return PrunedRestarts(candidates, trials, errors, sizes, floor, defined, free, chosen)
 
 
 def _motif_candidate(x: torch.Tensor, t: torch.Tensor, n_inputs: int, scales: Sequence[float],

@@ -386,7 +386,8 @@ class NodePruning(_PruningStage):
         if result.candidates.n_models > 1:
             extra.update(restarts=result.candidates.n_models, chosen_restart=best, restarts_error=result.errors,
                          restarts_nonzero=result.sizes, restarts_exact_below=result.floor,
-                         **({"restarts_defined": result.defined} if result.defined is not None else {}))
+                         **({"restarts_defined": result.defined} if result.defined is not None else {}),
+                         **({"restarts_free_exponents": result.free} if result.free is not None else {}))
         kept = result.kept
         summary = _training_summary(self.name, kept, [(x.cpu(), t.cpu())], time.perf_counter() - start, [False],
                                     **extra)

@@ -101,3 +101,16 @@ def test_pipeline_recovers_a_sum_inside_a_product(tmp_path):
                             {"n_jobs": 1, "progress": False})
     a, b = sympy.symbols("a b")
     assert is_symbolic_solution(result.formula(0), a * (1 + b)), result.formula(0)
+
+
+def test_a_difference_from_one_is_scanned_as_one_minus_a_monomial_below_one():
+    """``ln(m - 1)`` is ``ln(1 - 1/m) + ln m``: the scan holds only the second form, so ``a^2/b - 1`` comes back
+    with a log_sum of constant +1 and monomial ``b/a^2`` (below 1 on the data). (With both forms scanned, this
+    target was read as ``ln(-1 + a^2/b)``.)"""
+    X = np.random.default_rng(1).uniform([3.0, 1.0], [6.0, 2.0], (2000, 2))  # a^2/b in (4.5, 36)
+    y = X[:, 0] ** 2 / X[:, 1] - 1
+    tr, x, t = _log_space(X, y, ["a", "b"])
+    terms = scan_terms(x, t, tr.scales)
+    assert (terms[0].kind, terms[0].signs) == ("log_sum", (1.0, -1.0))
+    exponents = [w / s for w, s in zip(terms[0].monomials[0][:-1], tr.scales)]
+    assert np.allclose(exponents, [-2.0, 1.0], atol=0.05)

@@ -196,3 +196,26 @@ def test_a_log_unit_that_leaves_its_range_between_the_rows_is_not_defined_over_t
     assert select_restart([0.0, 0.5, 0.6], [4, 5, 5], defined=[False, True, False]) == 1
     assert select_restart([0.0, 0.5], [4, 5], defined=[False, False]) == 0
     assert select_restart([0.0, 0.5], [4, 5]) == 0
+
+
+def test_free_exponents_counts_the_weights_from_variables_that_are_not_integer_powers():
+    from lies.pruning import free_exponents
+
+    scales = (2.0, 0.5)  # network inputs ln(v_k) / s_k: a raw exponent b is the weight b * s_k
+    square_over = [("layer0", (EXP, 0), 2 * 2.0), ("layer0", (EXP, 1), -1 * 0.5), ("gates", (0, EXP), 1.0)]
+    substitute = [("layer0", (EXP, 0), 1.44 * 2.0), ("layer0", (EXP, 1), -1 * 0.5), ("gates", (0, EXP), 1.0)]
+    log_of_logs = [("layer0", (LOG, 0), 1.0), ("layer0", (LOG, 2), 3.0), ("gates", (0, LOG), 1.0)]
+    gated_off = substitute[:2]  # the same weights behind a closed gate: no unit, nothing counted
+    net = LiesNetwork.stack([_net_with(e) for e in (square_over, substitute, log_of_logs, gated_off)])
+    assert free_exponents(net, scales) == [0, 1, 1, 0]
+    assert free_exponents(net, scales, tolerance=0.5) == [0, 0, 1, 0]
+
+
+def test_among_candidates_that_fit_alike_fewer_free_exponents_win_over_fewer_weights():
+    from lies.pruning import select_restart
+
+    # the second fits within the tolerance and has integer exponents: it is kept although it has more weights
+    assert select_restart([1.0, 1.05], [4, 10], tolerance=0.1, free=[2, 0]) == 1
+    assert select_restart([1.0, 1.05], [4, 10], tolerance=0.1) == 0
+    # the rule only chooses among the candidates that fit: one outside the tolerance stays out
+    assert select_restart([1.0, 2.0], [4, 10], tolerance=0.1, free=[2, 0]) == 0
