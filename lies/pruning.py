@@ -338,14 +338,13 @@ def free_exponents(net: LiesNetwork, scales: Sequence[float],
     powers has none (no hidden unit), so the rule never turns one away."""
     n = net.arch.n_inputs
     s = torch.tensor(list(scales), dtype=torch.float64)
+    exp_unit = (torch.arange(N_UNITS) == EXP)[:, None]  # (4, 1): only an exp unit's input weight is an exponent
     live = (net.weight("gates") != 0).cpu()  # (M, n_layers, 4)
     count = torch.zeros(net.n_models, dtype=torch.long)
     for i in range(net.arch.n_layers):
-        w = net.weight(f"layer{i}")[:, :, :n].detach().cpu().double()  # (M, 4, n): the edges from the variables
-        b = w / s
-        simple = (b - b.round()).abs() <= tolerance
-        simple[:, [u for u in range(N_UNITS) if u != EXP]] = False
-        count += ((w != 0) & live[:, i, :, None] & ~simple).flatten(1).sum(1)
+        b = net.weight(f"layer{i}")[:, :, :n].detach().cpu().double() / s  # (M, 4, n): raw powers of the variables
+        simple = exp_unit & ((b - b.round()).abs() <= tolerance)
+        count += ((b != 0) & live[:, i, :, None] & ~simple).flatten(1).sum(1)
     return count.tolist()
 
 
