@@ -2,13 +2,15 @@
 
 Every Float leaf, each occurrence separately, is a free parameter: coefficients, additive constants and Float
 exponents (`x**1.4`); Integers and Rationals are structure and stay. The fit is on raw-unit data, y itself (not
-ln y), with `scipy.optimize.least_squares` (Levenberg-Marquardt, finite-difference Jacobian) started at the current values.
+ln y), with MINPACK's Levenberg-Marquardt (through `scipy.optimize.least_squares`, forward-difference Jacobian)
+started at the current values.
 
 Fixes against the reference code (spec section 8): the compiled function takes the data columns in the
 formula's own variable order (bug B10 reversed it); the time limit really stops the run (bug B12 only
 discarded the result): the residual function raises a private exception after the deadline and the best
 parameters seen so far are returned; numerical trouble never raises (non-finite residuals at the start
-return the formula unchanged instead of dropping the trial).
+return the formula unchanged instead of dropping the trial); the fit never depends on memory scipy's MINPACK reads
+past its Jacobian (`_levenberg_marquardt`), so one seed gives one result in any process.
 """
 
 from __future__ import annotations
@@ -50,12 +52,12 @@ def optimize_coefficients(
     `max_evaluations` bounds the residual evaluations (Jacobian columns included), counted as evaluations of a
     formula of `lies.formula.REFERENCE_NODES` nodes (`lies.formula.evaluations_for`): the bound that should decide,
     since it does not depend on the machine's load; `time_limit` (seconds, wall clock, compilation included) is a
-    safety net over the whole call; `max_nfev` is passed to least_squares (None: its default, 100 k (k + 1) for
-    "lm" with k constants). ``report``, when given, receives ``stopped_by`` ("least_squares": it ended on its
-    own, "evaluations" or "wall clock") and ``evaluations``. The returned constants are the best (lowest sum of
-    squares) seen in any evaluation, so the result is never worse than the input on the rows used; if nothing
-    improved, or the residuals are not finite at the start, or the formula has no Float constant, the input
-    formula itself is returned.
+    safety net over the whole call; `max_nfev` bounds least_squares' own residual evaluations (None: 100 k for
+    "lm" with k constants, each Jacobian k more). ``report``, when given, receives ``stopped_by``
+    ("least_squares": it ended on its own, "evaluations" or "wall clock") and ``evaluations``. The returned
+    constants are the best (lowest sum of squares) seen in any evaluation, so the result is never worse than the
+    input on the rows used; if nothing improved, or the residuals are not finite at the start, or the formula has
+    no Float constant, the input formula itself is returned.
 
     ``domain`` (P, n), e.g. `lies.dataset.box_points` of X: constants that make the formula non-finite at one of
     these points are never kept. Least squares on the rows alone will move a log's argument to just above 0 at
@@ -141,9 +143,11 @@ def refit_parameters(
     if start_cost > 0.0:
         try:
             # Levenberg-Marquardt (MINPACK, as curve_fit in the reference) needs rows >= constants; its QR is
-            # plain Fortran, while "trf" does a threaded-BLAS SVD per iteration that was 10x slower here.
-            method = "lm" if X.shape[0] >= int(free.sum()) else "trf"
-            least_squares(residuals, theta0[free], method=method, x_scale="jac", max_nfev=max_nfev)
+            # plain C, while "trf" does a threaded-BLAS SVD per iteration that was 10x slower here.
+            if X.shape[0] >= int(free.sum()):
+                _levenberg_marquardt(residuals, theta0[free], max_nfev)
+            else:
+                least_squares(residuals, theta0[free], method="trf", x_scale="jac", max_nfev=max_nfev)
         except _Deadline:
             pass
         except (ValueError, ArithmeticError, np.linalg.LinAlgError):
@@ -151,3 +155,44 @@ def refit_parameters(
     if not best["cost"] < start_cost:
         return None
     return best["theta"]
+
+
+#: scipy's relative step for a forward difference, sqrt(float64 epsilon).
+_STEP = float(np.finfo(np.float64).eps) ** 0.5
+
+
+def _levenberg_marquardt(residuals, x0: np.ndarray, max_nfev: int | None) -> None:
+    """Minimise ``sum(residuals(x)**2)`` from ``x0`` (k,) with MINPACK's Levenberg-Marquardt (scipy's "lm",
+    ``x_scale="jac"``) and scipy's forward-difference Jacobian, plus one inert parameter whose Jacobian column is
+    zero. The caller keeps the best point from inside ``residuals``; ``max_nfev`` (None: 100 k) bounds MINPACK's
+    residual evaluations, as least_squares does for "lm".
+
+    Why the inert column: scipy's C translation of MINPACK's ``qrfac`` (1.15 to at least 1.17) recomputes a column
+    norm that has lost precision over rows j+1..m, one past the column's end. For the physically last column that
+    element lies past the Jacobian's buffer, so an ill-conditioned fit read whatever the heap held there, and one
+    seed gave different constants in different processes. A zero column never has the largest norm, so column
+    pivoting leaves it last, its own norm is never recomputed (it is 0), and the element read past the last real
+    column is its 0. MINPACK sees the zero column as a rank deficiency: its step is exactly 0, and the Levenberg
+    parameter's lower bound is 0 (``lmpar``): the path changes, the points where the method may stop do not.
+    """
+    k = x0.size
+    last: dict = {}
+
+    def fun(z: np.ndarray) -> np.ndarray:  # z: (k + 1,), z[k] the inert parameter, always 0
+        r = residuals(z[:k])
+        last["z"], last["r"] = z.copy(), r
+        return r
+
+    def jac(z: np.ndarray, *_) -> np.ndarray:  # (N, k + 1), the last column 0
+        x = z[:k]
+        f0 = last["r"] if "z" in last and np.array_equal(last["z"], z) else fun(z)
+        h = _STEP * np.where(x >= 0, 1.0, -1.0) * np.maximum(1.0, np.abs(x))
+        J = np.zeros((f0.size, k + 1))
+        for i in range(k):
+            xi = x.copy()
+            xi[i] = x[i] + h[i]
+            J[:, i] = (residuals(xi) - f0) / (xi[i] - x[i])
+        return J
+
+    least_squares(fun, np.append(x0, 0.0), jac=jac, method="lm", x_scale="jac",
+                  max_nfev=max_nfev if max_nfev is not None else 100 * k)

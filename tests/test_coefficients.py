@@ -134,3 +134,45 @@ def test_a_formula_undefined_everywhere_comes_back_unchanged():
     f = Formula(x * sympy.zoo + F(0.5) * y, ["y", "x"])
     X = _data(50)
     assert optimize_coefficients(f, X, X[:, 0]) == f
+
+
+
+#: Run in a fresh interpreter: the refits of tests/data/ill_conditioned_refits.json named on the command line, in
+#: that order, each through the stage as the pipeline runs it; the srepr of each result is printed.
+_REFITS = """
+import json, sys, numpy as np, sympy
+from lies.artifacts import FormulaArtifact
+from lies.formula import Formula
+from lies.params import CoefficientOptimizationParams
+from lies.stages import STAGES, _run_formula_task
+from lies.tasks import TaskSpec, prepare_task
+refits = {r["task"]["equation"]: r for r in json.load(open(sys.argv[1]))["refits"]}
+if sys.argv[2] == "used heap":
+    big = np.ones(2_000_000); del big  # glibc raises its mmap threshold: large buffers now come from the used heap
+for name in sys.argv[3:]:
+    r = refits[name]
+    art = FormulaArtifact(Formula(sympy.sympify(r["formula"]), r["variables"]), {})
+    out = _run_formula_task(STAGES["coefficient_optimization"], art, prepare_task(TaskSpec.from_dict(r["task"])),
+                            CoefficientOptimizationParams())
+    print(sympy.srepr(out.formula.expr))
+"""
+
+
+def test_an_ill_conditioned_fit_does_not_depend_on_what_the_process_did_before():
+    """One seed, one fit, whatever the worker process ran before it. scipy's MINPACK read one element past its
+    Jacobian's buffer (`lies.coefficients._levenberg_marquardt`), so the I.8.14 refit ended elsewhere after the
+    I.6.2b refit had left its numbers on a heap the Jacobian was then allocated from."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    fixture = str(Path(__file__).parent / "data" / "ill_conditioned_refits.json")
+
+    def run(heap: str, *names: str) -> list[str]:
+        return subprocess.run([sys.executable, "-c", _REFITS, fixture, heap, *names], capture_output=True,
+                              text=True, check=True).stdout.splitlines()
+
+    alone = run("fresh", "I.8.14")
+    after = run("used heap", *["I.6.2b", "I.8.14"] * 3)  # the heap's contents differ at each turn
+    assert len(alone) == 1 and "Float" in alone[0]
+    assert after[1::2] == alone * 3
