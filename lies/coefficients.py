@@ -167,7 +167,7 @@ def _levenberg_marquardt(residuals, x0: np.ndarray, max_nfev: int | None) -> Non
     zero. The caller keeps the best point from inside ``residuals``; ``max_nfev`` (None: 100 k) bounds MINPACK's
     residual evaluations, as least_squares does for "lm".
 
-    Why the inert column: scipy's C translation of MINPACK's ``qrfac`` (1.15 to at least 1.17) recomputes a column
+    Why the inert column: scipy's C translation of MINPACK's ``qrfac`` (seen in scipy 1.17.1) recomputes a column
     norm that has lost precision over rows j+1..m, one past the column's end. For the physically last column that
     element lies past the Jacobian's buffer, so an ill-conditioned fit read whatever the heap held there, and one
     seed gave different constants in different processes. A zero column never has the largest norm, so column
