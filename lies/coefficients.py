@@ -183,7 +183,7 @@ def _levenberg_marquardt(residuals, x0: np.ndarray, max_nfev: int | None) -> Non
         last["z"], last["r"] = z.copy(), r
         return r
 
-    def jac(z: np.ndarray, *_) -> np.ndarray:  # (N, k + 1), the last column 0
+    def jac(z: np.ndarray) -> np.ndarray:  # (N, k + 1), the last column 0
         x = z[:k]
         f0 = last["r"] if "z" in last and np.array_equal(last["z"], z) else fun(z)
         h = _STEP * np.where(x >= 0, 1.0, -1.0) * np.maximum(1.0, np.abs(x))
