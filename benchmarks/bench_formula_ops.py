@@ -14,10 +14,10 @@ import time
 import numpy as np
 import sympy
 
-from lies.coefficients import optimize_coefficients
-from lies.formula import Formula
-from lies.metrics import r2_score
-from lies.rounding import final_round, round_to_zero
+from lies.symbolic.coefficients import optimize_coefficients
+from lies.symbolic.formula import Formula
+from lies.symbolic.metrics import r2_score
+from lies.symbolic.rounding import final_round, round_to_zero
 
 F = sympy.Float
 

@@ -3,7 +3,7 @@
 import argparse
 import sys
 
-from lies.benchmark import add_arguments, main
+from lies.bench.benchmark import add_arguments, main
 from lies.cli import _guard
 
 if __name__ == "__main__":

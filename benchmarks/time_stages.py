@@ -14,9 +14,9 @@ import pickle
 import time
 from pathlib import Path
 
-from lies.pipeline import Pipeline, evaluation_rows
 from lies.params import RuntimeParams
-from lies.stages import STAGES
+from lies.pipeline.runner import Pipeline, evaluation_rows
+from lies.pipeline.stages import STAGES
 
 
 def main() -> None:

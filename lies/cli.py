@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable, NoReturn, Sequence
 
-from lies.errors import LiesError
+from lies.core.errors import LiesError
 
 
 def _guard(fn: Callable[[], int | None]) -> int:
@@ -50,7 +50,7 @@ def _guard(fn: Callable[[], int | None]) -> int:
 def stage_main(name: str) -> None:
     """Entry point of ``stages/<name>.py``: run one stage in the current folder (params.yaml, data/)."""
     os.environ.setdefault("DVC_NO_ANALYTICS", "1")
-    from lies.pipeline import run_stage
+    from lies.pipeline.runner import run_stage
 
     sys.exit(_guard(lambda: run_stage(name, ".")))
 
@@ -60,7 +60,7 @@ def apply_override(params: dict, text: str) -> None:
     """Apply one ``-S section.key=value`` (value read as YAML, as ``dvc exp run -S`` does) to ``params`` in place."""
     import yaml
 
-    from lies.errors import did_you_mean
+    from lies.core.errors import did_you_mean
     from lies.params import SECTIONS
 
     key, sep, value = text.partition("=")
@@ -86,8 +86,9 @@ def apply_override(params: dict, text: str) -> None:
 
 def build_run_params(args: argparse.Namespace) -> dict:
     """params.yaml of a run: defaults < --params file < -S overrides < the dedicated flags; validated."""
+    from lies.data.tasks import task_specs
     from lies.params import check_params, default_params, merge_params
-    from lies.pipeline import load_params
+    from lies.pipeline.runner import load_params
 
     if args.data is not None and args.equation is not None:
         raise LiesError("give either --equation or a CSV file, not both")
@@ -102,7 +103,7 @@ def build_run_params(args: argparse.Namespace) -> dict:
         apply_override(params, text)
     tasks = params.setdefault("tasks", {})
     if args.equation is not None:
-        from lies.feynman import get_equation
+        from lies.data.feynman import get_equation
 
         tasks.update(set=[get_equation(args.equation).id], csv=None, target=None, variables=None)
     if args.data is not None:
@@ -120,6 +121,7 @@ def build_run_params(args: argparse.Namespace) -> dict:
     if isinstance(csv, str) and csv:  # absolute: the run folder then works from anywhere (lies stage --root)
         params["tasks"]["csv"] = str(Path(csv).resolve())
     checked = check_params(params)
+    task_specs(checked["tasks"])  # unknown equation ids, a CSV without a target...
     return {name: model.model_dump(mode="json") for name, model in checked.items()}
 
 
@@ -129,16 +131,16 @@ def check_run_data(params: dict) -> list[str]:
     left out of log-space training, rows left unused."""
     import numpy as np
 
-    from lies.checks import check_positive, log_space_problem
-    from lies.csv_data import load_csv
+    from lies.core.checks import check_positive, log_space_problem
+    from lies.data.csv_data import load_csv
+    from lies.data.tasks import prepare_task, task_specs
+    from lies.data.transforms import nonpositive_target_note, use_log
     from lies.params import SECTIONS
-    from lies.tasks import prepare_task
-    from lies.transforms import nonpositive_target_note, use_log
 
     tasks = SECTIONS["tasks"].model_validate(params["tasks"])
     log = params["weak_admm"]["log"]
     notes = []
-    for spec in tasks.specs():
+    for spec in task_specs(tasks):
         task = prepare_task(spec, tasks.n_train, tasks.n_test)
         source = spec.csv if spec.csv is not None else f"equation {spec.equation}"
         X, y = np.concatenate([task.train.X, task.test.X]), np.concatenate([task.train.y, task.test.y])
@@ -196,7 +198,7 @@ def _prepare_out(out: Path) -> None:
 def _claim_out(out: Path, force: bool) -> None:
     """Make OUT ours: refuse a folder holding a run unless --force, and with --force delete only what an earlier
     ``lies run`` wrote (its stage folders), never a folder it did not create."""
-    from lies.pipeline import DVC_STAGES, TIMINGS
+    from lies.pipeline.runner import DVC_STAGES, TIMINGS
 
     used = [p.name for p in (out / "params.yaml", out / "data") if p.exists()]
     if used and not force:
@@ -221,7 +223,7 @@ def _claim_out(out: Path, force: bool) -> None:
 
 
 def _read_results(out: Path) -> list[dict]:
-    from lies.artifacts import TEXT_COLUMNS, read_frame, read_json
+    from lies.core.files import TEXT_COLUMNS, read_frame, read_json
 
     rows = read_frame(out / "data" / "evaluation" / "results.csv", TEXT_COLUMNS).to_dict("records")
     for row in rows:
@@ -273,8 +275,8 @@ def format_results(rows: list[dict], metrics: dict | None = None) -> list[str]:
 def cmd_run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from lies.artifacts import read_json
-    from lies.pipeline import DVC_STAGES, run_stage
+    from lies.core.files import read_json
+    from lies.pipeline.runner import DVC_STAGES, run_stage
 
     out = Path(args.out)
     # Everything that can be checked is checked before anything is written.
@@ -325,7 +327,7 @@ def cmd_inspect(args: argparse.Namespace) -> int:
 
 def cmd_stage(args: argparse.Namespace) -> int:
     from lies.inspection import staleness, task_names
-    from lies.pipeline import DVC_STAGES, run_stage
+    from lies.pipeline.runner import DVC_STAGES, run_stage
 
     run_stage(args.name, args.root)
     data_dir = Path(args.root) / "data"
@@ -347,7 +349,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def cmd_benchmark(args) -> int:
-    from lies.benchmark import main as benchmark_main
+    from lies.bench.benchmark import main as benchmark_main
 
     return benchmark_main(args, "lies benchmark " + " ".join(sys.argv[2:]))
 
@@ -391,7 +393,7 @@ def build_parser() -> argparse.ArgumentParser:
                            description="Run the pipeline on a task set (default: LIES-61 x 3 trials), then each "
                                        "Table I ablation reusing the upstream stages, and optional peers on the same "
                                        "samples; write results.csv and report.md into OUT and print the report.")
-    from lies.benchmark import add_arguments
+    from lies.bench.benchmark import add_arguments
 
     add_arguments(bench)
     bench.set_defaults(func=cmd_benchmark)

@@ -2,11 +2,11 @@
 
     from lies.estimator import LiesRegressor
     model = LiesRegressor(params={"weak_admm": {"epochs": 10}}).fit(X, y)
-    model.formula_          # lies.formula.Formula, e.g. 1.0*x0*x1
+    model.formula_          # lies.symbolic.formula.Formula, e.g. 1.0*x0*x1
     model.predict(X_new), model.score(X_test, y_test), model.sympy()
 
 As in scikit-learn, ``__init__`` only stores its arguments and everything learned lives in attributes ending in
-``_``; `fit` resolves the arguments into a `lies.pipeline.Pipeline` (validated there: a typo in ``params`` is a
+``_``; `fit` resolves the arguments into a `lies.pipeline.runner.Pipeline` (validated there: a typo in ``params`` is a
 `LiesError` with a "did you mean"), holds out a share of the rows as test data, and runs the pipeline in memory.
 With scikit-learn installed it is a real scikit-learn regressor (``BaseEstimator``, ``RegressorMixin``, tags), so
 ``cross_val_score``, ``make_pipeline`` and ``check_estimator`` take it; without, `get_params` and `set_params`
@@ -20,9 +20,18 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from lies.checks import (as_numeric, check_columns, check_finite, check_matrix, check_names, check_names_count,
-                         check_positive, check_rows, check_target_shape)
-from lies.errors import LiesError, did_you_mean
+from lies.core.checks import (
+    as_numeric,
+    check_columns,
+    check_finite,
+    check_matrix,
+    check_names,
+    check_names_count,
+    check_positive,
+    check_rows,
+    check_target_shape,
+)
+from lies.core.errors import LiesError, did_you_mean
 
 try:  # a real scikit-learn estimator when scikit-learn is there (clone, Pipeline, cross_val_score, tags)
     from sklearn.base import BaseEstimator, RegressorMixin
@@ -128,9 +137,8 @@ class LiesRegressor(*_BASES):
     # ---------------------------------------------------------------- fitting
     def _pipeline(self):
         """The arguments resolved into a validated Pipeline, the runtime params and the evaluation params."""
-        from lies.pipeline import EvaluationParams, Pipeline
-        from lies.params import NetworkParams, RuntimeParams, StageParams, parse_params
-        from lies.stages import check_skip
+        from lies.params import NetworkParams, RuntimeParams, StageParams, check_skip, parse_params
+        from lies.pipeline.runner import EvaluationParams, Pipeline
 
         params = dict(self.params or {})
         for section in ("tasks", "ablation"):
@@ -160,9 +168,9 @@ class LiesRegressor(*_BASES):
 
     def fit(self, X: Any, y: Any = None, variable_names: Sequence[str] | None = None) -> "LiesRegressor":
         """Find a formula for ``y`` from ``X`` (an (N, n) array, or a DataFrame whose columns name the variables)."""
-        from lies.dataset import Dataset
-        from lies.seeding import sampling_rng, task_seed
-        from lies.tasks import TaskData, TaskSpec, log_space, split_rows
+        from lies.core.seeding import sampling_rng, task_seed
+        from lies.data.dataset import Dataset
+        from lies.data.tasks import TaskData, TaskSpec, log_space, split_rows
 
         pipeline, runtime, evaluation = self._pipeline()  # bad params fail before any work on the data
         if y is None:
@@ -219,7 +227,7 @@ class LiesRegressor(*_BASES):
 
     def score(self, X: Any, y: Any, sample_weight: Any = None) -> float:
         """R^2 of the formula on (X, y), optionally weighted per sample."""
-        from lies.metrics import r2_score
+        from lies.symbolic.metrics import r2_score
 
         prediction = self.predict(X)
         y = _as_target(y, len(prediction))

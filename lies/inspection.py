@@ -15,9 +15,10 @@ import shutil
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
-from lies.artifacts import TEXT_COLUMNS, hash_path, read_frame, read_json, read_meta, tensor_file_problem
-from lies.errors import LiesError, did_you_mean
-from lies.pipeline import DVC_STAGES, EVALUATION_INPUTS, data_folder, read_timings
+from lies.core.errors import LiesError, did_you_mean
+from lies.core.files import TEXT_COLUMNS, hash_path, read_frame, read_json, tensor_file_problem
+from lies.pipeline.artifacts import read_meta
+from lies.pipeline.runner import DVC_STAGES, EVALUATION_INPUTS, data_folder, read_timings
 
 #: The R^2 a row shows, by artifact kind: networks are fitted in (log-)transformed space, formulas in raw units.
 _R2_OF = {"network": ("log_r2", "log"), "formula": ("r2_train", "train")}

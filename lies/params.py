@@ -3,24 +3,27 @@
 One pydantic model per section of ``params.yaml``, in file order (`SECTIONS`). The models are the declaration:
 ``params.yaml`` is built from their defaults (`default_params`; ``tests/test_contract.py`` keeps the file equal to
 them), the stages validate their section with them, and the math functions take them as their config
-(`lies.admm.train_admm` an `AdmmParams`, `lies.oversampling.oversample` an `OversamplingParams`), so no default is
+(`lies.training.admm.train_admm` an `AdmmParams`, `lies.training.oversampling.oversample` an `OversamplingParams`), so no default is
 written twice. A stage's name is the same string everywhere: here, in ``dvc.yaml``, ``stages/<name>.py``,
 ``data/<name>/`` and ``ablation.skip``.
 
 Every model is frozen, forbids unknown keys and suggests the closest known one on a typo; `parse_params` turns a
 mistake into one line naming the section and the key.
+
+This module sits just above `lies.core`: every layer may read the declarations, and they import no other part
+of the library (the task set is turned into tasks by `lies.data.tasks.task_specs`).
 """
 
 from __future__ import annotations
 
-from typing import Any, Literal, Mapping
+import typing
+from typing import Any, Literal, Mapping, Sequence
 
 import pydantic
 import torch
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from lies.eql import DEFAULT_UNITS
-from lies.errors import LiesError, did_you_mean
+from lies.core.errors import LiesError, did_you_mean
 
 
 class StageParams(BaseModel):
@@ -55,9 +58,9 @@ def parse_params(model: type[StageParams], data: Any, section: str) -> StagePara
 class TasksParams(StageParams):
     """Which tasks the pipeline runs: a named set or a list of Feynman ids, or one CSV; trials with own seeds."""
 
-    set: str | list[str] = Field("default", description="a named set (lies.tasks.TASK_SETS) or Feynman ids")
+    set: str | list[str] = Field("default", description="a named set (lies.data.tasks.TASK_SETS) or Feynman ids")
     trials: int = Field(1, ge=1, description="trials per formula, each with its own seed and samples")
-    seed: int = Field(0, description="base seed of every task (lies.seeding.task_seed)")
+    seed: int = Field(0, description="base seed of every task (lies.core.seeding.task_seed)")
     n_train: int = Field(10_000, ge=10, description="training rows per task (a CSV: the split's training share)")
     n_test: int = Field(2_000, ge=1, description="held-out rows per task")
     csv: str | None = Field(None, description="a CSV file with a header row instead of Feynman formulas")
@@ -66,15 +69,10 @@ class TasksParams(StageParams):
     noise: float = Field(0.0, ge=0, description="SRBench's target noise on the training rows: N(0, (noise * "
         "RMS(y))^2)")
 
-    def specs(self):
-        from lies.tasks import make_tasks
-
-        return make_tasks(self.set, self.trials, self.seed, self.csv, self.target, self.variables, self.noise)
-
 
 # ------------------------------------------------------------------------------------------------ training
 class AdmmParams(StageParams):
-    """One ADMM phase (paper III-C(1)-(2), eq. 4-14): what `lies.admm.train_admm` takes. The defaults are weak
+    """One ADMM phase (paper III-C(1)-(2), eq. 4-14): what `lies.training.admm.train_admm` takes. The defaults are weak
     ADMM's (paper IV-A); `StrongAdmmParams` sets the strong phase's."""
 
     epochs: int = Field(20, ge=0, description="passes over the training rows")
@@ -104,7 +102,7 @@ class WeakAdmmParams(AdmmParams):
     epochs: int = Field(20, ge=1, description="passes over the training rows (at least one: the first training makes "
         "the network)")
     log: bool | Literal["auto"] = Field("auto", description="log space (the paper), raw (false), auto: see "
-        "lies.tasks.log_space")
+        "lies.data.tasks.log_space")
     gate_init: float = Field(1.0, ge=0, description="initial node gates U(-g, g) (nn.Linear's bound: 1)")
     restarts: int = Field(4, ge=1, description="networks per task, each from its own initialisation; pruning keeps "
         "the best")
@@ -160,12 +158,12 @@ class NodePruningParams(SensitivityParams):
     require_defined: bool = Field(True, description="choose among the candidates whose log units stay above "
         "their cut-off over the box of the training inputs, when there is one")
     motif_terms: int = Field(3, ge=0, description="log space: a candidate network of up to this many exp-log motifs "
-        "(lies.motifs)")
+        "(lies.training.motifs)")
     motif_min_gain: float = Field(0.2, gt=0, le=1, description="a motif joins when it removes this share of the "
         "residual left")
     exponent_tolerance: float = Field(0.1, ge=0, description="log space: an exp unit's weight from a variable is a "
         "simple exponent when within this of an integer power; among the candidates that fit, the fewest other "
-        "weights from the variables wins (lies.pruning.free_exponents)")
+        "weights from the variables wins (lies.training.pruning.free_exponents)")
 
 
 # ------------------------------------------------------------------------------------------------ formulas
@@ -177,7 +175,7 @@ class FormulaStageParams(StageParams):
 
 
 class ExtractParams(FormulaStageParams):
-    """Reading the network back as a formula (lies.extraction) has no parameter but the time limit."""
+    """Reading the network back as a formula (lies.networks.extraction) has no parameter but the time limit."""
 
 
 class RoundingToZeroParams(FormulaStageParams):
@@ -203,7 +201,7 @@ class CoefficientOptimizationParams(FormulaStageParams):
 
 class FinalRoundingParams(FormulaStageParams):
     """III-E, second use: snap constants to simpler values where the data cannot tell them apart, then simplify
-    (`lies.rounding.final_round`); the summary reports R^2 on the training data before and after."""
+    (`lies.symbolic.rounding.final_round`); the summary reports R^2 on the training data before and after."""
 
     tolerance: float = Field(0.1, ge=0, description="the mean squared error may grow by this fraction of the "
         "formula's own (the noise it leaves)")
@@ -216,6 +214,27 @@ class FinalRoundingParams(FormulaStageParams):
 
 
 # ------------------------------------------------------------------------------------------------ the rest
+#: The stages ``ablation.skip`` accepts: the four ablations of the paper's Table I, node pruning and final rounding
+#: (`lies.pipeline.stages.Stage.skippable` reads it).
+SKIPPABLE_STAGES = ("oversampling", "gradient_pruning", "node_pruning", "rounding_to_zero", "coefficient_optimization",
+                    "final_rounding")
+
+
+def check_skip(skip: str | Sequence[str] | None) -> tuple[str, ...]:
+    """Normalise ``ablation.skip`` (a bare string is one stage) and refuse names that are no skippable stage; the
+    result is in pipeline order."""
+    if skip is None:
+        return ()
+    names = [skip] if isinstance(skip, str) else list(skip)
+    names = [n.strip() for n in names if str(n).strip()]
+    for name in names:
+        if name not in SKIPPABLE_STAGES:
+            hint = did_you_mean(name, SKIPPABLE_STAGES)
+            raise LiesError(f"ablation.skip: {name!r} is not a stage that can be skipped{hint} "
+                            f"(skippable: {', '.join(SKIPPABLE_STAGES)})")
+    return tuple(sorted(set(names), key=SKIPPABLE_STAGES.index))
+
+
 class AblationParams(StageParams):
     """``ablation.skip``: stages that pass their input through (a bare string is one stage, as ``dvc exp -S`` sets)."""
 
@@ -225,26 +244,29 @@ class AblationParams(StageParams):
     @pydantic.field_validator("skip", mode="before")
     @classmethod
     def _known_stages(cls, value: Any) -> list[str]:
-        from lies.stages import check_skip  # the stage table knows which stages can be skipped
-
         try:
             return list(check_skip(value))
         except LiesError as exc:  # re-raised by pydantic as a ValidationError; parse_params makes it one line
             raise ValueError(str(exc).removeprefix("ablation.skip: ")) from None
 
 
-#: ``network.kind``'s values.
-NETWORK_KINDS = ("lies", "eql")
+#: ``network.kind``'s values (each registered in `lies.training.kinds`).
+NetworkKindName = Literal["lies", "eql"]
+NETWORK_KINDS: tuple[str, ...] = typing.get_args(NetworkKindName)
 #: The stages that train with the ``eql`` section when ``network.kind`` is ``eql``.
 EQL_TRAINING_STAGES = ("weak_admm", "strong_admm")
 
+#: EQL's primitive units, in the order they appear in every hidden layer (`lies.networks.eql`).
 EqlUnit = Literal["identity", "square", "sin", "exp", "sigmoid", "product"]
+#: Units of one hidden layer in the authors' benchmark (their two constant units are the constant-1 inputs here).
+DEFAULT_EQL_UNITS = ("identity",) * 4 + ("square",) * 4 + ("sin",) * 2 + ("exp",) * 2 + ("sigmoid",) * 2 + \
+    ("product",) * 2
 
 
 class NetworkParams(StageParams):
     """Which network the training stages train: ``lies`` (the paper) or ``eql`` (Kim et al.'s Equation Learner)."""
 
-    kind: Literal["lies", "eql"] = Field("lies", description="the network the training stages train: lies | eql")
+    kind: NetworkKindName = Field("lies", description="the network the training stages train: lies | eql")
 
 
 class EqlParams(StageParams):
@@ -252,7 +274,7 @@ class EqlParams(StageParams):
     5e-3, a = 0.05, threshold 0.01). weak_admm trains warm-up + penalised epochs, strong_admm fine-tunes."""
 
     n_layers: int = Field(2, ge=1, description="hidden layers")
-    units: list[EqlUnit] = Field(list(DEFAULT_UNITS), description="units of each hidden layer (repeat a name for "
+    units: tuple[EqlUnit, ...] = Field(DEFAULT_EQL_UNITS, description="units of each hidden layer (repeat a name for "
         "several)")
     restarts: int = Field(4, ge=1, description="networks per task, each from its own initialisation; pruning keeps "
         "the best")
@@ -271,7 +293,7 @@ class EqlParams(StageParams):
 
     @property
     def log(self) -> bool:
-        """EQL fits in raw space (what `lies.stages.WeakAdmm` reads to fit the transform)."""
+        """EQL fits in raw space (what `lies.pipeline.stages.WeakAdmm` reads to fit the transform)."""
         return False
 
 
@@ -333,7 +355,7 @@ class RuntimeParams(StageParams):
 SECTIONS: dict[str, type[StageParams]] = {
     "tasks": TasksParams,
     "ablation": AblationParams,
-    "network": NetworkParams,  # the switch: lies | eql (see lies.eql_stages)
+    "network": NetworkParams,  # the switch: lies | eql (see lies.training.kinds)
     "eql": EqlParams,  # what weak_admm and strong_admm train with under network.kind: eql
     "weak_admm": WeakAdmmParams,
     "oversampling": OversamplingParams,
@@ -368,13 +390,12 @@ def default_params() -> dict[str, dict]:
 
 
 def check_params(params: Mapping[str, Any]) -> dict[str, StageParams]:
-    """Validate every section (a missing one takes its defaults) and the task set; LiesError on the first problem."""
+    """Validate every section (a missing one takes its defaults); LiesError on the first problem. (The task set's
+    ids and CSV are checked when it becomes tasks: `lies.data.tasks.task_specs`.)"""
     unknown = [key for key in params if key not in SECTIONS]
     if unknown:
         raise LiesError(f"params: unknown section {unknown[0]!r}{did_you_mean(unknown[0], list(SECTIONS))}")
-    checked = {name: parse_params(model, params.get(name), name) for name, model in SECTIONS.items()}
-    checked["tasks"].specs()  # unknown equation ids, a CSV without a target...
-    return checked
+    return {name: parse_params(model, params.get(name), name) for name, model in SECTIONS.items()}
 
 
 def merge_params(base: Mapping[str, Any], changes: Mapping[str, Any]) -> dict:

@@ -1,4 +1,4 @@
-"""DVC stage `ablation`: a thin shim over `lies.pipeline.run_stage` (see dvc.yaml and params.yaml section `ablation`)."""
+"""DVC stage `ablation`: a thin shim over `lies.pipeline.runner.run_stage` (see dvc.yaml and params.yaml section `ablation`)."""
 
 from lies.cli import stage_main
 

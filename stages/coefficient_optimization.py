@@ -1,4 +1,4 @@
-"""DVC stage `coefficient_optimization`: a thin shim over `lies.pipeline.run_stage` (see dvc.yaml and params.yaml section `coefficient_optimization`)."""
+"""DVC stage `coefficient_optimization`: a thin shim over `lies.pipeline.runner.run_stage` (see dvc.yaml and params.yaml section `coefficient_optimization`)."""
 
 from lies.cli import stage_main
 

@@ -1,4 +1,4 @@
-"""DVC stage `evaluation`: a thin shim over `lies.pipeline.run_stage` (see dvc.yaml and params.yaml section `evaluation`)."""
+"""DVC stage `evaluation`: a thin shim over `lies.pipeline.runner.run_stage` (see dvc.yaml and params.yaml section `evaluation`)."""
 
 from lies.cli import stage_main
 

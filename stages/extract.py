@@ -1,4 +1,4 @@
-"""DVC stage `extract`: a thin shim over `lies.pipeline.run_stage` (see dvc.yaml and params.yaml section `extract`)."""
+"""DVC stage `extract`: a thin shim over `lies.pipeline.runner.run_stage` (see dvc.yaml and params.yaml section `extract`)."""
 
 from lies.cli import stage_main
 

@@ -1,4 +1,4 @@
-"""DVC stage `final_rounding`: a thin shim over `lies.pipeline.run_stage` (see dvc.yaml and params.yaml section `final_rounding`)."""
+"""DVC stage `final_rounding`: a thin shim over `lies.pipeline.runner.run_stage` (see dvc.yaml and params.yaml section `final_rounding`)."""
 
 from lies.cli import stage_main
 

@@ -1,4 +1,4 @@
-"""DVC stage `gradient_pruning`: a thin shim over `lies.pipeline.run_stage` (see dvc.yaml and params.yaml section `gradient_pruning`)."""
+"""DVC stage `gradient_pruning`: a thin shim over `lies.pipeline.runner.run_stage` (see dvc.yaml and params.yaml section `gradient_pruning`)."""
 
 from lies.cli import stage_main
 

@@ -1,4 +1,4 @@
-"""DVC stage `node_pruning`: a thin shim over `lies.pipeline.run_stage` (see dvc.yaml and params.yaml section `node_pruning`)."""
+"""DVC stage `node_pruning`: a thin shim over `lies.pipeline.runner.run_stage` (see dvc.yaml and params.yaml section `node_pruning`)."""
 
 from lies.cli import stage_main
 

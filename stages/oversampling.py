@@ -1,4 +1,4 @@
-"""DVC stage `oversampling`: a thin shim over `lies.pipeline.run_stage` (see dvc.yaml and params.yaml section `oversampling`)."""
+"""DVC stage `oversampling`: a thin shim over `lies.pipeline.runner.run_stage` (see dvc.yaml and params.yaml section `oversampling`)."""
 
 from lies.cli import stage_main
 

@@ -1,4 +1,4 @@
-"""DVC stage `prepare`: a thin shim over `lies.pipeline.run_stage` (see dvc.yaml and params.yaml section `tasks`)."""
+"""DVC stage `prepare`: a thin shim over `lies.pipeline.runner.run_stage` (see dvc.yaml and params.yaml section `tasks`)."""
 
 from lies.cli import stage_main
 

@@ -1,4 +1,4 @@
-"""DVC stage `rounding_to_zero`: a thin shim over `lies.pipeline.run_stage` (see dvc.yaml and params.yaml section `rounding_to_zero`)."""
+"""DVC stage `rounding_to_zero`: a thin shim over `lies.pipeline.runner.run_stage` (see dvc.yaml and params.yaml section `rounding_to_zero`)."""
 
 from lies.cli import stage_main
 

@@ -1,4 +1,4 @@
-"""DVC stage `strong_admm`: a thin shim over `lies.pipeline.run_stage` (see dvc.yaml and params.yaml section `strong_admm`)."""
+"""DVC stage `strong_admm`: a thin shim over `lies.pipeline.runner.run_stage` (see dvc.yaml and params.yaml section `strong_admm`)."""
 
 from lies.cli import stage_main
 

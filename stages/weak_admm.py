@@ -1,4 +1,4 @@
-"""DVC stage `weak_admm`: a thin shim over `lies.pipeline.run_stage` (see dvc.yaml and params.yaml section `weak_admm`)."""
+"""DVC stage `weak_admm`: a thin shim over `lies.pipeline.runner.run_stage` (see dvc.yaml and params.yaml section `weak_admm`)."""
 
 from lies.cli import stage_main
 

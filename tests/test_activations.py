@@ -3,7 +3,15 @@ import math
 import pytest
 import torch
 
-from lies.activations import X_EXP, X_LOG, bounded_exp, bounded_log, bounded_value, cutoff_violation, lies_activation
+from lies.networks.activations import (
+    X_EXP,
+    X_LOG,
+    bounded_exp,
+    bounded_log,
+    bounded_value,
+    cutoff_violation,
+    lies_activation,
+)
 
 
 def test_bounded_log_value_and_gradient_at_the_cut_off():

@@ -4,10 +4,11 @@ import numpy as np
 import pytest
 import torch
 
-from lies.admm import AdmmState, keep_largest, soft_threshold, strong_lambda, train_admm
-from lies.losses import admm_penalty, exp_loss, l1_penalty, mask_loss
-from lies.network import LiesNetwork, add_constant_column
+from lies.networks.base import add_constant_column
+from lies.networks.lies import LiesNetwork
 from lies.params import AdmmParams, StrongAdmmParams, WeakAdmmParams
+from lies.training.admm import AdmmState, keep_largest, soft_threshold, strong_lambda, train_admm
+from lies.training.losses import admm_penalty, exp_loss, l1_penalty, mask_loss
 
 
 def test_soft_threshold_eq8():

@@ -1,4 +1,4 @@
-"""Tests for lies.artifacts: exact round trips, byte stability, atomic folder writes, helpful errors."""
+"""Tests for lies.pipeline.artifacts: exact round trips, byte stability, atomic folder writes, helpful errors."""
 
 import hashlib
 import json
@@ -12,10 +12,8 @@ import pytest
 import safetensors
 import torch
 
-from lies.artifacts import (
-    META_FILE,
-    SCHEMA_VERSION,
-    ArtifactMeta,
+from lies.core.errors import LiesError
+from lies.core.files import (
     atomic_folder,
     dumps_json,
     hash_path,
@@ -23,13 +21,11 @@ from lies.artifacts import (
     load_tensors,
     read_frame,
     read_json,
-    read_meta,
     save_tensors,
     write_frame,
     write_json,
-    write_meta,
 )
-from lies.errors import LiesError
+from lies.pipeline.artifacts import META_FILE, SCHEMA_VERSION, ArtifactMeta, read_meta, write_meta
 
 # Floats whose text form is easy to get wrong: shortest repr, subnormal, extremes, negative zero.
 TRICKY_FLOATS = [0.1, 1 / 3, 2 / 3 * 1e-7, 5e-324, 2.2250738585072014e-308, 1.7976931348623157e308, -0.0, 2.0**60]

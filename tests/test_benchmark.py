@@ -6,9 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from lies.benchmark import ablation_table, failure_causes, markdown, run_benchmark, summary_table, write_report
-from lies.pipeline import Pipeline
+from lies.bench.benchmark import ablation_table, failure_causes, markdown, run_benchmark, summary_table, write_report
 from lies.params import RuntimeParams, TasksParams
+from lies.pipeline.runner import Pipeline
 
 TINY = {
     "weak_admm": {"epochs": 2},
@@ -70,7 +70,7 @@ def test_ablations_reuse_upstream_and_mark_the_skipped_stage(smoke):
 
 def test_baselines_and_variants_are_rows_of_the_same_run(smoke):
     """The log-linear baseline and a variant fit the very tasks of the main run, scored by the same check."""
-    from lies.benchmark import parse_variant
+    from lies.bench.benchmark import parse_variant
 
     assert not [r for r in smoke.peers if r == "lies-rows"]  # a baseline alone does not ask for the rows variant
     table = summary_table(smoke).set_index("method")
@@ -110,7 +110,7 @@ def test_failure_causes_and_markdown():
 
 
 def test_products_of_powers_are_told_apart():
-    from lies.feynman import get_equation
+    from lies.data.feynman import get_equation
 
     assert get_equation("I.12.1").product_of_powers  # mu * Nn
     assert get_equation("II.8.31").product_of_powers  # epsilon * Ef**2 / 2
@@ -120,8 +120,8 @@ def test_products_of_powers_are_told_apart():
 
 
 def test_other_networks_get_their_own_summary_row():
-    from lies.benchmark import BenchmarkResult
-    from lies.pipeline import PipelineResult
+    from lies.bench.benchmark import BenchmarkResult
+    from lies.pipeline.runner import PipelineResult
 
     row = {"task": "S.1-t0", "equation": "S.1", "trial": 0, "formula": "x1 - x2", "out_of_time": False,
            "r2_test": 1.0, "symbolic_solution": True, "symbolic_solution_positive": True, "complexity": 3,
@@ -137,30 +137,30 @@ def test_peers_and_lies_are_scored_by_the_same_check(monkeypatch):
     ``symbolic_solution`` (the headline SSR), the positive-symbols reading in ``symbolic_solution_positive``."""
     import sympy
 
-    import lies.peers
-    from lies.benchmark import _peer_row
-    from lies.evaluation import evaluate_task
-    from lies.formula import Formula
-    from lies.peers import PeerResult
-    from lies.tasks import make_tasks, prepare_task
+    import lies.bench.benchmark
+    from lies.bench.benchmark import _peer_row
+    from lies.bench.peers import PeerResult
+    from lies.data.tasks import make_tasks, prepare_task
+    from lies.pipeline.evaluation import evaluate_task
+    from lies.symbolic.formula import Formula
 
     task = prepare_task(make_tasks(["I.12.1"])[0], n_train=200, n_test=100)
     mu, nn = sympy.symbols("mu Nn")
     expr = sympy.sqrt(mu**2 * nn**2)  # = mu*Nn only for positive symbols
-    monkeypatch.setattr(lies.peers, "PEERS", {"fake": lambda *a, **k: PeerResult("fake", expr, 0.0, {})})
+    monkeypatch.setattr(lies.bench.benchmark, "PEERS", {"fake": lambda *a, **k: PeerResult("fake", expr, 0.0, {})})
     peer = _peer_row("fake", task, "default", 10.0)
     lies_row = evaluate_task(task, {}, Formula(expr, [mu, nn]))
     for row in (peer, lies_row):
         assert row["symbolic_solution"] is False and row["symbolic_solution_positive"] is True
-    from lies.benchmark import BenchmarkResult
-    from lies.pipeline import PipelineResult
+    from lies.bench.benchmark import BenchmarkResult
+    from lies.pipeline.runner import PipelineResult
 
     summary = summary_table(BenchmarkResult(main=PipelineResult(tasks=[], rows=[lies_row]), peers={"fake": [peer]}))
     assert list(summary["SSR %"]) == [0.0, 0.0] and list(summary["SSR % (positive symbols)"]) == [100.0, 100.0]
 
 
 def test_noise_table_has_a_row_per_level_and_the_ssr_ratio(smoke, tmp_path):
-    from lies.benchmark import noise_table, write_noise_report
+    from lies.bench.benchmark import noise_table, write_noise_report
 
     table = noise_table({0.0: smoke, 0.01: smoke})
     assert list(table["noise"]) == ["0", "0.01"] and list(table["SSR / SSR at 0"]) == [1.0, 1.0]

@@ -1,4 +1,4 @@
-"""lies.checks: one function per input check, so the same mistake reads the same in `LiesRegressor.fit`, in
+"""lies.core.checks: one function per input check, so the same mistake reads the same in `LiesRegressor.fit`, in
 ``lies run`` on a CSV file (with the file in front), in a Dataset and in a data frame; and the one train/test split.
 """
 
@@ -9,13 +9,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-
-from lies.checks import check_columns, check_finite, check_names, check_positive, check_rows, check_shapes
-from lies.dataset import Dataset
-from lies.errors import LiesError, did_you_mean
-from lies.estimator import LiesRegressor
-from lies.tasks import split_rows
 from test_cli import run_cli
+
+from lies.core.checks import check_columns, check_finite, check_names, check_positive, check_rows, check_shapes
+from lies.core.errors import LiesError, did_you_mean
+from lies.data.csv_data import frame_to_dataset
+from lies.data.dataset import Dataset
+from lies.data.tasks import split_rows
+from lies.estimator import LiesRegressor
 
 
 def _frame(n: int = 50, **columns) -> pd.DataFrame:
@@ -70,7 +71,7 @@ def test_an_unknown_column_reads_the_same_from_the_cli_a_data_frame_and_predict(
     problem = "target column 'yy' not found in {}; available columns: x1, x2, y; did you mean 'y'?"
     assert code == 2 and stderr == f"lies: error: {problem.format(csv)}\n"
     with pytest.raises(LiesError) as info:
-        Dataset.from_frame(frame, "yy")
+        frame_to_dataset(frame, "yy")
     assert str(info.value) == problem.format("the data frame")
     # predict's check of a data frame's columns is the same function: the same words, X as the source
     with pytest.raises(LiesError) as info:
@@ -120,7 +121,7 @@ def test_split_rows_keeps_the_random_stream():
 def test_fit_holds_out_the_rows_split_rows_chooses(monkeypatch):
     """LiesRegressor.fit and a CSV task share the split: fit's held-out rows are split_rows' for its seed."""
     import lies.estimator
-    import lies.pipeline
+    import lies.pipeline.runner
 
     seen = {}
 
@@ -128,7 +129,7 @@ def test_fit_holds_out_the_rows_split_rows_chooses(monkeypatch):
         seen["task"] = tasks[0]
         raise LiesError("stop here")
 
-    monkeypatch.setattr(lies.pipeline.Pipeline, "run", stop)
+    monkeypatch.setattr(lies.pipeline.runner.Pipeline, "run", stop)
     frame = _frame()
     with pytest.raises(LiesError, match="stop here"):
         lies.estimator.LiesRegressor(random_state=3).fit(frame.drop(columns="y"), frame["y"])
@@ -139,9 +140,9 @@ def test_fit_holds_out_the_rows_split_rows_chooses(monkeypatch):
 
 
 def test_no_check_is_written_twice():
-    """The words of each check live in lies/checks.py only (the modules that used to word their own call it)."""
+    """The words of each check live in lies/core/checks.py only (the modules that used to word their own call it)."""
     root = Path(__file__).resolve().parents[1] / "lies"
     for phrase in ("rows hold missing", "log space needs every value", "variable names were given",
                    "look like numbers", "data rows are needed", "get_close_matches"):
-        homes = sorted(p.name for p in root.glob("*.py") if phrase in p.read_text())
+        homes = sorted(p.name for p in root.rglob("*.py") if phrase in p.read_text())
         assert homes == (["errors.py"] if phrase == "get_close_matches" else ["checks.py"]), (phrase, homes)

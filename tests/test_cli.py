@@ -17,7 +17,7 @@ import yaml
 
 from lies.cli import main
 from lies.params import check_params
-from lies.pipeline import DVC_STAGES, PIPELINE_STAGES
+from lies.pipeline.runner import DVC_STAGES, PIPELINE_STAGES
 
 # Tiny training on one formula.
 TINY = [

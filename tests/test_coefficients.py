@@ -1,12 +1,12 @@
-"""lies.coefficients: least-squares refit of the constants (III-F), with fixed structure."""
+"""lies.symbolic.coefficients: least-squares refit of the constants (III-F), with fixed structure."""
 
 import time
 
 import numpy as np
 import sympy
 
-from lies.coefficients import optimize_coefficients, refit_parameters
-from lies.formula import Formula, parametrize
+from lies.symbolic.coefficients import optimize_coefficients, refit_parameters
+from lies.symbolic.formula import Formula, parametrize
 
 x, y = sympy.symbols("x y")
 F = sympy.Float
@@ -98,7 +98,7 @@ def test_non_finite_rows_dropped_and_large_n_subsampled_deterministically():
 
 
 def test_constants_that_break_the_formula_between_the_rows_are_not_kept():
-    from lies.dataset import box_points
+    from lies.data.dataset import box_points
 
     # rows on the diagonal y = x, where log(c + x - y) = log(c); the target asks for c = 0.001, which makes the
     # formula undefined at the box's corner (x, y) = (1, 2): there c + x - y = c - 1 < 0
@@ -141,11 +141,11 @@ def test_a_formula_undefined_everywhere_comes_back_unchanged():
 #: that order, each through the stage as the pipeline runs it; the srepr of each result is printed.
 _REFITS = """
 import json, sys, numpy as np, sympy
-from lies.artifacts import FormulaArtifact
-from lies.formula import Formula
+from lies.pipeline.artifacts import FormulaArtifact
+from lies.symbolic.formula import Formula
 from lies.params import CoefficientOptimizationParams
-from lies.stages import STAGES, _run_formula_task
-from lies.tasks import TaskSpec, prepare_task
+from lies.pipeline.stages import STAGES, _run_formula_task
+from lies.data.tasks import TaskSpec, prepare_task
 refits = {r["task"]["equation"]: r for r in json.load(open(sys.argv[1]))["refits"]}
 if sys.argv[2] == "used heap":
     big = np.ones(2_000_000); del big  # glibc raises its mmap threshold: large buffers now come from the used heap
@@ -160,7 +160,7 @@ for name in sys.argv[3:]:
 
 def test_an_ill_conditioned_fit_does_not_depend_on_what_the_process_did_before():
     """One seed, one fit, whatever the worker process ran before it. scipy's MINPACK read one element past its
-    Jacobian's buffer (`lies.coefficients._levenberg_marquardt`), so the I.8.14 refit ended elsewhere after the
+    Jacobian's buffer (`lies.symbolic.coefficients._levenberg_marquardt`), so the I.8.14 refit ended elsewhere after the
     I.6.2b refit had left its numbers on a heap the Jacobian was then allocated from."""
     import subprocess
     import sys

@@ -15,8 +15,8 @@ import pytest
 import yaml
 
 from lies.params import SECTIONS, default_params, meaning, params_yaml, section_of
-from lies.pipeline import DVC_STAGES, PIPELINE_STAGES
-from lies.stages import SKIPPABLE, STAGES
+from lies.pipeline.runner import DVC_STAGES, PIPELINE_STAGES
+from lies.pipeline.stages import SKIPPABLE, STAGES
 
 ROOT = Path(__file__).resolve().parents[1]
 DVC = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]

@@ -1,4 +1,4 @@
-"""Tests of lies.csv_data: users' CSV files and data frames as Datasets, every problem one line."""
+"""Tests of lies.data.csv_data: users' CSV files and data frames as Datasets, every problem one line."""
 
 from __future__ import annotations
 
@@ -8,10 +8,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from lies.checks import MIN_ROWS
-from lies.csv_data import load_csv
-from lies.dataset import Dataset
-from lies.errors import LiesError
+from lies.core.checks import MIN_ROWS
+from lies.core.errors import LiesError
+from lies.data.csv_data import frame_to_dataset, load_csv
 
 
 def _write(tmp_path: Path, text: str, name: str = "data.csv") -> Path:
@@ -89,12 +88,12 @@ def test_load_csv_missing_file_or_directory(tmp_path):
 
 def test_from_frame_rejects_non_frames_and_object_columns():
     with pytest.raises(LiesError, match="expected a pandas DataFrame"):
-        Dataset.from_frame({"a": [1]}, "a")
+        frame_to_dataset({"a": [1]}, "a")
     df = pd.DataFrame({"a": [1.0, 2.0], "b": ["1", "x"], "y": [0.0, 1.0]})
     with pytest.raises(LiesError, match=r"column 'b' in the data frame is not numeric \(e\.g\. 'x' in data row 2\)"):
-        Dataset.from_frame(df, "y")
+        frame_to_dataset(df, "y")
     with pytest.raises(LiesError, match="no input variable columns"):
-        Dataset.from_frame(df[["y"]], "y")
+        frame_to_dataset(df[["y"]], "y")
 
 
 @pytest.mark.parametrize(

@@ -1,12 +1,13 @@
-"""Tests of lies.dataset: the Dataset type (float64 copies, checks, frames, concat, subsets)."""
+"""Tests of lies.data.dataset: the Dataset type (float64 copies, checks, frames, concat, subsets)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from lies.dataset import Dataset
-from lies.errors import LiesError
+from lies.core.errors import LiesError
+from lies.data.csv_data import frame_to_dataset
+from lies.data.dataset import Dataset
 
 
 def _toy(n: int = 5) -> Dataset:
@@ -38,11 +39,11 @@ def test_dataset_frame_round_trip():
     ds = _toy()
     df = ds.to_frame()
     assert list(df.columns) == ["a", "b", "y"]
-    back = Dataset.from_frame(df, "y")
+    back = frame_to_dataset(df, "y")
     np.testing.assert_array_equal(back.X, ds.X)
     np.testing.assert_array_equal(back.y, ds.y)
     assert back.variables == ds.variables
-    swapped = Dataset.from_frame(df, "a", ["b", "y"])
+    swapped = frame_to_dataset(df, "a", ["b", "y"])
     np.testing.assert_array_equal(swapped.X, df[["b", "y"]].to_numpy())
 
 

@@ -21,9 +21,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from lies.benchmark import TABLE_I
+from lies.bench.benchmark import TABLE_I
 from lies.params import merge_params
-from lies.pipeline import PIPELINE_STAGES
+from lies.pipeline.runner import PIPELINE_STAGES
 
 pytestmark = pytest.mark.slow
 

@@ -1,4 +1,4 @@
-"""EQL (lies.eql, lies.eql_stages): units, the smoothed L0.5 penalty, masks through training, extraction = forward
+"""EQL (lies.networks.eql, lies.training.kinds): units, the smoothed L0.5 penalty, masks through training, extraction = forward
 pass, artifacts, and one EQL run through every stage with ``-S network.kind=eql``."""
 
 from __future__ import annotations
@@ -11,14 +11,14 @@ import pytest
 import sympy
 import torch
 
-from lies.artifacts import NetworkArtifact
-from lies.eql import EXP_MAX, EqlArchitecture, EqlConfig, EqlNetwork, eql_units, smooth_l12, train_eql
+from lies.core.errors import LiesError
+from lies.data.transforms import Transform
+from lies.networks.base import add_constant_column
+from lies.networks.eql import EXP_MAX, EqlArchitecture, EqlNetwork, eql_units, smooth_l12, train_eql
+from lies.networks.extraction import extract_formula
+from lies.networks.lies import LiesNetwork
 from lies.params import EqlParams
-from lies.errors import LiesError
-from lies.extraction import extract_expression, extract_formula
-from lies.network import LiesNetwork, add_constant_column
-from lies.transforms import Transform
-
+from lies.pipeline.artifacts import NetworkArtifact
 
 #: A penalised phase as the authors run it (lr 1e-2, L0.5 weight 5e-3, a = 0.05, warm-up at 10 x lr).
 PENALISED = dict(lr=1e-2, smooth_a=0.05, reg_weight=5e-3, warmup_lr_factor=10.0)
@@ -84,14 +84,15 @@ def test_pruned_weights_stay_exactly_zero_through_every_phase():
     keep = torch.rand(net.flat.shape, generator=torch.Generator().manual_seed(2)) > 0.3
     net.prune(keep)
     before = net.flat.detach().clone()
-    result = train_eql(net, x, y, EqlConfig(epochs=3, warmup_epochs=1, batch_size=64, **PENALISED),
+    result = train_eql(net, x, y, EqlParams(epochs=3, warmup_epochs=1, batch_size=64, **PENALISED), "penalised",
                        generators=[torch.Generator().manual_seed(s) for s in (3, 4)])
     assert torch.all(net.flat[~keep] == 0.0)
     assert not torch.equal(net.flat[keep], before[keep])  # the others did train
     assert len(result.history[0]) == 4 and result.diverged == [False, False]
     # threshold-and-freeze: |w| < threshold goes, and stays zero while the data loss alone fine-tunes the rest
     small = net.flat.detach().abs() < 0.05
-    train_eql(net, x, y, EqlConfig(epochs=2, lr=1e-2, smooth_a=0.05, threshold=0.05, batch_size=64))
+    train_eql(net, x, y, EqlParams(finetune_epochs=2, lr=1e-2, finetune_lr_factor=1.0, smooth_a=0.05, threshold=0.05,
+                                   batch_size=64), "finetune")
     assert small.any() and torch.all(net.flat[small] == 0.0) and torch.all(net.mask[small] == 0.0)
     assert torch.all(net.flat[~small].abs() > 0)
 
@@ -99,14 +100,14 @@ def test_pruned_weights_stay_exactly_zero_through_every_phase():
 def test_training_reduces_the_data_loss_and_models_train_independently():
     x, X = _data(2, 1, seed=5)
     y = torch.stack([X[0, :, 0] ** 2, torch.sin(2 * X[1, :, 0])])
-    config = EqlConfig(epochs=15, warmup_epochs=1, batch_size=64, **PENALISED)
+    config = EqlParams(epochs=15, warmup_epochs=1, batch_size=64, **PENALISED)
     net = EqlNetwork(1, 2, generator=torch.Generator().manual_seed(0))
     alone = net.select([1])
     gens = lambda: [torch.Generator().manual_seed(s) for s in (7, 8)]  # noqa: E731
-    history = train_eql(net, x, y, config, generators=gens()).history
+    history = train_eql(net, x, y, config, "penalised", generators=gens()).history
     assert history[0][-1]["mse"] < 0.2 * history[0][0]["mse"]
     assert history[1][-1]["mse"] < 0.2 * history[1][0]["mse"]
-    train_eql(alone, x[1:], y[1:], config, generators=gens()[1:])
+    train_eql(alone, x[1:], y[1:], config, "penalised", generators=gens()[1:])
     # one model's run does not depend on its neighbours (up to float32 round-off)
     assert torch.allclose(alone.flat, net.flat[1:], rtol=1e-3, atol=1e-3)
 
@@ -135,7 +136,7 @@ def test_extracted_formula_equals_the_forward_pass_on_random_sparse_networks(see
         y = net(x).y
     symbols = sympy.symbols(f"v0:{n_inputs}")
     for m in range(2):
-        expr = extract_expression(net, list(symbols), m)  # the dispatch in lies.extraction reads EQL networks
+        expr = net.expression(list(symbols), m)
         f = sympy.lambdify(symbols, expr, "numpy")
         values = np.broadcast_to(f(*x[m, :, :n_inputs].T.numpy()), (200,))
         assert np.allclose(values, y[m].numpy(), rtol=1e-6, atol=1e-6)
@@ -157,8 +158,8 @@ def test_formula_in_raw_units_matches_the_network_on_signed_data():
 
 # ------------------------------------------------------------------------------------------------ artifacts
 def test_eql_network_artifact_round_trips(tmp_path):
-    from lies.pipeline import load_artifact
-    from lies.artifacts import ArtifactMeta, write_meta
+    from lies.pipeline.artifacts import ArtifactMeta, write_meta
+    from lies.pipeline.runner import load_artifact
 
     net = EqlNetwork(2, 3, n_layers=3, units=["sin", "product", "identity"], generator=torch.Generator().manual_seed(0))
     net.prune(net.flat.detach().abs() > 0.1)
@@ -178,8 +179,8 @@ def test_eql_network_artifact_round_trips(tmp_path):
 
 
 def test_strong_admm_refuses_networks_of_the_other_kind():
-    from lies.pipeline import apply_stage
-    from lies.tasks import TaskSpec, prepare_task
+    from lies.data.tasks import TaskSpec, prepare_task
+    from lies.pipeline.runner import apply_stage
 
     task = prepare_task(TaskSpec(name="I.12.1-t0", trial=0, seed=0, equation="I.12.1"), 50, 10)
     tr = Transform.fit(task.train.X, task.train.y, task.variables, task.train.target)
@@ -212,7 +213,7 @@ def eql_run(tmp_path_factory):
 
 
 def test_eql_runs_through_every_stage_and_reloads(eql_run):
-    from lies.pipeline import load_artifact, read_json
+    from lies.pipeline.runner import load_artifact, read_json
 
     out, _ = eql_run
     data = out / "data"
@@ -247,7 +248,7 @@ def test_inspect_and_stage_work_on_an_eql_run(eql_run):
 
 
 def test_the_switch_survives_pipeline_edits_and_rejects_unknown_kinds():
-    from lies.pipeline import Pipeline
+    from lies.pipeline.runner import Pipeline
 
     pipeline = Pipeline(params={"network": {"kind": "eql"}, "eql": {"epochs": 7}})
     assert isinstance(pipeline.params["weak_admm"], EqlParams) and pipeline.params["strong_admm"].epochs == 7

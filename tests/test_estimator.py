@@ -7,10 +7,10 @@ import pandas as pd
 import pytest
 import sympy
 
-from lies.errors import LiesError
+from lies.core.errors import LiesError
 from lies.estimator import LiesRegressor, NotFittedError
-from lies.formula import Formula
-from lies.pipeline import PipelineResult
+from lies.pipeline.runner import PipelineResult
+from lies.symbolic.formula import Formula
 
 TINY = {
     "weak_admm": {"epochs": 10},
@@ -260,7 +260,7 @@ def test_scikit_learn_tools_take_it(data):
 
 
 def test_network_eql_trains_an_equation_learner_on_signed_data():
-    from lies.eql import EqlNetwork
+    from lies.networks.eql import EqlNetwork
 
     x = np.random.default_rng(2).uniform(-2, 2, size=(300, 2))
     eql = {"restarts": 1, "warmup_epochs": 1, "epochs": 10, "finetune_epochs": 3, "batch_size": 64, "threshold": 0.5}

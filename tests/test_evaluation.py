@@ -1,8 +1,8 @@
 """Evaluation rows say where a wall-clock safety net decided something (the work is otherwise bounded by counts)."""
 
-from lies.evaluation import symbolic_flags, wall_clock_caps
-from lies.feynman import get_equation
-from lies.formula import Formula
+from lies.data.feynman import get_equation
+from lies.pipeline.evaluation import symbolic_flags, wall_clock_caps
+from lies.symbolic.formula import Formula
 
 
 def test_wall_clock_caps_name_the_stages_whose_safety_net_stopped_the_work():

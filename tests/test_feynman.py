@@ -1,4 +1,4 @@
-"""Tests of lies.feynman: the Feynman registry against the reference table, lookup, subsets and the sampler."""
+"""Tests of lies.data.feynman: the Feynman registry against the reference table, lookup, subsets and the sampler."""
 
 from __future__ import annotations
 
@@ -14,9 +14,9 @@ import numpy as np
 import pytest
 import sympy
 
-from lies.errors import LiesError
-from lies.feynman import FEYNMAN, SUBSETS, FeynmanEquation, Variable, equations, get_equation
-from lies.formula import parse_formula
+from lies.core.errors import LiesError
+from lies.data.feynman import FEYNMAN, SUBSETS, FeynmanEquation, Variable, equations, get_equation
+from lies.symbolic.formula import parse_formula
 
 # The six rows whose `# variables` column is wrong in the AI Feynman table, with the true count.
 MISCOUNTED = {"I.18.12": 3, "I.18.14": 4, "I.38.12": 4, "II.37.1": 3, "III.10.19": 4, "III.19.51": 5}
@@ -161,7 +161,7 @@ def test_equations_pickle_after_use():
 
 
 def test_import_does_not_parse_formulas():
-    code = "import lies.feynman as d; print(sum('expr' in e.__dict__ for e in d.FEYNMAN.values()))"
+    code = "import lies.data.feynman as d; print(sum('expr' in e.__dict__ for e in d.FEYNMAN.values()))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "0"
 

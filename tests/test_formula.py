@@ -1,4 +1,4 @@
-"""lies.formula: the Formula value type and constant parametrisation."""
+"""lies.symbolic.formula: the Formula value type and constant parametrisation."""
 
 import pickle
 import warnings
@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 import sympy
 
-from lies.errors import LiesError
-from lies.formula import Formula, parametrize
+from lies.core.errors import LiesError
+from lies.symbolic.formula import Formula, parametrize
 
 x, y = sympy.symbols("x y")
 
@@ -149,7 +149,7 @@ ROUND_TRIPS = [
 
 @pytest.mark.parametrize("expr", ROUND_TRIPS, ids=range(len(ROUND_TRIPS)))
 def test_srepr_reads_back_exactly_without_eval(expr):
-    from lies.formula import parse_srepr
+    from lies.symbolic.formula import parse_srepr
 
     back = parse_srepr(sympy.srepr(expr))
     assert sympy.srepr(back) == sympy.srepr(expr) and back == expr
@@ -159,7 +159,7 @@ def test_srepr_reads_back_exactly_without_eval(expr):
 
 
 def test_srepr_with_assumptions_and_constants():
-    from lies.formula import parse_srepr
+    from lies.symbolic.formula import parse_srepr
 
     xp = sympy.Symbol("x", positive=True, real=True)
     for expr in (2 * xp, -sympy.oo, sympy.zoo + x, sympy.nan, sympy.I * x, sympy.S.Half * x):
@@ -186,8 +186,8 @@ def test_srepr_with_assumptions_and_constants():
     ],
 )
 def test_srepr_that_is_not_a_formula_runs_nothing(text, why, tmp_path):
-    from lies.errors import FormulaTextError
-    from lies.formula import parse_srepr
+    from lies.core.errors import FormulaTextError
+    from lies.symbolic.formula import parse_srepr
 
     marker = tmp_path / "pwned"
     text = text.replace("{marker}", str(marker))
@@ -216,7 +216,7 @@ def test_srepr_that_is_not_a_formula_runs_nothing(text, why, tmp_path):
     ],
 )
 def test_infix_text_is_read_without_eval(text, message):
-    from lies.formula import parse_formula
+    from lies.symbolic.formula import parse_formula
 
     with pytest.raises(LiesError, match=message) as info:
         parse_formula(text, ["x", "y"])
@@ -226,7 +226,7 @@ def test_infix_text_is_read_without_eval(text, message):
 def test_infix_text_reads_as_sympys_parser_reads_it():
     from sympy.parsing.sympy_parser import parse_expr
 
-    from lies.formula import parse_formula
+    from lies.symbolic.formula import parse_formula
 
     names = ["x", "y", "E", "I"]
     local = {n: sympy.Symbol(n) for n in names}

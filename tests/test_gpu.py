@@ -3,9 +3,10 @@
 import pytest
 import torch
 
-from lies.admm import train_admm
+from lies.networks.base import add_constant_column
+from lies.networks.lies import LiesNetwork
 from lies.params import AdmmParams
-from lies.network import LiesNetwork, add_constant_column
+from lies.training.admm import train_admm
 
 pytestmark = [pytest.mark.gpu, pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")]
 
@@ -16,10 +17,14 @@ def _lies_case(x):
 
 
 def _eql_case(x):
-    from lies.eql import EqlConfig, EqlNetwork, train_eql
+    from functools import partial
+
+    from lies.networks.eql import EqlNetwork, train_eql
+    from lies.params import EqlParams
 
     return (lambda: EqlNetwork(3, 16, generator=torch.Generator().manual_seed(1)), x[..., 0] * x[..., 1] - x[..., 2],
-            train_eql, EqlConfig(epochs=2, warmup_epochs=1, lr=1e-2, smooth_a=0.05, batch_size=256, reg_weight=5e-3))
+            partial(train_eql, phase="penalised"),
+            EqlParams(epochs=2, warmup_epochs=1, lr=1e-2, smooth_a=0.05, batch_size=256, reg_weight=5e-3))
 
 
 @pytest.mark.parametrize("case", [_lies_case, _eql_case], ids=["lies", "eql"])
@@ -37,7 +42,7 @@ def test_batched_training_on_cuda_matches_cpu_closely(case):
 
 
 def test_pipeline_runs_on_cuda():
-    from lies.pipeline import Pipeline
+    from lies.pipeline.runner import Pipeline
 
     tiny = {"weak_admm": {"epochs": 2}, "oversampling": {"max_iter": 1, "retrain": {"epochs": 1}},
             "strong_admm": {"epochs": 2}, "node_pruning": {"refit_iterations": 10}}
@@ -47,8 +52,8 @@ def test_pipeline_runs_on_cuda():
 
 
 def test_eql_pipeline_runs_on_cuda():
-    from lies.eql import EqlNetwork
-    from lies.pipeline import Pipeline
+    from lies.networks.eql import EqlNetwork
+    from lies.pipeline.runner import Pipeline
 
     tiny = {"network": {"kind": "eql"}, "eql": {"restarts": 2, "warmup_epochs": 1, "epochs": 5, "finetune_epochs": 2,
                                                 "threshold": 0.5}}
@@ -58,17 +63,17 @@ def test_eql_pipeline_runs_on_cuda():
 
 
 def test_tasks_of_one_size_train_as_one_batched_network_on_cuda(monkeypatch):
-    import lies.stages
-    from lies.pipeline import apply_stage, Pipeline
+    import lies.pipeline.stages
+    from lies.pipeline.runner import apply_stage
 
     sizes = []
-    train = lies.stages.train_admm
+    train = lies.pipeline.stages.train_admm
 
     def recording(net, *args, **kwargs):
         sizes.append((net.arch.n_inputs, net.n_models, net.flat.device.type))
         return train(net, *args, **kwargs)
 
-    monkeypatch.setattr(lies.stages, "train_admm", recording)
+    monkeypatch.setattr(lies.pipeline.stages, "train_admm", recording)
     tasks = [a.data for a in apply_stage("prepare", [], [], {"set": ["I.12.1", "II.8.31", "I.6.2a"],
                                                                   "n_train": 500, "n_test": 100})]
     apply_stage("weak_admm", [None] * 3, tasks, {"epochs": 1, "restarts": 2}, {"device": "cuda", "n_jobs": 4})

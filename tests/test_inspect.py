@@ -8,10 +8,9 @@ from pathlib import Path
 
 import pytest
 import yaml
-
-from lies.errors import LiesError
-
 from test_cli import TINY, run_cli
+
+from lies.core.errors import LiesError
 
 TASK = "I.12.1-t0"
 
@@ -25,8 +24,8 @@ def run(tmp_path_factory) -> Path:
 
 
 def test_a_constant_formula_is_printed_as_such(run, tmp_path):
-    from lies.artifacts import read_frame, write_frame
     from lies.cli import _read_results, format_results
+    from lies.core.files import read_frame, write_frame
 
     out = tmp_path / "copy"
     shutil.copytree(run, out)
@@ -75,7 +74,7 @@ def test_a_formula_file_holding_code_is_refused_and_never_run(run, tmp_path, cod
     """Opening someone's run folder must not run code: formula.json's srepr is read without eval."""
     import json
 
-    from lies.pipeline import load_artifact
+    from lies.pipeline.runner import load_artifact
 
     out, marker = tmp_path / "copy", tmp_path / "pwned"
     shutil.copytree(run, out)

@@ -1,4 +1,4 @@
-"""lies.metrics: R^2 and SRBench's symbolic-solution check (fixed variable names)."""
+"""lies.symbolic.metrics: R^2 and SRBench's symbolic-solution check (fixed variable names)."""
 
 import time
 
@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import sympy
 
-from lies.formula import Formula
-from lies.metrics import complexity, is_symbolic_solution, r2_score, round_floats, symbolic_check_details
+from lies.symbolic.formula import Formula
+from lies.symbolic.metrics import complexity, is_symbolic_solution, r2_score, round_floats, symbolic_check_details
 
 x, y, z = sympy.symbols("x y z")
 

@@ -5,11 +5,11 @@ import pytest
 import sympy
 import torch
 
-from lies.extraction import extract_formula
-from lies.metrics import is_symbolic_solution
-from lies.motifs import Term, motif_network, refine_terms, scan_terms, term_features
-from lies.network import add_constant_column
-from lies.transforms import Transform
+from lies.data.transforms import Transform
+from lies.networks.base import add_constant_column
+from lies.networks.extraction import extract_formula
+from lies.symbolic.metrics import is_symbolic_solution
+from lies.training.motifs import Term, motif_network, refine_terms, scan_terms, term_features
 
 
 def _log_space(X, y, names):
@@ -92,7 +92,7 @@ def test_pipeline_recovers_a_sum_inside_a_product(tmp_path):
     """The regression test of issue 12: y = a * (1 + b), a and b in [1, 5], in no benchmark set, from a CSV."""
     import pandas as pd
 
-    from lies.pipeline import Pipeline
+    from lies.pipeline.runner import Pipeline
 
     X = np.random.default_rng(7).uniform(1, 5, (3000, 2))
     path = tmp_path / "sum.csv"

@@ -1,7 +1,8 @@
 import pytest
 import torch
 
-from lies.network import Architecture, LiesNetwork, add_constant_column
+from lies.networks.base import add_constant_column
+from lies.networks.lies import Architecture, LiesNetwork
 
 
 @pytest.mark.parametrize("n", [1, 2, 3, 4])

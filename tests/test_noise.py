@@ -3,12 +3,12 @@
 import numpy as np
 import pytest
 
-from lies.dataset import Dataset
-from lies.errors import LiesError
-from lies.pipeline import Pipeline
+from lies.core.errors import LiesError
+from lies.data.dataset import Dataset
+from lies.data.tasks import TaskData, TaskSpec, make_tasks, prepare_task, task_specs
+from lies.data.transforms import Transform, nonpositive_target_note
 from lies.params import RuntimeParams, TasksParams
-from lies.tasks import TaskData, TaskSpec, make_tasks, prepare_task
-from lies.transforms import Transform, nonpositive_target_note
+from lies.pipeline.runner import Pipeline
 
 RUNTIME = RuntimeParams(n_jobs=1, progress=False)
 TINY = {"weak_admm": {"epochs": 1, "restarts": 1}, "oversampling": {"max_iter": 1, "retrain": {"epochs": 1}},
@@ -26,7 +26,7 @@ def test_noise_is_srbench_s_on_the_training_target_only():
     assert np.array_equal(again.train.y, noisy.train.y)  # seeded
     assert TaskSpec.from_dict(noisy.spec.to_dict()).noise == 0.01
     assert "noise" not in clean.spec.to_dict()  # noiseless task files stay as they were
-    assert TasksParams(noise=0.1).specs()[0].noise == 0.1
+    assert task_specs(TasksParams(noise=0.1))[0].noise == 0.1
 
 
 def _near_zero_task(n_bad: int) -> TaskData:

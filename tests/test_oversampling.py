@@ -1,10 +1,10 @@
 import numpy as np
 import torch
 
-from lies.network import LiesNetwork
+from lies.data.transforms import Transform
+from lies.networks.lies import LiesNetwork
 from lies.params import AdmmParams, OversamplingParams
-from lies.oversampling import Grid, ModelData, cell_errors, mean_error, new_points, oversample, worst_cell
-from lies.transforms import Transform
+from lies.training.oversampling import Grid, ModelData, cell_errors, mean_error, new_points, oversample, worst_cell
 
 
 def test_cell_errors_find_the_planted_bad_cell():

@@ -1,4 +1,4 @@
-"""Tests for lies.peers: the optional Operon / gplearn peers and their conversion to sympy.
+"""Tests for lies.bench.peers: the optional Operon / gplearn peers and their conversion to sympy.
 
 Each peer's tests skip when its package is absent (``pip install lies[peers]``). The end-to-end tests fit with the
 "smoke" budget on y = x0 * x1 and check that the sympy expression reproduces the peer's own predict(): that is
@@ -14,9 +14,9 @@ import numpy as np
 import pytest
 import sympy
 
-from lies.errors import LiesError
-from lies import peers
-from lies.peers import PEERS, PeerResult, available_peers, gplearn_program_to_sympy, operon_string_to_sympy
+from lies.bench import peers
+from lies.bench.peers import PEERS, PeerResult, available_peers, gplearn_program_to_sympy, operon_string_to_sympy
+from lies.core.errors import LiesError
 
 NAMES = ["I", "lambd"]  # `I` must stay a symbol, never the imaginary unit
 
@@ -235,8 +235,8 @@ def test_gplearn_smoke_fit_matches_its_predict(monkeypatch):
 
 
 def test_loglinear_baseline_solves_products_of_powers_and_only_them():
-    from lies.feynman import get_equation
-    from lies.metrics import is_symbolic_solution
+    from lies.data.feynman import get_equation
+    from lies.symbolic.metrics import is_symbolic_solution
 
     rng = np.random.default_rng(0)
     for eq_id, solvable in (("I.12.1", True), ("II.8.31", True), ("I.10.7", False)):

@@ -14,18 +14,20 @@ import torch
 import yaml
 from pydantic import Field
 
-from lies.artifacts import FormulaArtifact, NetworkArtifact, dumps_json, hash_path, read_json, read_meta
-from lies.errors import LiesError
+from lies.core.errors import LiesError
+from lies.core.files import dumps_json, hash_path, read_json
 from lies.params import (
     RuntimeParams,
     StageParams,
     TasksParams,
     check_params,
+    check_skip,
     default_params,
     merge_params,
     parse_params,
 )
-from lies.pipeline import (
+from lies.pipeline.artifacts import FormulaArtifact, NetworkArtifact, read_meta
+from lies.pipeline.runner import (
     DVC_STAGES,
     PIPELINE_STAGES,
     Pipeline,
@@ -36,7 +38,7 @@ from lies.pipeline import (
     run_stage,
     write_stage,
 )
-from lies.stages import SKIPPABLE, STAGES, Stage, check_skip
+from lies.pipeline.stages import SKIPPABLE, STAGES, Stage
 
 # On I.12.1 with seed 0 oversampling adds samples, so the on-disk round trip covers added.csv with rows in it
 # (without rows: test_network_with_no_oversampled_rows_round_trips).
@@ -423,7 +425,7 @@ def test_interrupted_stage_leaves_the_previous_output(run_copy, monkeypatch):
 def test_network_with_no_oversampled_rows_round_trips(all_skipped, tmp_path):
     """Oversampling that adds no sample (every round rejected) writes a header-only added.csv; the next stage must
     read it back (a header-only CSV used to read back as text columns)."""
-    from lies.dataset import Dataset
+    from lies.data.dataset import Dataset
 
     art = all_skipped.artifacts["weak_admm"][0]
     task = all_skipped.tasks[0]
@@ -436,7 +438,7 @@ def test_network_with_no_oversampled_rows_round_trips(all_skipped, tmp_path):
 
 
 def test_metrics_count_undefined_formulas_and_leave_out_timeouts():
-    from lies.evaluation import summarize
+    from lies.pipeline.evaluation import summarize
 
     def row(r2, solved=False, late=False):
         return {"r2_test": r2, "symbolic_solution": solved, "out_of_time": late, "seconds_total": 2.0}
@@ -452,8 +454,8 @@ def test_stage_outputs_are_byte_stable_when_re_run(tmp_path):
     """Re-running a stage that gives the same artifacts writes the same bytes (timings live outside the output)."""
     import shutil
 
-    from lies.artifacts import hash_path
-    from lies.pipeline import read_timings, run_stage
+    from lies.core.files import hash_path
+    from lies.pipeline.runner import read_timings, run_stage
 
     root = tmp_path / "run"
     root.mkdir()

@@ -2,9 +2,10 @@ import numpy as np
 import pytest
 import torch
 
-from lies.activations import EXP, IDENTITY, LOG, SIN
-from lies.network import LiesNetwork, add_constant_column
-from lies.pruning import gradient_prune, output_sensitivity, remove_dead_units
+from lies.networks.activations import EXP, IDENTITY, LOG, SIN
+from lies.networks.base import add_constant_column
+from lies.networks.lies import LiesNetwork
+from lies.training.pruning import gradient_prune, output_sensitivity, remove_dead_units
 
 
 def _net_with(entries, n=2):
@@ -85,7 +86,7 @@ def _log_space_data(fn, n=2, rows=1000, seed=0):
 
 
 def test_node_pruning_removes_a_unit_that_only_duplicates_a_direct_edge():
-    from lies.pruning import prune_nodes_with_refit
+    from lies.training.pruning import prune_nodes_with_refit
 
     x, t = _log_space_data(lambda X: X[:, 0] * X[:, 1])
     s = np.log(5)
@@ -107,7 +108,7 @@ def test_node_pruning_removes_a_unit_that_only_duplicates_a_direct_edge():
 def test_the_no_hidden_unit_hypothesis_is_its_own_switch():
     """``linear_hypothesis``: all hidden units are first tried at once (a product of powers, fitted exactly);
     without it, units are tried one at a time only."""
-    from lies.pruning import prune_nodes_with_refit
+    from lies.training.pruning import prune_nodes_with_refit
 
     x, t = _log_space_data(lambda X: X[:, 0] * X[:, 1])
     s = np.log(5)
@@ -144,7 +145,7 @@ def _gaussian_with_exp_unit(exp_weight: float, read_weight: float, direct_weight
 
 
 def test_node_pruning_keeps_a_unit_the_formula_needs():
-    from lies.pruning import prune_nodes_with_refit
+    from lies.training.pruning import prune_nodes_with_refit
 
     # ln y = -x0^2 / 8 + ln x1: an exp unit computing x0^2 = exp(2 s z0), read with weight -1/8
     x, t, net, s = _gaussian_with_exp_unit(exp_weight=2.0, read_weight=-1 / 8, direct_weight=1.0)
@@ -157,7 +158,7 @@ def test_node_pruning_keeps_a_unit_the_formula_needs():
 def test_refit_weights_moves_an_exp_unit_to_the_exact_square():
     """The refit must converge, not just improve: exp(1.0 s z) has to become exp(2 s z) for x0^2 (what a few
     RMSprop epochs could not do; the cause of the unrecovered Gaussian I.6.2a)."""
-    from lies.pruning import _fit_error, refit_weights
+    from lies.training.pruning import _fit_error, refit_weights
 
     x, t, net, s = _gaussian_with_exp_unit(exp_weight=1.0, read_weight=-0.5, direct_weight=0.5)
     keep = (net.flat != 0) | (torch.arange(net.n_weights()) == net.layout["layer0"][0] + EXP * 3 + 2)  # + E0's "1"
@@ -170,7 +171,7 @@ def test_refit_weights_moves_an_exp_unit_to_the_exact_square():
 
 
 def test_refit_weights_keeps_weights_when_the_fit_turns_non_finite():
-    from lies.pruning import refit_weights
+    from lies.training.pruning import refit_weights
 
     x, _ = _log_space_data(lambda X: X[:, 0] * X[:, 1])
     net = LiesNetwork(2, 1, generator=torch.Generator().manual_seed(0))
@@ -180,7 +181,7 @@ def test_refit_weights_keeps_weights_when_the_fit_turns_non_finite():
 
 
 def test_a_log_unit_that_leaves_its_range_between_the_rows_is_not_defined_over_the_box():
-    from lies.pruning import defined_over_box, select_restart
+    from lies.training.pruning import defined_over_box, select_restart
 
     # rows on the diagonal x0 = x1: 0.5 + x0 - x1 is 0.5 on every row, and -0.5 at the box's corner (0, 1)
     diagonal = torch.linspace(0, 1, 50, dtype=torch.float64)[:, None].expand(-1, 2)
@@ -199,7 +200,7 @@ def test_a_log_unit_that_leaves_its_range_between_the_rows_is_not_defined_over_t
 
 
 def test_free_exponents_counts_the_weights_from_variables_that_are_not_integer_powers():
-    from lies.pruning import free_exponents
+    from lies.training.pruning import free_exponents
 
     scales = (2.0, 0.5)  # network inputs ln(v_k) / s_k: a raw exponent b is the weight b * s_k
     square_over = [("layer0", (EXP, 0), 2 * 2.0), ("layer0", (EXP, 1), -1 * 0.5), ("gates", (0, EXP), 1.0)]
@@ -212,7 +213,7 @@ def test_free_exponents_counts_the_weights_from_variables_that_are_not_integer_p
 
 
 def test_among_candidates_that_fit_alike_fewer_free_exponents_win_over_fewer_weights():
-    from lies.pruning import select_restart
+    from lies.training.pruning import select_restart
 
     # the second fits within the tolerance and has integer exponents: it is kept although it has more weights
     assert select_restart([1.0, 1.05], [4, 10], tolerance=0.1, free=[2, 0]) == 1

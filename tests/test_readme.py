@@ -58,7 +58,7 @@ def test_readme_python_blocks_run(tmp_path):
         torch.set_num_threads(threads)
     (tmp_path / "blocks.json").write_text(json.dumps(python))
     (tmp_path / "runner.py").write_text(RUNNER)
-    # One torch thread: lies.engine.map_tasks does not apply runtime.torch_threads to work it runs in-process,
+    # One torch thread: lies.pipeline.engine.map_tasks does not apply runtime.torch_threads to work it runs in-process,
     # and torch's default (2 threads on 2 cores) makes these single-task examples ~9x slower.
     env = {**os.environ, "DVC_NO_ANALYTICS": "1", "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
     proc = subprocess.run([sys.executable, "runner.py", "blocks.json"], cwd=tmp_path, env=env,
@@ -71,7 +71,7 @@ def test_the_data_folder_ships_with_the_example_the_quick_start_runs():
     """A fresh clone has data/: its .gitignore for the DVC outputs, and the CSV that the quick start fits."""
     import yaml
 
-    from lies.csv_data import load_csv
+    from lies.data.csv_data import load_csv
 
     ignored = {line for line in (ROOT / "data" / ".gitignore").read_text().splitlines() if line.startswith("/")}
     outs = [out for stage in yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"].values()

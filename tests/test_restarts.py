@@ -6,11 +6,12 @@ import numpy as np
 import pytest
 import torch
 
-from lies.network import LiesNetwork, add_constant_column
-from lies.pipeline import Pipeline
-from lies.pruning import choose_restart, exact_fit_floor, restart_errors
+from lies.networks.base import add_constant_column
+from lies.networks.lies import LiesNetwork
 from lies.params import RuntimeParams, TasksParams, parse_params
-from lies.stages import STAGES
+from lies.pipeline.runner import Pipeline
+from lies.pipeline.stages import STAGES
+from lies.training.pruning import choose_restart, exact_fit_floor, restart_errors
 
 TASKS = {"set": ["I.12.1"], "n_train": 600, "n_test": 100, "seed": 0}
 TINY = {"weak_admm": {"epochs": 3, "restarts": 3}, "strong_admm": {"epochs": 3},
@@ -102,8 +103,8 @@ def test_extraction_chooses_a_restart_when_pruning_is_skipped(tasks):
 
 def test_without_gradient_pruning_node_pruning_applies_no_theorem_2(tasks, run):
     """Table I's "w/o Gradient Pruning": Theorem 2 is that stage's, so node pruning's second pass goes with it."""
-    from lies.pipeline import apply_stage
-    from lies.stages import skipped
+    from lies.pipeline.runner import apply_stage
+    from lies.pipeline.stages import skipped
 
     strong = run.artifacts["strong_admm"][0]
     params = {"refit_iterations": 0, "linear_hypothesis": False, "tolerance": 0.0, "slack": 0.0,

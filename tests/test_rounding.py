@@ -1,11 +1,11 @@
-"""lies.rounding: gradient-based rounding (III-E, Theorem 2), to zero and to one decimal."""
+"""lies.symbolic.rounding: gradient-based rounding (III-E, Theorem 2), to zero and to one decimal."""
 
 import numpy as np
 import pytest
 import sympy
 
-from lies.formula import REFERENCE_NODES, Formula, count_nodes, evaluations_for
-from lies.rounding import description_length, final_round, resolve_scale, round_to_zero, scale_free
+from lies.symbolic.formula import REFERENCE_NODES, Formula, count_nodes, evaluations_for
+from lies.symbolic.rounding import description_length, final_round, resolve_scale, round_to_zero, scale_free
 
 x, y = sympy.symbols("x y")
 F = sympy.Float
@@ -91,7 +91,7 @@ def test_final_round_exponent_one_half_becomes_sqrt(X2):
 def test_final_round_snaps_to_a_square_root_not_to_one_decimal():
     """sqrt(2*G*M/r) refitted as 1.41421*sqrt(G*M/r): one decimal (1.4) would cost R^2 0.999; sqrt(2) costs
     nothing, so that is what it becomes."""
-    from lies.metrics import r2_score
+    from lies.symbolic.metrics import r2_score
 
     X = np.random.default_rng(3).uniform(1.0, 5.0, size=(2000, 3))
     truth = np.sqrt(2 * X[:, 0] * X[:, 1] / X[:, 2])

@@ -9,10 +9,10 @@ pytest.importorskip("distributed")
 
 from distributed import LocalCluster  # noqa: E402
 
-from lies.errors import LiesError  # noqa: E402
-from lies.pipeline import Pipeline  # noqa: E402
-from lies.engine import _CLIENTS, dask_client, progress  # noqa: E402
+from lies.core.errors import LiesError  # noqa: E402
 from lies.params import RuntimeParams, parse_params  # noqa: E402
+from lies.pipeline.engine import _CLIENTS, dask_client, progress  # noqa: E402
+from lies.pipeline.runner import Pipeline  # noqa: E402
 
 TINY = {
     "weak_admm": {"epochs": 2, "restarts": 2},

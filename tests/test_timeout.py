@@ -1,4 +1,4 @@
-"""lies.timeout: SIGALRM timeouts that really stop Python work and leave no trace behind."""
+"""lies.core.timeout: SIGALRM timeouts that really stop Python work and leave no trace behind."""
 
 import signal
 import threading
@@ -7,7 +7,7 @@ import time
 import pytest
 import sympy
 
-from lies.timeout import call_with_timeout, timeout_supported
+from lies.core.timeout import call_with_timeout, timeout_supported
 
 pytestmark = pytest.mark.skipif(not timeout_supported(), reason="needs SIGALRM in the main thread")
 

@@ -2,8 +2,8 @@ import numpy as np
 import pytest
 import sympy
 
-from lies.errors import LiesError
-from lies.transforms import Transform
+from lies.core.errors import LiesError
+from lies.data.transforms import Transform
 
 
 def test_round_trip_and_range():
@@ -56,8 +56,8 @@ def test_dict_round_trip():
 
 
 def test_log_auto_is_log_space_only_where_every_value_is_positive():
-    from lies.dataset import Dataset
-    from lies.tasks import TaskData, TaskSpec, log_space
+    from lies.data.dataset import Dataset
+    from lies.data.tasks import TaskData, TaskSpec, log_space
 
     def task(values, equation=None):
         data = Dataset(np.c_[values], np.abs(values) + 1, ["x"], "y")

@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parents[1]
 # Two jobs on two joblib workers; each says it started (a file), then sleeps far longer than the test waits.
 PARENT = """
 import sys, torch
-from lies.engine import map_tasks
+from lies.pipeline.engine import map_tasks
 from lies.params import RuntimeParams
 job = "import pathlib, time; pathlib.Path(r'{folder}', 'started-%d' % __import__('os').getpid()).touch(); time.sleep(120)"
 map_tasks(exec, [(job,), (job,)], RuntimeParams(n_jobs=2, device="cpu"), torch.device("cpu"))

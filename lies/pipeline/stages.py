@@ -1,0 +1,552 @@
+"""The paper's pipeline stages (Fig. 3), one short class each: its params, its input and output artifact types.
+
+    prepare -> weak_admm -> oversampling -> strong_admm -> gradient_pruning -> node_pruning -> extract
+            -> rounding_to_zero -> coefficient_optimization -> final_rounding  (-> evaluation, see `lies.pipeline.evaluation`)
+
+A stage processes a whole task set at once. Training stages hand every restart of every task to
+`lies.pipeline.engine.by_model`, which trains models of the same size together as one batched network; the other stages
+hand one call per task to `lies.pipeline.engine.map_tasks`. The math lives elsewhere (`lies.training.admm`, `lies.training.oversampling`,
+`lies.training.pruning`, `lies.networks.extraction`, `lies.symbolic.rounding`, `lies.symbolic.coefficients`), the params in `lies.params`, the random
+streams in `lies.core.seeding`; a stage class only says which of them it calls and builds its output artifacts,
+summaries complete. `run_stages` is the one loop that runs, skips, times and hands on stages: the in-memory
+`lies.pipeline.runner.Pipeline`, the DVC shims and the benchmark's ablations all call it.
+
+A stage's name is the same string everywhere: here, in ``dvc.yaml``, ``params.yaml``, ``stages/<name>.py``,
+``data/<name>/`` and ``ablation.skip``.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import replace
+from functools import partial
+from typing import Callable, ClassVar, Mapping, Sequence
+
+import numpy as np
+import sympy
+import torch
+
+from lies.core.seeding import Purpose, generator, rng
+from lies.core.timeout import TIME_LIMIT_ERRORS, call_with_timeout
+from lies.data.dataset import Dataset, box_points
+from lies.data.tasks import TaskData, add_noise, log_space, prepare_task, task_specs
+from lies.data.transforms import Transform, positive_target_rows
+from lies.networks.base import Network, add_constant_column
+from lies.networks.extraction import extract_formula
+from lies.params import (
+    SKIPPABLE_STAGES,
+    CoefficientOptimizationParams,
+    ExtractParams,
+    FinalRoundingParams,
+    FormulaStageParams,
+    GradientPruningParams,
+    NodePruningParams,
+    OversamplingParams,
+    RoundingToZeroParams,
+    RuntimeParams,
+    StageParams,
+    StrongAdmmParams,
+    TasksParams,
+    WeakAdmmParams,
+)
+from lies.pipeline.artifacts import Artifact, FormulaArtifact, NetworkArtifact, TaskArtifact
+from lies.pipeline.engine import by_model, map_tasks
+from lies.symbolic.coefficients import optimize_coefficients
+from lies.symbolic.metrics import r2_score
+from lies.symbolic.rounding import final_round, round_to_zero
+from lies.training.admm import fraction_small, log_r2
+from lies.training.kinds import NetworkKind, check_kind, kind_for
+from lies.training.oversampling import ModelData, oversample
+from lies.training.pruning import (
+    choose_restart,
+    exact_fit_floor,
+    gradient_prune_restarts,
+    prune_restarts,
+    restart_errors,
+    select_restart,
+)
+
+
+# ------------------------------------------------------------------------------------------------ the base
+class Stage:
+    """A pipeline stage: ``run(inputs, tasks, params, runtime)`` maps one input artifact per task to one output.
+
+    Subclass it for a custom stage: set ``name``, ``Params`` (a `lies.params.StageParams` model), ``input_kind``
+    and ``output_kind`` (`TaskArtifact`, `NetworkArtifact` or `FormulaArtifact`; `Prepare` takes None), and
+    implement `run`.
+    """
+
+    name: ClassVar[str]
+    Params: ClassVar[type[StageParams]] = StageParams
+    input_kind: ClassVar[type[Artifact] | None]
+    output_kind: ClassVar[type[Artifact]]
+
+    @property
+    def skippable(self) -> bool:
+        """Whether ``ablation.skip`` may name it (declared in `lies.params.SKIPPABLE_STAGES`)."""
+        return self.name in SKIPPABLE_STAGES
+
+    def run(self, inputs: list, tasks: list[TaskData], params: StageParams, runtime: RuntimeParams) -> list:
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        source = self.input_kind.kind if self.input_kind is not None else "nothing"
+        return f"<stage {self.name}: {source} -> {self.output_kind.kind}>"
+
+
+def skipped(stage_name: str, artifact: Artifact, note: str | None = None) -> Artifact:
+    """``artifact`` passed through a skipped stage: the same content, a summary that says so (and why: ``note``)."""
+    summary = {"stage": stage_name, "skipped": True, "seconds": 0.0}
+    for key in ("out_of_time", "r2_train", "complexity", "log_r2", "nonzero", "fraction_small"):
+        if key in artifact.summary:
+            summary[key] = artifact.summary[key]
+    if note is not None:
+        summary["note"] = note
+    if not isinstance(artifact, (NetworkArtifact, FormulaArtifact)):
+        raise TypeError(f"cannot skip a {type(artifact).__name__}")
+    return replace(artifact, summary=summary)
+
+
+def run_stages(stages: Sequence[Stage], inputs: list, tasks: Sequence[TaskData], params: Mapping[str, StageParams],
+               runtime: RuntimeParams, skip: Sequence[str] = (),
+               on_stage: Callable[[str, float], None] | None = None) -> dict[str, list]:
+    """Run ``stages`` in order on one input artifact per task: each stage gets the previous one's outputs and
+    ``params[stage.name]``; a stage in ``skip`` passes its inputs through (`skipped`). Returns every stage's
+    outputs by name; ``on_stage(name, seconds)`` after each."""
+    outputs: dict[str, list] = {}
+    current = list(inputs)
+    for stage in stages:
+        start = time.perf_counter()
+        if stage.name in skip:
+            current = [skipped(stage.name, a) for a in current]
+        else:
+            current = stage.run(current, list(tasks), params[stage.name], runtime)
+        outputs[stage.name] = current
+        if on_stage is not None:
+            on_stage(stage.name, time.perf_counter() - start)
+    return outputs
+
+
+class Prepare(Stage):
+    name = "prepare"
+    Params = TasksParams
+    input_kind = None
+    output_kind = TaskArtifact
+
+    def run(self, inputs, tasks, params: TasksParams, runtime) -> list[TaskArtifact]:
+        return [TaskArtifact(prepare_task(spec, params.n_train, params.n_test)) for spec in task_specs(params)]
+
+
+# ------------------------------------------------------------------------------------------------ data
+def _network_rows(transform: Transform, data: Dataset) -> Dataset:
+    """The rows a network fits: in log space, those with a target > 0 (`lies.core.checks.MAX_NONPOSITIVE_TARGET`)."""
+    keep = positive_target_rows(data.y) if transform.log else None
+    return data if keep is None else data.subset(keep)
+
+
+def _network_tensors(transform: Transform, data: Dataset, device) -> tuple[torch.Tensor, torch.Tensor]:
+    """(x, t): the network's inputs (N, n + 1, the constant last) and target (N,) of the rows it fits."""
+    data = _network_rows(transform, data)
+    x = torch.tensor(transform.inputs(data.X), dtype=torch.float32)
+    return add_constant_column(x).to(device), torch.tensor(transform.target(data.y), dtype=torch.float32).to(device)
+
+
+def _training_data(transform: Transform, added: Sequence[Dataset] | None, task: TaskData,
+                   n_models: int) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """(x, t) per restart: the task's training rows plus what oversampling added for that restart."""
+    out = []
+    for r in range(n_models):
+        extra = added[r] if added is not None else None
+        train = task.train.concat(extra) if extra is not None and extra.n_samples else task.train
+        out.append(_network_tensors(transform, train, "cpu"))
+    return out
+
+
+# ------------------------------------------------------------------------------------------------ training
+def _training_summary(stage: str, net: Network, data: Sequence[tuple[torch.Tensor, torch.Tensor]],
+                      seconds: float, diverged: Sequence[bool], **extra) -> dict:
+    """What `lies inspect` shows of a network stage: the restart with the best log-space fit, and every restart's
+    fit (``restarts_log_r2``) when there are several; ``data``: (x, t) per restart; ``extra`` goes in as it is."""
+    fits = [log_r2(net.select([m]), x[None], t[None])[0] for m, (x, t) in enumerate(data)]
+    best = max(range(len(fits)), key=lambda m: (fits[m], -m))
+    single = net.select([best])
+    summary = {
+        "stage": stage,
+        "skipped": False,
+        "seconds": seconds,
+        "log_r2": fits[best],
+        "nonzero": single.nonzero_counts()[0]["total"],
+        "n_weights": single.n_weights(),
+        "fraction_small": fraction_small(single)[0],
+        "diverged": bool(diverged[best]),
+    }
+    if net.n_models > 1:
+        summary.update(restarts=net.n_models, best_restart=best, restarts_log_r2=fits,
+                       restarts_diverged=[bool(d) for d in diverged])
+    summary.update(extra)
+    return summary
+
+
+def _restart_history(stage: str, histories: Sequence[Sequence[dict]]) -> list[dict]:
+    return [{"phase": stage, "restart": r, **h} for r, history in enumerate(histories) for h in history]
+
+
+class _TrainingStage(Stage):
+    """Every restart of every task is one model; models of the same size and config train together in one batched
+    network (`lies.pipeline.engine.by_model`), then go back to their tasks."""
+
+    def _train(self, nets: list[Network], data: list[list[tuple[torch.Tensor, torch.Tensor]]], seeds: list[int],
+               configs: list, runtime: RuntimeParams, purpose: Purpose, kind: NetworkKind):
+        """``nets[i]`` holds task i's restarts, ``data[i][r]`` restart r's (x, t). Returns, per task, the trained
+        network, the per-restart histories and divergence flags, and the seconds per task; ``kind.fit`` trains."""
+        device = runtime.torch_device()
+        network = type(nets[0])
+
+        def work(models):
+            net = network.stack([nets[i].select([r]) for i, r in models]).to(device)
+            x = torch.stack([data[i][r][0] for i, r in models]).to(device)
+            t = torch.stack([data[i][r][1] for i, r in models]).to(device)
+            generators = [generator(seeds[i], purpose, r) for i, r in models]
+            result = kind.fit(net, x, t, configs[models[0][0]], self.name, generators=generators)
+            return net, list(zip(result.history, result.diverged))
+
+        done, seconds = by_model([n.n_models for n in nets], lambda i, r: (nets[i].arch, len(data[i][r][1]), configs[i]),
+                                 work, runtime, device, desc=self.name)
+        out = []
+        for i, net in enumerate(nets):
+            parts = [done[(i, r)] for r in range(net.n_models)]
+            out.append((network.stack([p[0] for p in parts]), [p[1][0] for p in parts], [p[1][1] for p in parts],
+                        seconds[i]))
+        return out
+
+
+class WeakAdmm(_TrainingStage):
+    """Weak ADMM on fresh networks (``restarts`` per task), after fixing each task's transform (III-G)."""
+
+    name = "weak_admm"
+    Params = WeakAdmmParams
+    input_kind = TaskArtifact
+    output_kind = NetworkArtifact
+
+    def run(self, inputs: list[TaskArtifact], tasks, params: WeakAdmmParams, runtime) -> list[NetworkArtifact]:
+        """With `lies.params.EqlParams` (``network.kind: eql``) the same stage trains EQL networks instead."""
+        kind = kind_for(params)
+        transforms, nets, data = [], [], []
+        for task in tasks:
+            tr = Transform.fit(task.train.X, task.train.y, task.variables, task.train.target,
+                               log=log_space(params.log, task))
+            xt = _network_tensors(tr, task.train, "cpu")
+            init = generator(task.spec.seed, Purpose.INITIALISATION)
+            nets.append(kind.build(params, len(task.variables), init, xt[1]))
+            transforms.append(tr)
+            data.append([xt] * params.restarts)
+        results = self._train(nets, data, [t.spec.seed for t in tasks], [params] * len(tasks), runtime,
+                              Purpose.WEAK_ADMM, kind)
+        out = []
+        for task, tr, (net, histories, diverged, seconds), xt in zip(tasks, transforms, results, data):
+            left_out = task.train.n_samples - len(xt[0][1])
+            # a few targets <= 0 (noise near zero): not in log space, still in the formula stages
+            extra = {"nonpositive_targets_left_out": left_out} if left_out else {}
+            summary = _training_summary(self.name, net, xt, seconds, diverged,
+                                        space="log" if tr.log else "raw", **extra)  # weak_admm.log: auto decides
+            out.append(NetworkArtifact(net, tr, task.variables, task.train.target,
+                                       _restart_history(self.name, histories), summary))
+        return out
+
+
+class Oversampling(_TrainingStage):
+    """Algorithm 1 on every restart: new points where the network errs most, weak ADMM again, kept if better."""
+
+    name = "oversampling"
+    Params = OversamplingParams
+    input_kind = NetworkArtifact
+    output_kind = NetworkArtifact
+
+    def run(self, inputs: list[NetworkArtifact], tasks, params: OversamplingParams, runtime) -> list[NetworkArtifact]:
+        if any(not a.net.admm_sparsified for a in inputs):  # Algorithm 1 retrains with weak ADMM: LIES only
+            return [skipped(self.name, a, f"LIES only: {a.net.kind} networks (network.kind: {a.net.kind}) pass "
+                                          "through") for a in inputs]
+        device = runtime.torch_device()
+
+        def work(models):
+            data = [self._model_data(tasks[i], inputs[i], r, params) for i, r in models]
+            net = type(inputs[models[0][0]].net).stack([inputs[i].net.select([r]) for i, r in models]).to(device)
+            return oversample(net, data, params, params.retrain, device), data
+
+        nets = [a.net for a in inputs]
+        done, seconds = by_model([n.n_models for n in nets], lambda i, r: (nets[i].arch.n_inputs,
+                                                                           tasks[i].train.n_samples),
+                                 work, runtime, device, desc=self.name)
+        out = []
+        for i, (art, task) in enumerate(zip(inputs, tasks)):
+            parts = [done[(i, r)] for r in range(art.net.n_models)]
+            net = type(art.net).stack([p[0] for p in parts])
+            added = [Dataset(md.added_X, md.added_y, task.variables, task.train.target) for _, md in parts]
+            history = [*art.history, *({"phase": self.name, "restart": r, **rnd}
+                                       for r, (_, md) in enumerate(parts) for rnd in md.rounds)]
+            summary = _training_summary(self.name, net, _training_data(art.transform, added, task, net.n_models),
+                                        seconds[i], [False] * net.n_models)
+            best = summary.get("best_restart", 0)  # what the best restart's rounds did
+            summary = {**summary, "rounds": parts[best][1].rounds, "n_added": int(added[best].n_samples)}
+            out.append(NetworkArtifact(net, art.transform, art.variables, art.target, history, summary, added))
+        return out
+
+    @staticmethod
+    def _model_data(task: TaskData, art: NetworkArtifact, restart: int, params: OversamplingParams) -> ModelData:
+        """Algorithm 1's view of one restart: its rows, its transform, where new points come from, its seeds."""
+        eq = task.equation if params.source == "formula" else None
+        rms = float(np.sqrt(np.mean(task.train.y**2)))
+        sampler = None if eq is None else partial(_formula_points, eq, rms, task.spec.noise, art.transform.log)
+        rows = _network_rows(art.transform, task.train)
+        return ModelData(X=rows.X, y=rows.y, transform=art.transform, sampler=sampler,
+                         rng=rng(task.spec.seed, Purpose.OVERSAMPLING_ROWS, restart),
+                         generator=generator(task.spec.seed, Purpose.OVERSAMPLING_TRAINING, restart))
+
+
+def _formula_points(eq, rms: float, noise: float, log: bool, low, high, n: int, draw: np.random.Generator):
+    """Algorithm 1's new points from a known formula, in the box [low, high], with the task's noise (and in log
+    space only those with a target > 0, as `_network_rows` keeps)."""
+    ds = eq.sample(n, draw, low=low, high=high)
+    y = add_noise(ds.y, noise, rms, draw)
+    keep = y > 0 if log else np.ones(len(y), dtype=bool)
+    return ds.X[keep], y[keep]
+
+
+class StrongAdmm(_TrainingStage):
+    """Strong ADMM on every restart, on the training rows plus what oversampling added for it."""
+
+    name = "strong_admm"
+    Params = StrongAdmmParams
+    input_kind = NetworkArtifact
+    output_kind = NetworkArtifact
+
+    def run(self, inputs: list[NetworkArtifact], tasks, params: StrongAdmmParams, runtime) -> list[NetworkArtifact]:
+        """With `lies.params.EqlParams`: EQL's threshold-and-freeze, then fine-tuning on the data loss."""
+        kind = kind_for(params)
+        check_kind(self.name, [a.net for a in inputs], kind)
+        data = [_training_data(art.transform, art.added, task, art.net.n_models) for art, task in zip(inputs, tasks)]
+        results = self._train([a.net for a in inputs], data, [t.spec.seed for t in tasks], [params] * len(inputs),
+                              runtime, Purpose.STRONG_ADMM, kind)
+        out = []
+        for art, (net, histories, diverged, seconds), xt in zip(inputs, results, data):
+            summary = _training_summary(self.name, net, xt, seconds, diverged)
+            out.append(NetworkArtifact(net, art.transform, art.variables, art.target,
+                                       [*art.history, *_restart_history(self.name, histories)], summary, art.added))
+        return out
+
+
+# ------------------------------------------------------------------------------------------------ pruning
+class _PruningStage(Stage):
+    """A network stage whose work is one task at a time (``prune_task``), fanned out across tasks."""
+
+    input_kind = NetworkArtifact
+    output_kind = NetworkArtifact
+
+    def prune_task(self, art: NetworkArtifact, task: TaskData, params, device) -> NetworkArtifact:
+        raise NotImplementedError
+
+    def self_pruned_task(self, art: NetworkArtifact, task: TaskData, params, device) -> NetworkArtifact:
+        """What the stage does with a network its own training pruned (`Network.admm_sparsified` false: EQL)."""
+        raise NotImplementedError
+
+    def run(self, inputs: list[NetworkArtifact], tasks, params, runtime):
+        device = runtime.torch_device()
+        jobs = [(art, task, params, device) for art, task in zip(inputs, tasks)]
+        if any(not a.net.admm_sparsified for a in inputs):
+            return [self.self_pruned_task(*job) for job in jobs]
+        return map_tasks(self.prune_task, jobs, runtime, device, desc=self.name)
+
+
+class GradientPruning(_PruningStage):
+    """Theorem 2 on every restart (`lies.training.pruning.gradient_prune_restarts`); all restarts go on (node pruning, or
+    extraction when it is skipped, chooses)."""
+
+    name = "gradient_pruning"
+    Params = GradientPruningParams
+
+    def prune_task(self, art, task, params: GradientPruningParams, device):
+        start = time.perf_counter()
+        x, t = _network_tensors(art.transform, task.train, device)
+        restarts = gradient_prune_restarts(art.net, x, params, task.spec.seed)
+        summary = _training_summary(self.name, restarts, [(x.cpu(), t.cpu())] * restarts.n_models,
+                                    time.perf_counter() - start, [False] * restarts.n_models)
+        return NetworkArtifact(restarts, art.transform, art.variables, art.target, art.history, summary, art.added)
+
+    def self_pruned_task(self, art, task, params, device):
+        return skipped(self.name, art, f"{art.net.kind} (network.kind: {art.net.kind}): no Theorem 2 pruning (LIES "
+                                       "only); its training pruned it")
+
+
+class NodePruning(_PruningStage):
+    """Node pruning with refit and Theorem 2 again on every restart, the exp-log motif candidate in log space, then
+    the candidate to keep (`lies.training.pruning.prune_restarts`)."""
+
+    name = "node_pruning"
+    Params = NodePruningParams
+
+    def prune_task(self, art, task, params: NodePruningParams, device):
+        start = time.perf_counter()
+        # Theorem 2 is gradient pruning's: with that stage skipped (Table I's row) its second pass is skipped too
+        theorem_2 = not art.summary.get("skipped", False)
+        x, t = _network_tensors(art.transform, task.train, device)
+        result = prune_restarts(art.net, x, t, params, task.spec.seed, theorem_2,
+                                scales=art.transform.scales if art.transform.log else None)
+        history = [*art.history, *({"phase": self.name, "restart": r, **rec, "units": " ".join(rec["units"])}
+                                   for r, trials in enumerate(result.trials) for rec in trials)]
+        best = result.chosen
+        extra = {"node_trials": result.trials[best]}
+        if result.candidates.n_models > 1:
+            extra.update(restarts=result.candidates.n_models, chosen_restart=best, restarts_error=result.errors,
+                         restarts_nonzero=result.sizes, restarts_exact_below=result.floor,
+                         **({"restarts_defined": result.defined} if result.defined is not None else {}),
+                         **({"restarts_free_exponents": result.free} if result.free is not None else {}))
+        kept = result.kept
+        summary = _training_summary(self.name, kept, [(x.cpu(), t.cpu())], time.perf_counter() - start, [False],
+                                    **extra)
+        added = art.added[best] if art.added is not None and best < len(art.added) else None  # the motif: none
+        return NetworkArtifact(kept, art.transform, art.variables, art.target, history, summary,
+                               [added] if added is not None else None)
+
+    def self_pruned_task(self, art, task, params: NodePruningParams, device):
+        """No node pruning (LIES only): the restart `select_restart` prefers is kept."""
+        start = time.perf_counter()
+        x, t = _network_tensors(art.transform, task.train, "cpu")
+        errors = restart_errors(art.net, x[None], t[None])
+        sizes = [c["total"] for c in art.net.nonzero_counts()]
+        best = select_restart(errors, sizes, params.tolerance, exact_fit_floor(t))
+        kept = art.net.select([best])
+        extra = {"note": f"{art.net.kind} (network.kind: {art.net.kind}): no node pruning (LIES only), the best "
+                         "restart is kept"}
+        if art.net.n_models > 1:
+            extra.update(restarts=art.net.n_models, chosen_restart=best, restarts_error=errors, restarts_nonzero=sizes)
+        summary = _training_summary(self.name, kept, [(x, t)], time.perf_counter() - start, [False], **extra)
+        return NetworkArtifact(kept, art.transform, art.variables, art.target, art.history, summary,
+                               [art.added[best]] if art.added is not None else None)
+
+
+# ------------------------------------------------------------------------------------------------ formulas
+def _formula_summary(stage: str, formula, task: TaskData, seconds: float, **extra) -> dict:
+
+    summary = {"stage": stage, "skipped": False, "seconds": seconds, "out_of_time": False}
+    if formula is not None:
+        summary["r2_train"] = r2_score(task.train.y, formula(task.train.X))
+        summary["complexity"] = formula.complexity
+        summary["n_constants"] = formula.n_constants
+    summary.update(extra)
+    return summary
+
+
+def _run_formula_task(stage: "_FormulaStage", art, task: TaskData, params: FormulaStageParams):
+    """One task of a formula stage, under the stage's time limit (out of time = recorded, not raised)."""
+    torch.set_num_threads(1)
+    sympy.core.cache.clear_cache()  # each task starts from the same sympy state, whatever the worker ran before
+    previous = getattr(art, "formula", None)
+    if getattr(art, "summary", {}).get("out_of_time"):
+        return FormulaArtifact(previous, {"stage": stage.name, "skipped": False, "seconds": 0.0, "out_of_time": True})
+    start = time.perf_counter()
+    try:
+        formula = call_with_timeout(stage.transform, params.time_limit, art, task, params)
+    except TIME_LIMIT_ERRORS:
+        return FormulaArtifact(previous, {"stage": stage.name, "skipped": False, "seconds": time.perf_counter() - start,
+                                          "out_of_time": True, "stopped_by": "time_limit (wall clock)"})
+    formula, extra = formula if isinstance(formula, tuple) else (formula, {})
+    return FormulaArtifact(formula, _formula_summary(stage.name, formula, task, time.perf_counter() - start, **extra))
+
+
+class _FormulaStage(Stage):
+    """A stage whose work per task is one function ``transform(artifact, task, params) -> Formula`` (or
+    ``(Formula, dict)``: the dict goes into the task's summary)."""
+
+    output_kind = FormulaArtifact
+
+    def transform(self, art, task: TaskData, params):
+        raise NotImplementedError
+
+    def run(self, inputs, tasks, params, runtime) -> list[FormulaArtifact]:
+        jobs = [(self, a, t, params) for a, t in zip(inputs, tasks)]
+        return map_tasks(_run_formula_task, jobs, runtime, torch.device("cpu"), desc=self.name)
+
+
+class Extract(_FormulaStage):
+    """The network read back as a formula (`lies.networks.extraction.extract_formula`)."""
+
+    name = "extract"
+    Params = ExtractParams
+    input_kind = NetworkArtifact
+
+    def transform(self, art: NetworkArtifact, task, params):
+        net = art.net
+        if net.n_models > 1:  # node pruning skipped: the choice among the restarts falls to extraction
+            x, t = _network_tensors(art.transform, task.train, "cpu")
+            net = net.select([choose_restart(net, x[None], t[None])])
+        return extract_formula(net, art.transform, art.variables)
+
+
+class RoundingToZero(_FormulaStage):
+    """III-E, first use: negligible constants become 0 (`lies.symbolic.rounding.round_to_zero`)."""
+
+    name = "rounding_to_zero"
+    Params = RoundingToZeroParams
+    input_kind = FormulaArtifact
+
+    def transform(self, art: FormulaArtifact, task, params: RoundingToZeroParams):
+
+        report: dict = {}
+        formula = round_to_zero(art.formula, task.train.X, params.tau, scale=params.scale,
+                                max_evaluations=params.max_evaluations, report=report)
+        return formula, report
+
+
+class CoefficientOptimization(_FormulaStage):
+    """III-F: every constant refitted by least squares (`lies.symbolic.coefficients.optimize_coefficients`)."""
+
+    name = "coefficient_optimization"
+    Params = CoefficientOptimizationParams
+    input_kind = FormulaArtifact
+
+    def transform(self, art: FormulaArtifact, task, params: CoefficientOptimizationParams):
+
+        report: dict = {}
+        domain = box_points(task.train.X, params.domain_points) if params.domain_points else None
+        formula = optimize_coefficients(art.formula, task.train.X, task.train.y, time_limit=params.fit_seconds,
+                                        max_evaluations=params.max_evaluations, max_rows=params.max_rows,
+                                        seed=task.spec.seed, report=report, domain=domain)
+        return formula, report
+
+
+class FinalRounding(_FormulaStage):
+    """III-E, second use: constants snapped to simpler values, then simplified (`lies.symbolic.rounding.final_round`)."""
+
+    name = "final_rounding"
+    Params = FinalRoundingParams
+    input_kind = FormulaArtifact
+
+    def transform(self, art: FormulaArtifact, task, params: FinalRoundingParams):
+
+        report: dict = {"r2_train_before": r2_score(task.train.y, art.formula(task.train.X))}
+        formula = final_round(art.formula, task.train.X, task.train.y, params.tolerance, params.decimals,
+                              simplify_timeout=params.simplify_seconds, simplify_max_nodes=params.simplify_max_nodes,
+                              max_evaluations=params.max_evaluations, report=report)
+        return formula, report
+
+
+# ------------------------------------------------------------------------------------------------ the table
+#: The paper's stages in DAG order (prepare first).
+STAGES: dict[str, Stage] = {
+    s.name: s
+    for s in (
+        Prepare(),
+        WeakAdmm(),
+        Oversampling(),
+        StrongAdmm(),
+        GradientPruning(),
+        NodePruning(),
+        Extract(),
+        RoundingToZero(),
+        CoefficientOptimization(),
+        FinalRounding(),
+    )
+}
+
+#: The stages ``ablation.skip`` accepts, in pipeline order.
+SKIPPABLE = tuple(name for name, s in STAGES.items() if s.skippable)
