@@ -25,10 +25,6 @@ from lies.network import Architecture, LiesNetwork, add_constant_column
 from lies.params import NodePruningParams, SensitivityParams
 from lies.seeding import Purpose, generator as seeded_generator
 
-#: At most this many per-sample gradient entries (samples x models x weights) in one vmap call of
-#: `output_sensitivity` (32 MB in float32).
-CHUNK_ELEMENTS = 2**23
-
 _THEOREM_2 = SensitivityParams()  # the declared defaults (lies.params) of the functions below
 _NODE = NodePruningParams()
 
@@ -38,12 +34,8 @@ def output_sensitivity(net: LiesNetwork, x: torch.Tensor, quantile: float = 1.0,
 
     Returns a tensor shaped like ``net.flat`` (M, P). ``chunk`` samples share one vmap call: the per-sample
     gradients are the same at any chunk size, and fewer, larger calls spend less time outside the arithmetic.
-    A call holds (chunk, M, P) gradients and P grows as n^2 (n inputs, n + 1 layers), so a chunk is capped at
-    `CHUNK_ELEMENTS` of them: 1024 samples up to 10 inputs with 4 restarts, fewer for wider data (50 inputs: 0.5 GB
-    per tensor at 1024).
     """
     flat = net.flat.detach()
-    chunk = max(1, min(chunk, CHUNK_ELEMENTS // max(1, flat.numel())))
 
     def output(f: torch.Tensor, xb: torch.Tensor) -> torch.Tensor:
         return net(xb[:, None, :], flat=f).y.sum()  # sum over models: each model's gradient stays its own
