@@ -5,9 +5,9 @@ max-normalised), giving a ``bins ** n`` grid, of which only the occupied cells (
 held: `occupied_cell_errors`, O(rows) for any number of inputs. Each cell's error is 1 - R^2 of the network on the
 samples in it; the worst cell ``b*`` receives ``fraction * |D_t|`` new points, the network is retrained by weak
 ADMM, and the round is kept only if the mean cell error went down. Unlike the authors' code (spec B8) the cell is
-chosen and filled on one grid, the new points are drawn from the data source inside the cell when it can generate (a known formula), else
-resampled from the rows already in the cell, and the stop rule compares the old and the new network **on the same
-data** (the enlarged set).
+chosen and filled on one grid, the new points are drawn from the data source inside the cell when it can generate
+(a known formula), else resampled from the rows already in the cell, and the stop rule compares the old and the new
+network **on the same data** (the enlarged set).
 """
 
 from __future__ import annotations
