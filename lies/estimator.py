@@ -24,6 +24,7 @@ from lies.core.checks import (
     as_numeric,
     check_columns,
     check_finite,
+    check_magnitude,
     check_matrix,
     check_names,
     check_names_count,
@@ -184,6 +185,7 @@ class LiesRegressor(*_BASES):
         check_rows(X.shape[0])
         target = next(t for t in ("y", "target", "y_") if t not in names)
         check_finite(X, y, names, target)
+        check_magnitude(X, y, names, target)
         if self.log is True and pipeline.network.kind == "lies":  # EQL fits in raw space: any sign
             check_positive(X, y, names, target)
         data = Dataset(X, y, names, target)
@@ -227,13 +229,15 @@ class LiesRegressor(*_BASES):
 
     def score(self, X: Any, y: Any, sample_weight: Any = None) -> float:
         """R^2 of the formula on (X, y), optionally weighted per sample."""
-        from lies.symbolic.metrics import r2_score
+        from lies.symbolic.metrics import r2_score, unit_scale
 
         prediction = self.predict(X)
         y = _as_target(y, len(prediction))
         if sample_weight is None:
             return float(r2_score(y, prediction))
         w = _as_target(sample_weight, len(prediction))
+        scale = unit_scale(y)  # exact: the squares of y near 1e-200 or 1e160 stay in range
+        y, prediction = y / scale, prediction / scale
         residual = np.sum(w * (y - prediction) ** 2)
         total = np.sum(w * (y - np.average(y, weights=w)) ** 2)
         return float(1.0 - residual / total) if total > 0 else (1.0 if residual == 0 else 0.0)

@@ -113,3 +113,14 @@ def test_csv_columns_that_cannot_become_symbols(tmp_path, text, message):
     path.write_text(text)
     with pytest.raises(LiesError, match=message):
         load_csv(path, "y")
+
+
+def test_load_csv_names_a_column_of_extreme_magnitude(tmp_path):
+    rng = np.random.default_rng(0)
+    a, b = rng.uniform(1, 5, 30) * 1e160, rng.uniform(1, 5, 30)
+    path = tmp_path / "huge.csv"
+    pd.DataFrame({"a": a, "b": b, "y": a * b}).to_csv(path, index=False)
+    with pytest.raises(LiesError, match=r"huge\.csv: column 'a' has values of magnitude 1e160, .*a \* 1e-160$"):
+        load_csv(path, "y")
+    pd.DataFrame({"a": a * 1e-160, "b": b, "y": a * b * 1e-160}).to_csv(path, index=False)
+    assert load_csv(path, "y").n_samples == 30

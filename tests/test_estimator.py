@@ -6,10 +6,10 @@ import numpy as np
 import pandas as pd
 import pytest
 import sympy
+from lies.pipeline.runner import PipelineResult
 
 from lies.core.errors import LiesError
 from lies.estimator import LiesRegressor, NotFittedError
-from lies.pipeline.runner import PipelineResult
 from lies.symbolic.formula import Formula
 
 TINY = {
@@ -268,3 +268,29 @@ def test_network_eql_trains_an_equation_learner_on_signed_data():
     assert isinstance(model.result_.artifacts["strong_admm"][0].net, EqlNetwork)
     assert model.predict(x).shape == (300,) and np.isfinite(model.predict(x)).all()
     assert repr(LiesRegressor(network="eql")) == "LiesRegressor(network='eql')"
+
+
+@pytest.mark.parametrize("magnitude", [1e-200, 1e160])
+def test_extreme_magnitudes_are_refused_by_column_not_fitted_wrongly(magnitude):
+    """y = a*b with a near 1e-200 used to come out as y = a with R^2 1.0 (squares underflowing to 0/0)."""
+    X = np.random.default_rng(2).uniform(1, 5, size=(60, 2))
+    X[:, 0] *= magnitude
+    power = int(np.floor(np.log10(X[:, 0].max())))
+    with pytest.raises(LiesError, match=rf"column 'x0' has values of magnitude 1e{power}, .*x0 \* 1e{-power}$") as info:
+        LiesRegressor(params=TINY).fit(X, X[:, 0] * X[:, 1])
+    assert "\n" not in str(info.value)
+    Xs = X.copy()
+    Xs[:, 0] *= 10.0 ** -power  # the rescaling the message names is accepted
+    assert LiesRegressor(params=TINY, skip=("oversampling",)).fit(Xs[:20], (Xs[:, 0] * Xs[:, 1])[:20]).formula_
+
+
+def test_weighted_score_is_the_same_at_any_magnitude(fitted, data):
+    X, y = data
+    w = np.linspace(1, 2, len(y))
+    noisy = y * (1 + 0.05 * np.sin(np.arange(len(y))))
+    base = fitted.score(X, noisy, sample_weight=w)
+    assert base < 0.999
+    scaled = type(fitted).__new__(type(fitted))
+    scaled.__dict__.update(fitted.__dict__)
+    scaled.predict = lambda X_: fitted.predict(X_) * 1e-200
+    assert np.isclose(scaled.score(X, noisy * 1e-200, sample_weight=w), base, rtol=1e-12)

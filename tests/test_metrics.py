@@ -135,3 +135,24 @@ def test_positive_variables_make_root_identities_hold():
     assert not is_symbolic_solution(model, truth)  # SRBench's plain symbols: sqrt(a*b) != sqrt(a)*sqrt(b)
     assert is_symbolic_solution(model, truth, positive=True)
     assert not is_symbolic_solution(sympy.sqrt(g) * p, truth, positive=True)
+
+
+def test_r2_is_the_same_at_any_magnitude_of_y():
+    rng = np.random.default_rng(0)
+    a, b = rng.uniform(1, 5, 200), rng.uniform(1, 5, 200)
+    wrong, close = a, a * b * (1 + 1e-3 * rng.normal(size=200))
+    reference = (r2_score(a * b, wrong), r2_score(a * b, close))
+    assert reference[0] < 0 < 0.99 < reference[1] < 1
+    for m in (2.0**-660, 2.0**530, 1e-200, 1e160):  # squares of these underflow to 0 or overflow to inf
+        assert np.isclose(r2_score(a * b * m, wrong * m), reference[0], rtol=1e-12)
+        assert np.isclose(r2_score(a * b * m, close * m), reference[1], rtol=1e-12)
+    assert r2_score(a * b * 2.0**-660, wrong * 2.0**-660) == reference[0]  # a power of two: exactly
+
+
+def test_r2_of_ordinary_data_is_bit_for_bit_the_unscaled_sums():
+    rng = np.random.default_rng(1)
+    for m in (1e-3, 1.0, 7.3, 1e5):
+        yt = rng.normal(3, 2, 500) * m
+        yp = yt + rng.normal(0, 0.3, 500) * m
+        plain = 1.0 - float(np.sum((yt - yp) ** 2)) / float(np.sum((yt - yt.mean()) ** 2))
+        assert r2_score(yt, yp) == plain

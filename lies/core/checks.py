@@ -27,6 +27,8 @@ __all__ = [
     "check_names",
     "check_columns",
     "check_finite",
+    "MAX_MAGNITUDE",
+    "check_magnitude",
     "log_space_problem",
     "check_positive",
     "looks_numeric",
@@ -150,6 +152,30 @@ def check_finite(X: np.ndarray, y: np.ndarray | None, variables: Sequence[str], 
         names = ", ".join(repr(c) for c, b in zip(columns, bad.any(axis=0)) if b)
         raise LiesError(f"{_where(source)}{int(bad.any(axis=1).sum())} of {len(data)} rows hold missing, NaN or inf "
                         f"values (columns {names}); drop or fix those rows, every value must be finite")
+
+
+#: A column's largest |value| must lie in [1 / MAX_MAGNITUDE, MAX_MAGNITUDE] (or be 0): the squares that R^2, the
+#: rounding stages' mean squared errors and least squares sum, and a formula's powers, stay within float64 there
+#: (1e-100 squared is 1e-200; 1e-200 squared underflows to 0 and every formula would fit "exactly").
+MAX_MAGNITUDE = 1e100
+
+
+def check_magnitude(X: np.ndarray, y: np.ndarray | None, variables: Sequence[str], target: str | None,
+                    source: str | None = None) -> None:
+    """A column whose values are all tinier than 1e-100 or that reaches beyond 1e100 -> LiesError naming it and
+    its magnitude, with the rescaling to apply (a change of units is the user's to make and to read back)."""
+    columns = list(variables) + ([target] if y is not None else [])
+    data = np.column_stack([X, y]) if y is not None else np.asarray(X)
+    if not data.size:
+        return
+    with np.errstate(all="ignore"):
+        top = np.abs(data).max(axis=0)
+    for name, m in zip(columns, top):
+        if m > 0 and not (1.0 / MAX_MAGNITUDE <= m <= MAX_MAGNITUDE):
+            power = int(np.floor(np.log10(m)))
+            raise LiesError(f"{_where(source)}column {name!r} has values of magnitude 1e{power}, beyond the 1e-100 .. "
+                            f"1e100 that float64 squares (R^2, least squares) can hold; rescale it to other units, "
+                            f"e.g. {name} * 1e{-power}")
 
 
 def log_space_problem(X: np.ndarray, y: np.ndarray, variables: Sequence[str], target: str) -> str | None:

@@ -13,7 +13,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from lies.core.checks import check_columns, check_finite, check_names, check_rows, looks_numeric
+from lies.core.checks import check_columns, check_finite, check_magnitude, check_names, check_rows, looks_numeric
 from lies.core.errors import LiesError, first_line
 from lies.data.dataset import Dataset
 
@@ -71,6 +71,7 @@ def frame_to_dataset(df: Any, target: str, variables: Sequence[str] | None = Non
             raise LiesError(f"column {name!r} in {source} is not numeric{where}")
     values = frame.to_numpy(dtype=np.float64)
     check_finite(values[:, :-1], values[:, -1], names, target, source)
+    check_magnitude(values[:, :-1], values[:, -1], names, target, source)
     return Dataset(values[:, :-1], values[:, -1], tuple(names), target)
 
 

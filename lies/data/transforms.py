@@ -20,7 +20,7 @@ from typing import Sequence
 import numpy as np
 import sympy
 
-from lies.core.checks import check_finite, check_positive, log_space_problem
+from lies.core.checks import check_finite, check_magnitude, check_positive, log_space_problem
 
 
 @dataclass(frozen=True)
@@ -39,6 +39,7 @@ class Transform:
         X = np.asarray(X, dtype=np.float64)
         y = np.asarray(y, dtype=np.float64)
         check_finite(X, y, variables, target)
+        check_magnitude(X, y, variables, target)
         if log:
             check_positive(X, y, variables, target)
             tx = np.log(X)

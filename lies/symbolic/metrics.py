@@ -20,6 +20,7 @@ from lies.symbolic.formula import Formula, count_nodes, parse_formula
 
 __all__ = [
     "r2_score",
+    "unit_scale",
     "complexity",
     "round_floats",
     "SymbolicCheck",
@@ -30,13 +31,23 @@ __all__ = [
 _PI = sympy.Float("3.1415926535")  # SRBench replaces `pi` by this literal before parsing
 
 
+def unit_scale(y: np.ndarray) -> float:
+    """The power of two at or just above max |y| (1.0 when y is all zero or not finite): dividing by it is exact
+    in float64 and brings y to [-1, 1], where squares neither underflow nor overflow."""
+    top = float(np.max(np.abs(y))) if np.size(y) else 0.0
+    if not (np.isfinite(top) and top > 0):
+        return 1.0
+    return float(np.ldexp(1.0, int(np.frexp(top)[1])))
+
+
 def r2_score(y: np.ndarray, y_pred: np.ndarray) -> float:
     """Coefficient of determination, 1 - SS_res / SS_tot (IV-B).
 
     A non-finite prediction on any row gives -inf: the formula is undefined on part of the data, and a number
     computed after dropping or imputing those rows (the reference code imputed the mean prediction) would hide
     that. A scalar prediction is broadcast. Constant y: 1.0 for a perfect prediction, else 0.0 (scikit-learn's
-    convention). y must be finite.
+    convention). y must be finite. The sums run on y and y_pred divided by `unit_scale` (a power of two, so exact):
+    squares of values near 1e-200 would underflow to 0/0 and near 1e160 overflow, the same R^2 otherwise.
     """
     y = np.asarray(y, dtype=np.float64).ravel()
     y_pred = np.asarray(y_pred, dtype=np.float64)
@@ -49,6 +60,8 @@ def r2_score(y: np.ndarray, y_pred: np.ndarray) -> float:
         raise ValueError("y contains non-finite values")
     if not np.all(np.isfinite(y_pred)):
         return -np.inf
+    scale = unit_scale(y)
+    y, y_pred = y / scale, y_pred / scale
     with np.errstate(over="ignore"):
         ss_res = float(np.sum((y - y_pred) ** 2))
         ss_tot = float(np.sum((y - y.mean()) ** 2))

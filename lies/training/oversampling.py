@@ -1,12 +1,13 @@
 """Oversampling, paper III-D, Algorithm 1: add points where the weakly trained network errs most, retrain, repeat.
 
 The input space is cut into ``bins`` equal-width bins per variable in the *network's* input space (log space,
-max-normalised), giving a ``bins ** n`` grid. Each cell's error is 1 - R^2 of the network on the samples in it; the
-worst cell ``b*`` receives ``fraction * |D_t|`` new points, the network is retrained by weak ADMM, and the round is
-kept only if the mean cell error went down. Unlike the authors' code (spec B8) the cell is chosen and filled on one
-grid, the new points are drawn from the data source inside the cell when it can generate (a known formula), else
-resampled from the rows already in the cell, and the stop rule compares the old and the new network **on the same
-data** (the enlarged set).
+max-normalised), giving a ``bins ** n`` grid, of which only the occupied cells (at most one per row) are ever
+held: `occupied_cell_errors`, O(rows) for any number of inputs. Each cell's error is 1 - R^2 of the network on the
+samples in it; the worst cell ``b*`` receives ``fraction * |D_t|`` new points, the network is retrained by weak
+ADMM, and the round is kept only if the mean cell error went down. Unlike the authors' code (spec B8) the cell is
+chosen and filled on one grid, the new points are drawn from the data source inside the cell when it can generate
+(a known formula), else resampled from the rows already in the cell, and the stop rule compares the old and the new
+network **on the same data** (the enlarged set).
 """
 
 from __future__ import annotations
@@ -39,35 +40,106 @@ class Grid:
         """The grid over the bounding box of the (transformed) inputs ``z`` (N, n)."""
         return cls(low=z.min(axis=0), high=z.max(axis=0), bins=bins)
 
-    def cell_index(self, z: np.ndarray) -> np.ndarray:
-        """Flat cell index of every row of ``z`` (rows outside the box go to the nearest edge cell)."""
+    def cell_coords(self, z: np.ndarray) -> np.ndarray:
+        """Bin index of every row of ``z`` per variable, (N, n) (rows outside the box go to the nearest edge cell)."""
         width = np.where(self.high > self.low, self.high - self.low, 1.0)
         k = np.floor((z - self.low) / width * self.bins).astype(np.int64)
-        k = np.clip(k, 0, self.bins - 1)
-        return np.ravel_multi_index(tuple(k.T), (self.bins,) * z.shape[1])
+        return np.clip(k, 0, self.bins - 1)
+
+    def flat_fits(self, n: int) -> bool:
+        """Whether ``bins ** n`` flat cell indices fit in int64 (then numpy can do the arithmetic)."""
+        return self.bins**n < 2**62
+
+    def cell_index(self, z: np.ndarray) -> np.ndarray:
+        """Flat (C-order) cell index of every row of ``z``; only for grids whose ``bins ** n`` cells fit in int64
+        (`flat_fits`), the wide case works on `cell_coords` rows instead."""
+        if not self.flat_fits(z.shape[1]):
+            raise ValueError(f"{self.bins}**{z.shape[1]} cells do not fit a flat int64 index: use cell_coords")
+        return np.ravel_multi_index(tuple(self.cell_coords(z).T), (self.bins,) * z.shape[1])
+
+    def flat_of(self, coords: np.ndarray) -> int:
+        """The flat (C-order) index of one cell's per-variable bins, as a Python int (no overflow for any n)."""
+        flat = 0
+        for k in coords:
+            flat = flat * self.bins + int(k)
+        return flat
+
+    def coords_of(self, cell: int) -> np.ndarray:
+        """The per-variable bins of flat cell ``cell`` (inverse of `flat_of`, exact for any n)."""
+        cell, coords = int(cell), []
+        for _ in range(len(self.low)):
+            cell, k = divmod(cell, self.bins)
+            coords.append(k)
+        return np.array(coords[::-1], dtype=np.int64)
 
     def cell_box(self, cell: int) -> tuple[np.ndarray, np.ndarray]:
         """Bounds of one cell in the network's input space."""
-        k = np.array(np.unravel_index(cell, (self.bins,) * len(self.low)))
+        k = self.coords_of(cell)
         step = (self.high - self.low) / self.bins
         return self.low + k * step, self.low + (k + 1) * step
 
 
-def cell_errors(grid: Grid, z: np.ndarray, y: np.ndarray, y_pred: np.ndarray, min_samples: int = 5) -> np.ndarray:
-    """1 - R^2 in every cell (line 6 of Algorithm 1); NaN for cells with fewer than ``min_samples`` samples.
+@dataclass(frozen=True)
+class CellErrors:
+    """1 - R^2 of the occupied cells only: ``coords`` (K, n) their bins, sorted as their flat indices are, and
+    ``errors`` (K,). A dense ``bins ** n`` array would need 8 ** 10 floats for 10 variables; at most one cell per
+    row is occupied, so this is O(rows) whatever n is."""
+
+    grid: Grid
+    coords: np.ndarray
+    errors: np.ndarray
+
+    def worst(self) -> int:
+        """b* of Algorithm 1 as a flat index (ties: the lowest, as `worst_cell` on the dense array)."""
+        if not np.isfinite(self.errors).any():
+            raise ValueError("no cell holds enough samples to measure an error")
+        return self.grid.flat_of(self.coords[int(np.nanargmax(self.errors))])
+
+    def mean(self) -> float:
+        """E_t: empty cells hold too few samples (``min_samples >= 1``) and never count, so this is `mean_error`
+        of the dense array."""
+        return mean_error(self.errors)
+
+
+def occupied_cell_errors(grid: Grid, z: np.ndarray, y: np.ndarray, y_pred: np.ndarray,
+                         min_samples: int = 5) -> CellErrors:
+    """1 - R^2 in every occupied cell (line 6 of Algorithm 1); NaN for cells with fewer than ``min_samples``.
 
     R^2 inside a cell uses the cell's own mean; a cell where y is constant counts its error as 0 if the fit is
-    exact there and as 1 otherwise.
+    exact there and as 1 otherwise. The sums are bincounts over the occupied cells in row order, as the dense
+    version summed them, so the numbers are bit for bit the same.
     """
-    cells = grid.cell_index(z)
-    n_cells = grid.bins ** z.shape[1]
-    count = np.bincount(cells, minlength=n_cells).astype(np.float64)
-    mean = np.bincount(cells, weights=y, minlength=n_cells) / np.maximum(count, 1)
-    ss_tot = np.bincount(cells, weights=(y - mean[cells]) ** 2, minlength=n_cells)
-    ss_res = np.bincount(cells, weights=(y - y_pred) ** 2, minlength=n_cells)
+    if min_samples < 1:
+        raise ValueError("min_samples must be at least 1 (an empty cell has no error)")
+    n = z.shape[1]
+    coords = grid.cell_coords(z)
+    if grid.flat_fits(n):  # one int64 code per row: np.unique's 1-D sort is the fast path
+        codes = np.ravel_multi_index(tuple(coords.T), (grid.bins,) * n)
+        unique, cells = np.unique(codes, return_inverse=True)
+        occupied = np.array(np.unravel_index(unique, (grid.bins,) * n), dtype=np.int64).T.reshape(len(unique), n)
+    else:  # rows of bins, sorted lexicographically: the same order as their (overflowing) flat indices
+        occupied, cells = np.unique(coords, axis=0, return_inverse=True)
+    cells = cells.ravel()
+    k = len(occupied)
+    count = np.bincount(cells, minlength=k).astype(np.float64)
+    mean = np.bincount(cells, weights=y, minlength=k) / np.maximum(count, 1)
+    ss_tot = np.bincount(cells, weights=(y - mean[cells]) ** 2, minlength=k)
+    ss_res = np.bincount(cells, weights=(y - y_pred) ** 2, minlength=k)
     with np.errstate(divide="ignore", invalid="ignore"):
         err = np.where(ss_tot > 0, ss_res / ss_tot, np.where(ss_res > 0, 1.0, 0.0))
     err[count < min_samples] = np.nan
+    return CellErrors(grid, occupied, err)
+
+
+def cell_errors(grid: Grid, z: np.ndarray, y: np.ndarray, y_pred: np.ndarray, min_samples: int = 5) -> np.ndarray:
+    """`occupied_cell_errors` as a dense array over all ``bins ** n`` cells (NaN where empty): for inspecting small
+    grids only, Algorithm 1 itself never builds it."""
+    occ = occupied_cell_errors(grid, z, y, y_pred, min_samples)
+    n = z.shape[1]
+    if grid.bins**n > 2**24:
+        raise ValueError(f"a dense grid of {grid.bins}**{n} cells is too large: use occupied_cell_errors")
+    err = np.full(grid.bins**n, np.nan)
+    err[np.ravel_multi_index(tuple(occ.coords.T), (grid.bins,) * n)] = occ.errors
     return err
 
 
@@ -104,7 +176,7 @@ def new_points(
         lo, hi = grid.cell_box(cell)
         raw_lo, raw_hi = to_raw(lo[None])[0], to_raw(hi[None])[0]
         return sampler(np.minimum(raw_lo, raw_hi), np.maximum(raw_lo, raw_hi), n_points, rng)
-    inside = np.flatnonzero(grid.cell_index(z_rows) == cell)
+    inside = np.flatnonzero((grid.cell_coords(z_rows) == grid.coords_of(cell)).all(axis=1))
     pick = rng.choice(inside, size=n_points, replace=True)
     return X_rows[pick], y_rows[pick]
 
@@ -147,11 +219,11 @@ def oversample(net: LiesNetwork, models: list[ModelData], config: OversamplingPa
             md = models[m]
             X, y = _all_rows(md)
             z, t = md.transform.inputs(X), md.transform.target(y)
-            errors = cell_errors(md.grid, z, t, _predict(current, m, z, device), config.min_bin_samples)
-            if not np.isfinite(errors).any():
+            errors = occupied_cell_errors(md.grid, z, t, _predict(current, m, z, device), config.min_bin_samples)
+            if not np.isfinite(errors.errors).any():
                 md.rounds.append({"iteration": iteration, "accepted": False, "reason": "no cell has enough samples"})
                 continue
-            cell = worst_cell(errors)
+            cell = errors.worst()
             n_new = max(1, int(round(config.fraction * len(y))))
             X_new, y_new = new_points(md.grid, cell, n_new, md.rng, md.transform.inverse_inputs, z, X, y, md.sampler)
             proposals[m] = (cell, X_new, y_new)
@@ -175,8 +247,10 @@ def oversample(net: LiesNetwork, models: list[ModelData], config: OversamplingPa
                 cell, X_new, y_new = proposals[m]
                 X, y = _all_rows(md, proposals[m])
                 z, tt = md.transform.inputs(X), md.transform.target(y)
-                before = mean_error(cell_errors(md.grid, z, tt, _predict(current, m, z, device), config.min_bin_samples))
-                after = mean_error(cell_errors(md.grid, z, tt, _predict(candidate, j, z, device), config.min_bin_samples))
+                before = occupied_cell_errors(md.grid, z, tt, _predict(current, m, z, device),
+                                              config.min_bin_samples).mean()
+                after = occupied_cell_errors(md.grid, z, tt, _predict(candidate, j, z, device),
+                                             config.min_bin_samples).mean()
                 accepted = bool(np.isfinite(after) and (not np.isfinite(before) or after < before))
                 md.rounds.append({"iteration": iteration, "cell": cell, "n_added": len(y_new), "error_before": before,
                                   "error_after": after, "accepted": accepted})
