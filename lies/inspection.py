@@ -150,11 +150,24 @@ def _stage_row(data_dir: Path, stage: str, task: str) -> list[str]:
             _number(seconds, 1), ", ".join(status), text]
 
 
+def current_params_hashes(data_dir: Path) -> dict[str, str] | None:
+    """`params_hash` of every stage under the params.yaml beside ``data_dir`` now (None: no params.yaml there)."""
+    from lies.pipeline import check_params, load_params, params_hash
+
+    path = data_dir.parent / "params.yaml"
+    if not path.is_file():
+        return None
+    checked = check_params(load_params(path))
+    return {name: params_hash(name, checked) for name in DVC_STAGES}
+
+
 def staleness(data_dir: Path, tasks: Sequence[str]) -> dict[tuple[str, str], str]:
-    """(stage, task) -> why that artifact no longer follows from its inputs: an input folder changed since it was
-    made (each meta.json records its inputs' hashes), or it was made from an artifact that is itself stale. The
-    evaluation is stale when a stage it reads is stale or changed since (its inputs.json holds their hashes)."""
+    """(stage, task) -> why that artifact no longer follows from its inputs: the params it ran with changed in
+    params.yaml since (each meta.json records their hash), an input folder changed since it was made (each meta.json
+    records its inputs' hashes), or it was made from an artifact that is itself stale. The evaluation is stale when
+    a stage it reads is stale or changed since, or its params changed (its inputs.json holds those hashes)."""
     hashes: dict[str, str | None] = {}
+    wanted = current_params_hashes(data_dir) or {}
 
     def current(name: str) -> str | None:
         if name not in hashes:
@@ -162,27 +175,45 @@ def staleness(data_dir: Path, tasks: Sequence[str]) -> dict[tuple[str, str], str
         return hashes[name]
 
     stale: dict[tuple[str, str], str] = {}
-    stages = [s for s in DVC_STAGES if s not in ("prepare", "ablation", "evaluation")]
+    stages = [s for s in DVC_STAGES if s not in ("ablation", "evaluation")]
+    switches = data_dir / "ablation"
+    ablation_changed = "ablation" in wanted and switches.is_dir() and any(
+        read_json(p).get("skip") != (p.stem in _skip_now(data_dir)) for p in switches.glob("*.json"))
     for task in tasks:
         upstream = None
+        if ablation_changed:
+            stale["ablation", task] = "stale: ablation params changed since"
         for stage in stages:
             folder = data_dir / stage / task
             if not (folder / "meta.json").is_file():
                 continue
-            changed = [name for name, h in read_meta(folder, stage=stage).inputs.items() if current(name) != h]
+            meta = read_meta(folder, stage=stage)
+            changed = [name for name, h in meta.inputs.items() if current(name) != h]
             if changed:
                 stale[stage, task] = f"stale: {', '.join(changed)} changed since"
+            elif meta.params_hash is not None and stage in wanted and meta.params_hash != wanted[stage]:
+                stale[stage, task] = "stale: params changed since"
             elif upstream is not None:
                 stale[stage, task] = f"stale: made from stale {upstream}"
             if (stage, task) in stale and upstream is None:
                 upstream = stage
         inputs = data_dir / "evaluation" / EVALUATION_INPUTS
-        changed = [n for n, h in read_json(inputs).items() if current(n) != h] if inputs.is_file() else []
+        recorded = read_json(inputs) if inputs.is_file() else {}
+        params = recorded.pop("params", None)
+        changed = [n for n, h in recorded.items() if current(n) != h]
         if upstream is not None:
             stale["evaluation", task] = f"stale: made from stale {upstream}"
         elif changed:
             stale["evaluation", task] = f"stale: {', '.join(changed)} changed since"
+        elif params is not None and "evaluation" in wanted and params != wanted["evaluation"]:
+            stale["evaluation", task] = "stale: params changed since"
     return stale
+
+
+def _skip_now(data_dir: Path) -> set[str]:
+    from lies.pipeline import check_params, load_params
+
+    return set(check_params(load_params(data_dir.parent / "params.yaml"))["ablation"].skip)
 
 
 def _rows(path: Path) -> int | str:
@@ -246,8 +277,9 @@ def overview(data_dir: Path, tasks: Sequence[str], width: int) -> list[str]:
         lines += ["", f"task {task}"] + table(rows, last_width=max(30, width - used))
     lines += ["", "R^2 of: log / raw = the network's fit in its space, train / test = the formula on raw data"]
     if stale:
-        lines.append("stale: made from inputs that have changed since; re-run from the first stale stage "
-                     "(dvc repro, or lies stage NAME --root RUN for each stage in order)")
+        lines.append("stale: made with params or from inputs that have changed since; re-run from the first stale "
+                     "stage (dvc repro, lies run --out RUN --resume, or lies stage NAME --root RUN for each stage "
+                     "in order)")
     metrics = data_dir / "evaluation" / "metrics.json"
     if metrics.is_file():
         m = read_json(metrics)
