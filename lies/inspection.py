@@ -182,7 +182,7 @@ def staleness(data_dir: Path, tasks: Sequence[str]) -> dict[tuple[str, str], str
     for task in tasks:
         upstream = None
         if ablation_changed:
-            stale["ablation", task] = "stale: ablation params changed since"
+            stale["ablation", task] = "stale: params changed since"
         for stage in stages:
             folder = data_dir / stage / task
             if not (folder / "meta.json").is_file():

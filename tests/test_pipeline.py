@@ -14,7 +14,7 @@ import torch
 import yaml
 from pydantic import Field
 
-from lies.artifacts import FormulaArtifact, NetworkArtifact, dumps_json, hash_path, read_json, read_meta
+from lies.artifacts import FormulaArtifact, NetworkArtifact, TaskArtifact, dumps_json, hash_path, read_json, read_meta
 from lies.errors import LiesError
 from lies.params import (
     RuntimeParams,
@@ -234,6 +234,20 @@ def test_user_stage_params_are_validated_with_a_hint():
         Pipeline().insert_after("final_rounding", RoundDigits(), {"digits": 0})
 
 
+def test_an_empty_task_list_is_one_line():
+    with pytest.raises(LiesError, match=r"^Pipeline.run: no tasks to run \(give TaskData"):
+        Pipeline().run([])
+
+
+@pytest.mark.parametrize(("stage", "wants"), [("extract", "network"), ("rounding_to_zero", "formula")])
+def test_apply_stage_on_the_wrong_kind_of_artifact(tasks, stage, wants):
+    task = tasks[0]
+    with pytest.raises(LiesError) as info:
+        apply_stage(stage, TaskArtifact(task), task)
+    assert str(info.value).startswith(f"stage {stage!r} takes a {wants} artifact, got a 'task'")
+    assert "\n" not in str(info.value)
+
+
 def test_stage_kinds_must_chain():
     with pytest.raises(LiesError, match="takes a network"):
         Pipeline().insert_after("extract", MagnitudePruning())
@@ -274,7 +288,7 @@ def test_artifacts_read_back_and_rewrite_byte_identical(disk_run, tmp_path):
         meta = read_meta(data / name / TASK)
         params = parse_params(STAGES[name].Params, meta.params, name)
         for copy in ("first", "second"):
-            write_stage(tmp_path / copy, name, arts, tasks, params, meta.inputs, meta.skipped)
+            write_stage(tmp_path / copy, name, arts, tasks, params, meta.inputs, meta.skipped, meta.params_hash)
         assert hash_path(tmp_path / "first" / name) == hash_path(data / name), name
         assert hash_path(tmp_path / "second" / name) == hash_path(data / name), name
 
