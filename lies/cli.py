@@ -200,8 +200,8 @@ def _prepare_out(out: Path) -> None:
 
 def _claim_out(out: Path, force: bool, resume: bool = False, csv: str | None = None) -> None:
     """Make OUT ours: refuse a folder holding a run unless --force or --resume. --force deletes only what an earlier
-    ``lies run`` wrote (the files it listed per stage folder), and refuses, before deleting anything, when a stage
-    folder holds a file it did not write or the input CSV lies in data/. --resume deletes nothing."""
+    ``lies run`` wrote (the files it listed per stage folder). Both refuse, before deleting anything, when a stage
+    folder holds a file lies run did not write or the input CSV lies in data/."""
     from lies.pipeline import DVC_STAGES, TIMINGS, WRITTEN, foreign_files
 
     if force and resume:
@@ -218,12 +218,12 @@ def _claim_out(out: Path, force: bool, resume: bool = False, csv: str | None = N
     if csv and data.is_dir() and Path(csv).resolve().is_relative_to(data.resolve()):
         raise LiesError(f"{flag}: the input {csv} lies inside {data}, whose stage folders this run rewrites; "
                         f"move it out of {data} first")
+    foreign = [f"{name}/{rel}" for name in DVC_STAGES for rel in foreign_files(data, name)] if used else []
+    if foreign:  # a stage that re-runs replaces its whole folder: --resume would delete them as well
+        shown = ", ".join(foreign[:5]) + (f" and {len(foreign) - 5} more" if len(foreign) > 5 else "")
+        raise LiesError(f"{flag}: {data} holds files lies run did not write: {shown}; nothing was deleted: "
+                        "move them out of the stage folders first")
     if data.is_dir() and force:
-        foreign = [f"{name}/{rel}" for name in DVC_STAGES for rel in foreign_files(data, name)]
-        if foreign:
-            shown = ", ".join(foreign[:5]) + (f" and {len(foreign) - 5} more" if len(foreign) > 5 else "")
-            raise LiesError(f"--force: {data} holds files lies run did not write: {shown}; nothing was deleted: "
-                            "move them out of the stage folders first")
         for name in (*DVC_STAGES, TIMINGS, WRITTEN):
             for path in (data / name, *data.glob(f".{name}.tmp-*"), *data.glob(f".{name}.old-*")):
                 if path.is_dir() and not path.is_symlink():
@@ -351,7 +351,8 @@ def cmd_stage(args: argparse.Namespace) -> int:
     from lies.inspection import staleness, task_names
     from lies.pipeline import DVC_STAGES, run_stage
 
-    if args.name in DVC_STAGES and (Path(args.root) / "data" / "prepare").is_dir():
+    reads = args.name in DVC_STAGES and args.name not in ("prepare", "ablation")  # those two read no stage
+    if reads and (Path(args.root) / "data" / "prepare").is_dir():
         _refuse_stale_inputs(args.name, Path(args.root))
     run_stage(args.name, args.root)
     data_dir = Path(args.root) / "data"

@@ -157,8 +157,25 @@ def current_params_hashes(data_dir: Path) -> dict[str, str] | None:
     path = data_dir.parent / "params.yaml"
     if not path.is_file():
         return None
-    checked = check_params(load_params(path))
+    try:
+        checked = check_params(load_params(path))
+    except LiesError:  # inspect still shows the run; `params_note` says why params are not compared
+        return None
     return {name: params_hash(name, checked) for name in DVC_STAGES}
+
+
+def params_note(data_dir: Path) -> str | None:
+    """Why the params of the stages were not compared with params.yaml (None: they were)."""
+    from lies.pipeline import check_params, load_params
+
+    path = data_dir.parent / "params.yaml"
+    if not path.is_file():  # a folder of outputs alone: nothing to compare with
+        return None
+    try:
+        check_params(load_params(path))
+    except LiesError as exc:
+        return f"params: not compared with {path} ({exc})"
+    return None
 
 
 def staleness(data_dir: Path, tasks: Sequence[str]) -> dict[tuple[str, str], str]:
@@ -177,7 +194,7 @@ def staleness(data_dir: Path, tasks: Sequence[str]) -> dict[tuple[str, str], str
     stale: dict[tuple[str, str], str] = {}
     stages = [s for s in DVC_STAGES if s not in ("ablation", "evaluation")]
     switches = data_dir / "ablation"
-    ablation_changed = "ablation" in wanted and switches.is_dir() and any(
+    ablation_changed = bool(wanted) and switches.is_dir() and any(
         read_json(p).get("skip") != (p.stem in _skip_now(data_dir)) for p in switches.glob("*.json"))
     for task in tasks:
         upstream = None
@@ -276,6 +293,9 @@ def overview(data_dir: Path, tasks: Sequence[str], width: int) -> list[str]:
         used = sum(max(len(r[i]) for r in rows) + 2 for i in range(len(header) - 1)) + 2
         lines += ["", f"task {task}"] + table(rows, last_width=max(30, width - used))
     lines += ["", "R^2 of: log / raw = the network's fit in its space, train / test = the formula on raw data"]
+    note = params_note(data_dir)
+    if note is not None:
+        lines.append(note)
     if stale:
         lines.append("stale: made with params or from inputs that have changed since; re-run from the first stale "
                      "stage (dvc repro, lies run --out RUN --resume, or lies stage NAME --root RUN for each stage "

@@ -214,6 +214,9 @@ def test_force_refuses_to_delete_files_it_did_not_write(demo, tmp_path):
     assert err.startswith(f"lies: error: --force: {out / 'data'} holds files lies run did not write: "
                           f"weak_admm/plot.png, evaluation/{TASK}/notes.csv; nothing was deleted")
     assert _files(out) == before
+    code, stdout, err = run_cli("run", "--out", out, "--resume")  # a stage that re-runs would replace its folder
+    assert code == 2 and err.startswith(f"lies: error: --resume: {out / 'data'} holds files lies run did not write")
+    assert _files(out) == before
 
 
 def test_resume_reuses_finished_stages_and_reruns_the_rest(demo, tmp_path):
@@ -303,7 +306,8 @@ BAD = {
     "missing params file": (["--params", "nowhere.yaml"], "missing params file"),
     "usage error": (["--equation"], "expected one argument"),
     "negative seed": (["--equation", "I.12.1", "--seed", "-1"], "--seed -1: a seed is a whole number >= 0"),
-    "negative seed in -S": (["--equation", "I.12.1", "-S", "tasks.seed=-3"], "params: tasks.seed: Input should be greater than or equal to 0"),
+    "negative seed in -S": (["--equation", "I.12.1", "-S", "tasks.seed=-3"],
+                            "params: tasks.seed: Input should be greater than or equal to 0"),
 }
 
 

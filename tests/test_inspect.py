@@ -111,6 +111,15 @@ def test_a_params_edit_marks_its_stage_and_everything_after(run, tmp_path, secti
     assert not any("stale" in status[s] for s in DVC_STAGES[:DVC_STAGES.index(first)] if s != "ablation")
 
 
+def test_inspect_still_reads_a_run_whose_params_yaml_is_broken(run, tmp_path):
+    out = Path(shutil.copytree(run, tmp_path / "copy"))
+    (out / "params.yaml").write_text("weak_admm:\n  epochs: -5\n")
+    code, text, err = run_cli("inspect", out)
+    assert code == 0, err
+    assert f"params: not compared with {out / 'params.yaml'} (params: weak_admm.epochs: " in text
+    assert "stale" not in text
+
+
 def test_inspect_shows_truncated_weights(run, tmp_path):
     out = tmp_path / "copy"
     shutil.copytree(run, out)
