@@ -2,6 +2,7 @@
 
     lies run --equation I.12.1 --out runs/demo          # the whole pipeline on one Feynman formula
     lies run data.csv --target y --out runs/mine        # ... or on a CSV file
+    lies run --out runs/demo --resume                   # continue it: finished stages with unchanged params are kept
     lies inspect runs/demo                              # every stage of every task, one line each
     lies inspect runs/demo --stage extract              # one artifact in full
 

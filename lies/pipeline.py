@@ -415,11 +415,16 @@ def params_hash(name: str, checked: Mapping[str, Any]) -> str:
     return hashlib.sha256(dumps_json(sections).encode("utf-8")).hexdigest()
 
 
-def record_written(data_dir: Path, stage: str) -> None:
-    """List the files now in ``data/<stage>/`` as the run's own (called right after the stage's atomic commit)."""
-    root = data_dir / stage
-    write_json(data_dir / WRITTEN / f"{stage}.json",
-               sorted(p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file()))
+def record_written(data_dir: Path, stage: str, built: Path | None = None) -> None:
+    """List the files now in ``data/<stage>/`` as the run's own, right after the stage's atomic commit. Called also
+    just before it with the folder ``built`` about to replace it: the list then holds the old files and the new, so
+    that a run killed between the commit and the final list leaves no file of its own looking foreign."""
+    root = built or data_dir / stage
+    files = {p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file()}
+    record = data_dir / WRITTEN / f"{stage}.json"
+    if built is not None and record.is_file():
+        files |= set(read_json(record))
+    write_json(record, sorted(files))
 
 
 def foreign_files(data_dir: Path, stage: str) -> list[str]:
@@ -491,6 +496,7 @@ def write_stage(data_dir: Path, stage: str, artifacts: Sequence, tasks: Sequence
                                             params=params.model_dump(mode="json"), inputs=dict(inputs),
                                             library_version=__version__, skipped=skipped_flag,
                                             params_hash=hashed))
+        record_written(data_dir, stage, tmp)
     record_written(data_dir, stage)
     (data_dir / TIMINGS).mkdir(exist_ok=True)
     write_json(data_dir / TIMINGS / f"{stage}.json", seconds)
@@ -516,6 +522,7 @@ def run_stage(name: str, root: str | Path = ".", progress: bool | None = None) -
         with atomic_folder(data_dir / "ablation") as tmp:
             for stage in SKIPPABLE:
                 write_json(tmp / f"{stage}.json", {"skip": stage in skip})
+            record_written(data_dir, "ablation", tmp)
         record_written(data_dir, "ablation")
         return
     if name == "evaluation":
@@ -564,4 +571,5 @@ def run_evaluation(root: Path, params: Mapping, runtime: RuntimeParams | None = 
         write_json(tmp / "metrics.json", summarize(rows))
         write_frame(tmp / "results.csv", pd.DataFrame(rows))
         write_frame(tmp / "curves.csv", pd.DataFrame(curves, columns=["task", "phase", "epoch", "loss", "exp_loss"]))
+        record_written(data_dir, "evaluation", tmp)
     record_written(data_dir, "evaluation")

@@ -353,6 +353,7 @@ def test_help_and_version():
     assert run_cli("--version")[0] == 0
     code, out, _ = run_cli("run", "--help")
     assert code == 0 and "--equation" in out and "-S SECTION.KEY=VALUE" in out
+    assert "--resume" in out and "continue the run in OUT" in out
 
 
 # ------------------------------------------------------------------------------------------ writing errors

@@ -293,6 +293,33 @@ def test_artifacts_read_back_and_rewrite_byte_identical(disk_run, tmp_path):
         assert hash_path(tmp_path / "second" / name) == hash_path(data / name), name
 
 
+def test_files_of_a_stage_killed_after_its_commit_do_not_look_foreign(all_skipped, tmp_path, monkeypatch):
+    """--force deletes only the files a run listed: a kill between a stage's commit and its final list must not
+    make the run's own new files look like a user's (nor the old list's, whichever folder survived)."""
+    import lies.pipeline as pipeline
+    from lies.artifacts import write_json
+
+    tasks, arts = all_skipped.tasks, all_skipped.artifacts["extract"]
+    pipeline.write_stage(tmp_path, "extract", arts, tasks, STAGES["extract"].Params(), {})
+    (tmp_path / "extract" / "plot.png").write_bytes(b"a user's plot")
+    assert pipeline.foreign_files(tmp_path, "extract") == ["plot.png"]
+    (tmp_path / "extract" / "plot.png").unlink()
+    write_json(tmp_path / pipeline.WRITTEN / "extract.json", ["old-task/meta.json"])  # an output of other files
+    record = pipeline.record_written
+
+    def killed_after_commit(data_dir, stage, built=None):
+        if built is None:
+            raise KeyboardInterrupt
+        record(data_dir, stage, built)
+
+    monkeypatch.setattr(pipeline, "record_written", killed_after_commit)
+    with pytest.raises(KeyboardInterrupt):
+        pipeline.write_stage(tmp_path, "extract", arts, tasks, STAGES["extract"].Params(), {})
+    assert (tmp_path / "extract" / TASK / "meta.json").is_file()  # committed
+    assert pipeline.foreign_files(tmp_path, "extract") == []
+    assert "old-task/meta.json" in read_json(tmp_path / pipeline.WRITTEN / "extract.json")  # the list before the end
+
+
 def test_in_memory_artifacts_survive_write_and_read(all_skipped, tmp_path):
     tasks = all_skipped.tasks
     for name in ("weak_admm", "extract"):
