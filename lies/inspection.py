@@ -194,8 +194,9 @@ def staleness(data_dir: Path, tasks: Sequence[str]) -> dict[tuple[str, str], str
     stale: dict[tuple[str, str], str] = {}
     stages = [s for s in DVC_STAGES if s not in ("ablation", "evaluation")]
     switches = data_dir / "ablation"
-    ablation_changed = bool(wanted) and switches.is_dir() and any(
-        read_json(p).get("skip") != (p.stem in _skip_now(data_dir)) for p in switches.glob("*.json"))
+    skip_now = _skip_now(data_dir) if wanted and switches.is_dir() else None
+    ablation_changed = skip_now is not None and any(
+        read_json(p).get("skip") != (p.stem in skip_now) for p in switches.glob("*.json"))
     for task in tasks:
         upstream = None
         if ablation_changed:

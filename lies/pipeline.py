@@ -276,10 +276,8 @@ def apply_stage(
     wrong = next((a for a in inputs if stage.input_kind is not None and not isinstance(a, stage.input_kind)), None)
     if wrong is not None:  # caught here: inside the stage it is an AttributeError deep in the training code
         got = getattr(wrong, "kind", None) or type(wrong).__name__
-        raise LiesError(f"stage {stage.name!r} takes a {_kind(stage.input_kind)} artifact, got a {got!r} "
-                        f"(load the output of the stage before it: {previous_stage(stage.name)!r})"
-                        if stage.name in STAGES else
-                        f"stage {stage.name!r} takes a {_kind(stage.input_kind)} artifact, got a {got!r}")
+        raise LiesError(f"stage {stage.name!r} takes a {_kind(stage.input_kind)} artifact, got a {got!r} (give it "
+                        "the output of a stage that makes one)")
     params = params if isinstance(params, StageParams) else parse_params(stage.Params, params, stage.name)
     runtime = runtime if isinstance(runtime, RuntimeParams) else parse_params(
         RuntimeParams, runtime if runtime is not None else {"n_jobs": 1}, "runtime")

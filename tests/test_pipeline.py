@@ -234,6 +234,18 @@ def test_user_stage_params_are_validated_with_a_hint():
         Pipeline().insert_after("final_rounding", RoundDigits(), {"digits": 0})
 
 
+def test_a_stage_params_hash_covers_the_sections_dvc_yaml_lists():
+    from lies.pipeline import STAGE_SECTIONS, params_hash
+
+    dvc = yaml.safe_load((Path(__file__).resolve().parents[1] / "dvc.yaml").read_text())["stages"]
+    assert {name: tuple(stage["params"]) for name, stage in dvc.items()} == STAGE_SECTIONS
+    base = check_params(default_params())
+    edits = {"rounding_to_zero": {"tau": 0.05}, "ablation": {"skip": ["node_pruning"]}, "runtime": {"n_jobs": 2}}
+    edited = check_params(merge_params(default_params(), edits))
+    changed = {name for name in DVC_STAGES if params_hash(name, base) != params_hash(name, edited)}
+    assert changed == {"rounding_to_zero", "ablation", "node_pruning"}  # a skip switch is its stage's param too
+
+
 def test_an_empty_task_list_is_one_line():
     with pytest.raises(LiesError, match=r"^Pipeline.run: no tasks to run \(give TaskData"):
         Pipeline().run([])
