@@ -445,7 +445,10 @@ def build_parser() -> argparse.ArgumentParser:
     add_arguments(bench)
     bench.set_defaults(func=cmd_benchmark)
 
-    stage = sub.add_parser("stage", help="run one pipeline stage in a folder (what dvc repro calls)")
+    stage = sub.add_parser("stage", help="run one pipeline stage in a folder (what dvc repro calls)",
+                           description="Run one stage in ROOT. Refused (nothing written) when a stage before it is "
+                                       "stale: made with params that params.yaml no longer holds, or from inputs "
+                                       "changed since; re-run from the first stale stage, or use lies run --resume.")
     stage.add_argument("name")
     stage.add_argument("--root", type=Path, default=Path("."), help="folder holding params.yaml and data/")
     stage.set_defaults(func=cmd_stage)
