@@ -2,6 +2,7 @@
 
     lies run --equation I.12.1 --out runs/demo          # the whole pipeline on one Feynman formula
     lies run data.csv --target y --out runs/mine        # ... or on a CSV file
+    lies run --out runs/demo --resume                   # continue it: finished stages with unchanged params are kept
     lies inspect runs/demo                              # every stage of every task, one line each
     lies inspect runs/demo --stage extract              # one artifact in full
 
@@ -96,7 +97,12 @@ def build_run_params(args: argparse.Namespace) -> dict:
         raise LiesError(f"{args.data}: a CSV file needs --target COLUMN (the column to predict)")
     if args.target and args.data is None:
         raise LiesError("--target needs a CSV file (lies run data.csv --target y --out DIR)")
+    if args.seed is not None and args.seed < 0:
+        raise LiesError(f"--seed {args.seed}: a seed is a whole number >= 0")
     params = default_params()
+    resumed = Path(args.out) / "params.yaml"
+    if getattr(args, "resume", False) and resumed.is_file():  # continue the run as it was asked for, then the edits
+        params = merge_params(params, load_params(resumed))
     if args.params is not None:
         params = merge_params(params, load_params(args.params))
     for text in args.set or []:
@@ -195,21 +201,33 @@ def _prepare_out(out: Path) -> None:
             break
 
 
-def _claim_out(out: Path, force: bool) -> None:
-    """Make OUT ours: refuse a folder holding a run unless --force, and with --force delete only what an earlier
-    ``lies run`` wrote (its stage folders), never a folder it did not create."""
-    from lies.pipeline.runner import DVC_STAGES, TIMINGS
+def _claim_out(out: Path, force: bool, resume: bool = False, csv: str | None = None) -> None:
+    """Make OUT ours: refuse a folder holding a run unless --force or --resume. --force deletes only what an earlier
+    ``lies run`` wrote (the files it listed per stage folder). Both refuse, before deleting anything, when a stage
+    folder holds a file lies run did not write or the input CSV lies in data/."""
+    from lies.pipeline.runner import DVC_STAGES, TIMINGS, WRITTEN, foreign_files
 
+    if force and resume:
+        raise LiesError("give either --force (start over) or --resume (keep the finished stages), not both")
     used = [p.name for p in (out / "params.yaml", out / "data") if p.exists()]
-    if used and not force:
-        raise LiesError(f"{out} already holds a run ({', '.join(used)}); choose another --out, or add --force to "
-                        "replace it")
+    if used and not (force or resume):
+        raise LiesError(f"{out} already holds a run ({', '.join(used)}); choose another --out, add --resume to "
+                        "continue it, or --force to replace it")
+    flag = "--force" if force else "--resume"
     if used and not (out / MARKER).is_file():
-        raise LiesError(f"--force: {out} holds {' and '.join(used)} that lies run did not write (no {MARKER} "
+        raise LiesError(f"{flag}: {out} holds {' and '.join(used)} that lies run did not write (no {MARKER} "
                         "marker); they are left alone: choose another --out, or move them away yourself")
     data = out / "data"
-    if data.is_dir():
-        for name in (*DVC_STAGES, TIMINGS):
+    if csv and data.is_dir() and Path(csv).resolve().is_relative_to(data.resolve()):
+        raise LiesError(f"{flag}: the input {csv} lies inside {data}, whose stage folders this run rewrites; "
+                        f"move it out of {data} first")
+    foreign = [f"{name}/{rel}" for name in DVC_STAGES for rel in foreign_files(data, name)] if used else []
+    if foreign:  # a stage that re-runs replaces its whole folder: --resume would delete them as well
+        shown = ", ".join(foreign[:5]) + (f" and {len(foreign) - 5} more" if len(foreign) > 5 else "")
+        raise LiesError(f"{flag}: {data} holds files lies run did not write: {shown}; nothing was deleted: "
+                        "move them out of the stage folders first")
+    if data.is_dir() and force:
+        for name in (*DVC_STAGES, TIMINGS, WRITTEN):
             for path in (data / name, *data.glob(f".{name}.tmp-*"), *data.glob(f".{name}.old-*")):
                 if path.is_dir() and not path.is_symlink():
                     shutil.rmtree(path)
@@ -276,14 +294,14 @@ def cmd_run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from lies.core.files import read_json
-    from lies.pipeline.runner import DVC_STAGES, run_stage
+    from lies.pipeline.runner import DVC_STAGES, run_stage, stage_is_current
 
     out = Path(args.out)
     # Everything that can be checked is checked before anything is written.
     params = build_run_params(args)
     _prepare_out(out)
     notes = check_run_data(params)
-    _claim_out(out, args.force)
+    _claim_out(out, args.force, args.resume, params["tasks"].get("csv"))
     _write_params(out, params)
     for note in notes:
         print(f"lies run: {note}", flush=True)
@@ -291,17 +309,24 @@ def cmd_run(args: argparse.Namespace) -> int:
     start = time.perf_counter()
     disable = True if args.quiet or not params["runtime"]["progress"] else None  # None: only on a terminal
     width = max(map(len, DVC_STAGES))
+    reused = []
     with tqdm(DVC_STAGES, desc=DVC_STAGES[0].ljust(width), disable=disable, file=sys.stderr, leave=False,
               dynamic_ncols=True, bar_format="{desc}  {n_fmt}/{total_fmt} stages |{bar}| {elapsed}") as bar:
         for name in bar:
             bar.set_description_str(name.ljust(width))  # the stage now running, at a fixed width
+            if args.resume and stage_is_current(name, out):
+                reused.append(name)
+                continue
             try:
                 run_stage(name, out, progress=False if args.quiet else None)
             except LiesError as exc:
-                raise LiesError(f"stage {name!r} failed: {exc} (finished stages are kept in {out})") from None
+                raise LiesError(f"stage {name!r} failed: {exc} (finished stages are kept in {out}; "
+                               "continue with the same command and --resume)") from None
     seconds = time.perf_counter() - start
 
-    print(f"lies run: {len(DVC_STAGES)} stages in {seconds:.1f} s, outputs in {out}")
+    if reused:
+        print(f"lies run: reused {len(reused)} finished stages (same params and inputs): {', '.join(reused)}")
+    print(f"lies run: {len(DVC_STAGES) - len(reused)} stages in {seconds:.1f} s, outputs in {out}")
     for note in notes:
         print(note)
     metrics = read_json(out / "data" / "evaluation" / "metrics.json")
@@ -329,6 +354,9 @@ def cmd_stage(args: argparse.Namespace) -> int:
     from lies.inspection import staleness, task_names
     from lies.pipeline.runner import DVC_STAGES, run_stage
 
+    reads = args.name in DVC_STAGES and args.name not in ("prepare", "ablation")  # those two read no stage
+    if reads and (Path(args.root) / "data" / "prepare").is_dir():
+        _refuse_stale_inputs(args.name, Path(args.root))
     run_stage(args.name, args.root)
     data_dir = Path(args.root) / "data"
     stale = {stage for stage, _ in staleness(data_dir, task_names(data_dir))}
@@ -337,6 +365,23 @@ def cmd_stage(args: argparse.Namespace) -> int:
         print(f"lies stage: the outputs of {', '.join(names)} were made from the old {args.name} and are stale now; "
               f"re-run them in this order (lies stage NAME --root {args.root})", file=sys.stderr)
     return 0
+
+
+def _refuse_stale_inputs(name: str, root: Path) -> None:
+    """``lies stage NAME`` on stale inputs would make outputs that follow from no params.yaml: refuse, and say where
+    to re-run from (re-running upstream silently could throw away hours of training the user meant to keep)."""
+    from lies.inspection import staleness, task_names
+    from lies.pipeline.runner import DVC_STAGES
+
+    data_dir = root / "data"
+    stale = staleness(data_dir, task_names(data_dir))
+    upstream = DVC_STAGES[: DVC_STAGES.index(name)]
+    first = next(((s, why) for s in upstream for (st, _), why in stale.items() if st == s), None)
+    if first is not None:
+        stage, why = first
+        raise LiesError(f"lies stage {name}: its inputs are stale from {stage} on ({why.removeprefix('stale: ')}); "
+                        f"re-run {stage} and each stage after it in order first (lies stage NAME --root {root}), "
+                        f"or all of them with: lies run --out {root} --resume")
 
 
 # ------------------------------------------------------------------------------------------------- parser
@@ -378,7 +423,11 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--params", type=Path, metavar="FILE", help="a params.yaml (whole or partial) over the defaults")
     run.add_argument("-S", "--set", action="append", metavar="SECTION.KEY=VALUE",
                      help="change one parameter, e.g. -S weak_admm.epochs=10 (repeatable)")
-    run.add_argument("--force", action="store_true", help="replace the run already in OUT")
+    run.add_argument("--force", action="store_true",
+                     help="replace the run already in OUT (refused if its stage folders hold files it did not write)")
+    run.add_argument("--resume", action="store_true",
+                     help="continue the run in OUT (its params.yaml, then any flags given here): finished stages "
+                          "whose params and inputs are unchanged are reused, the others re-run, as dvc repro does")
     run.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     run.set_defaults(func=cmd_run)
 
@@ -398,7 +447,10 @@ def build_parser() -> argparse.ArgumentParser:
     add_arguments(bench)
     bench.set_defaults(func=cmd_benchmark)
 
-    stage = sub.add_parser("stage", help="run one pipeline stage in a folder (what dvc repro calls)")
+    stage = sub.add_parser("stage", help="run one pipeline stage in a folder (what dvc repro calls)",
+                           description="Run one stage in ROOT. Refused (nothing written) when a stage before it is "
+                                       "stale: made with params that params.yaml no longer holds, or from inputs "
+                                       "changed since; re-run from the first stale stage, or use lies run --resume.")
     stage.add_argument("name")
     stage.add_argument("--root", type=Path, default=Path("."), help="folder holding params.yaml and data/")
     stage.set_defaults(func=cmd_stage)

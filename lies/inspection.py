@@ -17,8 +17,9 @@ from typing import Any, Iterable, Sequence
 
 from lies.core.errors import LiesError, did_you_mean
 from lies.core.files import TEXT_COLUMNS, hash_path, read_frame, read_json, tensor_file_problem
+from lies.params import check_params
 from lies.pipeline.artifacts import read_meta
-from lies.pipeline.runner import DVC_STAGES, EVALUATION_INPUTS, data_folder, read_timings
+from lies.pipeline.runner import DVC_STAGES, EVALUATION_INPUTS, data_folder, load_params, params_hash, read_timings
 
 #: The R^2 a row shows, by artifact kind: networks are fitted in (log-)transformed space, formulas in raw units.
 _R2_OF = {"network": ("log_r2", "log"), "formula": ("r2_train", "train")}
@@ -151,11 +152,37 @@ def _stage_row(data_dir: Path, stage: str, task: str) -> list[str]:
             _number(seconds, 1), ", ".join(status), text]
 
 
+def current_params_hashes(data_dir: Path) -> dict[str, str] | None:
+    """`params_hash` of every stage under the params.yaml beside ``data_dir`` now (None: no params.yaml there)."""
+    path = data_dir.parent / "params.yaml"
+    if not path.is_file():
+        return None
+    try:
+        checked = check_params(load_params(path))
+    except LiesError:  # inspect still shows the run; `params_note` says why params are not compared
+        return None
+    return {name: params_hash(name, checked) for name in DVC_STAGES}
+
+
+def params_note(data_dir: Path) -> str | None:
+    """Why the params of the stages were not compared with params.yaml (None: they were)."""
+    path = data_dir.parent / "params.yaml"
+    if not path.is_file():  # a folder of outputs alone: nothing to compare with
+        return None
+    try:
+        check_params(load_params(path))
+    except LiesError as exc:
+        return f"params: not compared with {path} ({exc})"
+    return None
+
+
 def staleness(data_dir: Path, tasks: Sequence[str]) -> dict[tuple[str, str], str]:
-    """(stage, task) -> why that artifact no longer follows from its inputs: an input folder changed since it was
-    made (each meta.json records its inputs' hashes), or it was made from an artifact that is itself stale. The
-    evaluation is stale when a stage it reads is stale or changed since (its inputs.json holds their hashes)."""
+    """(stage, task) -> why that artifact no longer follows from its inputs: the params it ran with changed in
+    params.yaml since (each meta.json records their hash), an input folder changed since it was made (each meta.json
+    records its inputs' hashes), or it was made from an artifact that is itself stale. The evaluation is stale when
+    a stage it reads is stale or changed since, or its params changed (its inputs.json holds those hashes)."""
     hashes: dict[str, str | None] = {}
+    wanted = current_params_hashes(data_dir) or {}
 
     def current(name: str) -> str | None:
         if name not in hashes:
@@ -163,27 +190,45 @@ def staleness(data_dir: Path, tasks: Sequence[str]) -> dict[tuple[str, str], str
         return hashes[name]
 
     stale: dict[tuple[str, str], str] = {}
-    stages = [s for s in DVC_STAGES if s not in ("prepare", "ablation", "evaluation")]
+    stages = [s for s in DVC_STAGES if s not in ("ablation", "evaluation")]
+    switches = data_dir / "ablation"
+    skip_now = _skip_now(data_dir) if wanted and switches.is_dir() else None
+    ablation_changed = skip_now is not None and any(
+        read_json(p).get("skip") != (p.stem in skip_now) for p in switches.glob("*.json"))
     for task in tasks:
         upstream = None
+        if ablation_changed:
+            stale["ablation", task] = "stale: params changed since"
         for stage in stages:
             folder = data_dir / stage / task
             if not (folder / "meta.json").is_file():
                 continue
-            changed = [name for name, h in read_meta(folder, stage=stage).inputs.items() if current(name) != h]
+            meta = read_meta(folder, stage=stage)
+            changed = [name for name, h in meta.inputs.items() if current(name) != h]
             if changed:
                 stale[stage, task] = f"stale: {', '.join(changed)} changed since"
+            elif meta.params_hash is not None and stage in wanted and meta.params_hash != wanted[stage]:
+                stale[stage, task] = "stale: params changed since"
             elif upstream is not None:
                 stale[stage, task] = f"stale: made from stale {upstream}"
             if (stage, task) in stale and upstream is None:
                 upstream = stage
         inputs = data_dir / "evaluation" / EVALUATION_INPUTS
-        changed = [n for n, h in read_json(inputs).items() if current(n) != h] if inputs.is_file() else []
+        recorded = read_json(inputs) if inputs.is_file() else {}
+        params = recorded.pop("params", None)
+        changed = [n for n, h in recorded.items() if current(n) != h]
         if upstream is not None:
             stale["evaluation", task] = f"stale: made from stale {upstream}"
         elif changed:
             stale["evaluation", task] = f"stale: {', '.join(changed)} changed since"
+        elif params is not None and "evaluation" in wanted and params != wanted["evaluation"]:
+            stale["evaluation", task] = "stale: params changed since"
     return stale
+
+
+def _skip_now(data_dir: Path) -> set[str]:
+
+    return set(check_params(load_params(data_dir.parent / "params.yaml"))["ablation"].skip)
 
 
 def _rows(path: Path) -> int | str:
@@ -246,9 +291,13 @@ def overview(data_dir: Path, tasks: Sequence[str], width: int) -> list[str]:
         used = sum(max(len(r[i]) for r in rows) + 2 for i in range(len(header) - 1)) + 2
         lines += ["", f"task {task}"] + table(rows, last_width=max(30, width - used))
     lines += ["", "R^2 of: log / raw = the network's fit in its space, train / test = the formula on raw data"]
+    note = params_note(data_dir)
+    if note is not None:
+        lines.append(note)
     if stale:
-        lines.append("stale: made from inputs that have changed since; re-run from the first stale stage "
-                     "(dvc repro, or lies stage NAME --root RUN for each stage in order)")
+        lines.append("stale: made with params or from inputs that have changed since; re-run from the first stale "
+                     "stage (dvc repro, lies run --out RUN --resume, or lies stage NAME --root RUN for each stage "
+                     "in order)")
     metrics = data_dir / "evaluation" / "metrics.json"
     if metrics.is_file():
         m = read_json(metrics)

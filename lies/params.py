@@ -60,7 +60,7 @@ class TasksParams(StageParams):
 
     set: str | list[str] = Field("default", description="a named set (lies.data.tasks.TASK_SETS) or Feynman ids")
     trials: int = Field(1, ge=1, description="trials per formula, each with its own seed and samples")
-    seed: int = Field(0, description="base seed of every task (lies.core.seeding.task_seed)")
+    seed: int = Field(0, ge=0, description="base seed of every task (lies.core.seeding.task_seed)")  # numpy: no seed < 0
     n_train: int = Field(10_000, ge=10, description="training rows per task (a CSV: the split's training share)")
     n_test: int = Field(2_000, ge=1, description="held-out rows per task")
     csv: str | None = Field(None, description="a CSV file with a header row instead of Feynman formulas")

@@ -6,6 +6,7 @@ import contextlib
 import io
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -133,7 +134,7 @@ def test_run_refuses_to_overwrite_without_force(demo):
     out, _ = demo
     before = (out / "params.yaml").read_bytes()
     code, _, err = run_cli("run", "--equation", "I.6.2a", "--out", out, *TINY)
-    assert code == 2 and "--force" in err
+    assert code == 2 and "--force" in err and "--resume" in err
     assert (out / "params.yaml").read_bytes() == before
 
 
@@ -181,6 +182,71 @@ def test_force_leaves_a_folder_lies_run_did_not_write_alone(tmp_path, square_csv
     assert err.startswith("lies: error: --force: ") and "did not write" in err and err.count("\n") == 1
     assert sorted(p.name for p in out.rglob("*")) == ["data", "measurements.csv"]
     assert own.read_bytes() == square_csv.read_bytes()
+
+
+def _files(folder: Path) -> dict[str, bytes]:
+    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+
+
+def test_force_refuses_an_input_csv_inside_the_folder_it_replaces(tmp_path, square_csv):
+    out = tmp_path / "run"
+    own = out / "data" / "evaluation" / "input.csv"
+    own.parent.mkdir(parents=True)
+    own.write_bytes(square_csv.read_bytes())
+    (out / "params.yaml").write_text("tasks: {}\n")
+    (out / ".lies-run").write_text("")  # an earlier `lies run` made this folder
+    before = _files(out)
+    code, stdout, err = run_cli("run", own, "--target", "y", "--out", out, "--force", *TINY)
+    assert code == 2 and stdout == ""
+    assert err == (f"lies: error: --force: the input {own.resolve()} lies inside {out / 'data'}, whose stage folders "
+                   f"this run rewrites; move it out of {out / 'data'} first\n")
+    assert _files(out) == before  # nothing deleted, nothing written
+
+
+def test_force_refuses_to_delete_files_it_did_not_write(demo, tmp_path):
+    out = Path(shutil.copytree(demo[0], tmp_path / "copy"))
+    (out / "data" / "weak_admm" / "plot.png").write_bytes(b"\x89PNG a plot")
+    (out / "data" / "evaluation" / TASK / "notes.csv").parent.mkdir()
+    (out / "data" / "evaluation" / TASK / "notes.csv").write_text("a,b\n1,2\n")
+    before = _files(out)
+    code, stdout, err = run_cli("run", "--equation", "I.12.1", "--out", out, "--force", *TINY)
+    assert code == 2 and stdout == "" and err.count("\n") == 1
+    assert err.startswith(f"lies: error: --force: {out / 'data'} holds files lies run did not write: "
+                          f"weak_admm/plot.png, evaluation/{TASK}/notes.csv; nothing was deleted")
+    assert _files(out) == before
+    code, stdout, err = run_cli("run", "--out", out, "--resume")  # a stage that re-runs would replace its folder
+    assert code == 2 and err.startswith(f"lies: error: --resume: {out / 'data'} holds files lies run did not write")
+    assert _files(out) == before
+
+
+def test_resume_reuses_finished_stages_and_reruns_the_rest(demo, tmp_path):
+    out = Path(shutil.copytree(demo[0], tmp_path / "copy"))
+    data = out / "data"
+    shutil.rmtree(data / "evaluation")  # interrupted during the evaluation: the folder is written whole or not at all
+    kept = {name: _files(data / name) for name in DVC_STAGES[:DVC_STAGES.index("rounding_to_zero")]}
+    inode = {name: (data / name).stat().st_ino for name in DVC_STAGES if (data / name).is_dir()}
+    # No training flags: the run's own params.yaml is the base, -S changes one stage's params on top.
+    code, stdout, err = run_cli("run", "--out", out, "--resume", "-S", "rounding_to_zero.tau=0.05", "-q")
+    assert code == 0, err
+    reused = "weak_admm, oversampling, strong_admm, gradient_pruning, node_pruning, extract"
+    assert f"lies run: reused 6 finished stages (same params and inputs): {reused}" in stdout.splitlines()
+    for name in ("weak_admm", "extract"):  # the same folder, never rewritten
+        assert (data / name).stat().st_ino == inode[name] and _files(data / name) == kept[name]
+    for name in ("rounding_to_zero", "coefficient_optimization", "final_rounding"):
+        assert (data / name).stat().st_ino != inode[name], name
+    assert (data / "evaluation" / "metrics.json").is_file()
+    params = yaml.safe_load((out / "params.yaml").read_text())
+    assert params["rounding_to_zero"]["tau"] == 0.05 and params["weak_admm"]["epochs"] == 10
+    assert "stale" not in run_cli("inspect", out)[1]
+    code, stdout, err = run_cli("run", "--out", out, "--resume", "-q")  # all finished: nothing trains again
+    assert code == 0, err
+    assert stdout.splitlines()[0].startswith("lies run: reused 10 finished stages")
+
+
+def test_force_and_resume_together_is_one_line(demo):
+    code, stdout, err = run_cli("run", "--out", demo[0], "--force", "--resume")
+    assert code == 2 and stdout == ""
+    assert err == "lies: error: give either --force (start over) or --resume (keep the finished stages), not both\n"
 
 
 # ---------------------------------------------------------------------------------------------- bad input
@@ -239,6 +305,9 @@ BAD = {
     "csv and equation": (["{no_y}", "--target", "z", "--equation", "I.12.1"], "not both"),
     "missing params file": (["--params", "nowhere.yaml"], "missing params file"),
     "usage error": (["--equation"], "expected one argument"),
+    "negative seed": (["--equation", "I.12.1", "--seed", "-1"], "--seed -1: a seed is a whole number >= 0"),
+    "negative seed in -S": (["--equation", "I.12.1", "-S", "tasks.seed=-3"],
+                            "params: tasks.seed: Input should be greater than or equal to 0"),
 }
 
 
@@ -284,6 +353,7 @@ def test_help_and_version():
     assert run_cli("--version")[0] == 0
     code, out, _ = run_cli("run", "--help")
     assert code == 0 and "--equation" in out and "-S SECTION.KEY=VALUE" in out
+    assert "--resume" in out and "continue the run in OUT" in out
 
 
 # ------------------------------------------------------------------------------------------ writing errors

@@ -6,10 +6,10 @@ import numpy as np
 import pandas as pd
 import pytest
 import sympy
-from lies.pipeline.runner import PipelineResult
 
 from lies.core.errors import LiesError
 from lies.estimator import LiesRegressor, NotFittedError
+from lies.pipeline.runner import PipelineResult
 from lies.symbolic.formula import Formula
 
 TINY = {

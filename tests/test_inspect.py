@@ -56,6 +56,69 @@ def test_inspect_says_which_artifacts_are_stale(run, tmp_path):
     assert "stale: made from stale coefficient_optimization" in status["evaluation"]
 
 
+def _edit_params(out: Path, section: str, key: str, value) -> None:
+    params = yaml.safe_load((out / "params.yaml").read_text())
+    params[section][key] = value
+    (out / "params.yaml").write_text(yaml.safe_dump(params))
+
+
+def _status(out: Path) -> dict[str, str]:
+    code, text, err = run_cli("inspect", out)
+    assert code == 0, err
+    return {line.split()[0]: line for line in text.splitlines() if line.startswith("  ")}
+
+
+def test_editing_params_marks_stages_stale_and_lies_stage_refuses_stale_inputs(run, tmp_path):
+    from lies.core.files import hash_path
+
+    out = Path(shutil.copytree(run, tmp_path / "copy"))
+    _edit_params(out, "rounding_to_zero", "tau", 0.05)  # nothing re-run: only params.yaml changed
+    status = _status(out)
+    assert "stale" not in status["extract"] and "stale" not in status["prepare"]
+    assert "stale: params changed since" in status["rounding_to_zero"]
+    for stage in ("coefficient_optimization", "final_rounding", "evaluation"):
+        assert "stale: made from stale rounding_to_zero" in status[stage], stage
+
+    before = hash_path(out / "data")
+    code, stdout, err = run_cli("stage", "final_rounding", "--root", out)
+    assert code == 2 and stdout == "" and err.count("\n") == 1
+    assert err.startswith("lies: error: lies stage final_rounding: its inputs are stale from rounding_to_zero on "
+                          "(params changed since); re-run rounding_to_zero and each stage after it in order first")
+    assert hash_path(out / "data") == before  # nothing written
+
+    assert run_cli("stage", "rounding_to_zero", "--root", out)[0] == 0  # from the first stale stage on: allowed
+    status = _status(out)
+    assert "stale" not in status["rounding_to_zero"]
+    assert "stale: rounding_to_zero changed since" in status["coefficient_optimization"]
+
+
+@pytest.mark.parametrize(("section", "key", "value", "first"), [
+    ("evaluation", "symbolic_timeout", 3.0, "evaluation"),
+    ("ablation", "skip", ["node_pruning"], "node_pruning"),
+    ("tasks", "n_test", 150, "prepare"),
+])
+def test_a_params_edit_marks_its_stage_and_everything_after(run, tmp_path, section, key, value, first):
+    from lies.pipeline.runner import DVC_STAGES
+
+    out = Path(shutil.copytree(run, tmp_path / "copy"))
+    assert not any("stale" in line for line in _status(out).values())
+    _edit_params(out, section, key, value)
+    status = _status(out)
+    after = DVC_STAGES[DVC_STAGES.index(first) + 1:]
+    assert "stale: params changed since" in status[first]
+    assert all("stale" in status[s] for s in after if s != "ablation"), status
+    assert not any("stale" in status[s] for s in DVC_STAGES[:DVC_STAGES.index(first)] if s != "ablation")
+
+
+def test_inspect_still_reads_a_run_whose_params_yaml_is_broken(run, tmp_path):
+    out = Path(shutil.copytree(run, tmp_path / "copy"))
+    (out / "params.yaml").write_text("weak_admm:\n  epochs: -5\n")
+    code, text, err = run_cli("inspect", out)
+    assert code == 0, err
+    assert f"params: not compared with {out / 'params.yaml'} (params: weak_admm.epochs: " in text
+    assert "stale" not in text
+
+
 def test_inspect_shows_truncated_weights(run, tmp_path):
     out = tmp_path / "copy"
     shutil.copytree(run, out)

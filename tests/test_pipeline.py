@@ -26,7 +26,7 @@ from lies.params import (
     merge_params,
     parse_params,
 )
-from lies.pipeline.artifacts import FormulaArtifact, NetworkArtifact, read_meta
+from lies.pipeline.artifacts import FormulaArtifact, NetworkArtifact, TaskArtifact, read_meta
 from lies.pipeline.runner import (
     DVC_STAGES,
     PIPELINE_STAGES,
@@ -236,6 +236,32 @@ def test_user_stage_params_are_validated_with_a_hint():
         Pipeline().insert_after("final_rounding", RoundDigits(), {"digits": 0})
 
 
+def test_a_stage_params_hash_covers_the_sections_dvc_yaml_lists():
+    from lies.pipeline.runner import STAGE_SECTIONS, params_hash
+
+    dvc = yaml.safe_load((Path(__file__).resolve().parents[1] / "dvc.yaml").read_text())["stages"]
+    assert {name: tuple(stage["params"]) for name, stage in dvc.items()} == STAGE_SECTIONS
+    base = check_params(default_params())
+    edits = {"rounding_to_zero": {"tau": 0.05}, "ablation": {"skip": ["node_pruning"]}, "runtime": {"n_jobs": 2}}
+    edited = check_params(merge_params(default_params(), edits))
+    changed = {name for name in DVC_STAGES if params_hash(name, base) != params_hash(name, edited)}
+    assert changed == {"rounding_to_zero", "ablation", "node_pruning"}  # a skip switch is its stage's param too
+
+
+def test_an_empty_task_list_is_one_line():
+    with pytest.raises(LiesError, match=r"^Pipeline.run: no tasks to run \(give TaskData"):
+        Pipeline().run([])
+
+
+@pytest.mark.parametrize(("stage", "wants"), [("extract", "network"), ("rounding_to_zero", "formula")])
+def test_apply_stage_on_the_wrong_kind_of_artifact(tasks, stage, wants):
+    task = tasks[0]
+    with pytest.raises(LiesError) as info:
+        apply_stage(stage, TaskArtifact(task), task)
+    assert str(info.value).startswith(f"stage {stage!r} takes a {wants} artifact, got a 'task'")
+    assert "\n" not in str(info.value)
+
+
 def test_stage_kinds_must_chain():
     with pytest.raises(LiesError, match="takes a network"):
         Pipeline().insert_after("extract", MagnitudePruning())
@@ -276,9 +302,36 @@ def test_artifacts_read_back_and_rewrite_byte_identical(disk_run, tmp_path):
         meta = read_meta(data / name / TASK)
         params = parse_params(STAGES[name].Params, meta.params, name)
         for copy in ("first", "second"):
-            write_stage(tmp_path / copy, name, arts, tasks, params, meta.inputs, meta.skipped)
+            write_stage(tmp_path / copy, name, arts, tasks, params, meta.inputs, meta.skipped, meta.params_hash)
         assert hash_path(tmp_path / "first" / name) == hash_path(data / name), name
         assert hash_path(tmp_path / "second" / name) == hash_path(data / name), name
+
+
+def test_files_of_a_stage_killed_after_its_commit_do_not_look_foreign(all_skipped, tmp_path, monkeypatch):
+    """--force deletes only the files a run listed: a kill between a stage's commit and its final list must not
+    make the run's own new files look like a user's (nor the old list's, whichever folder survived)."""
+    import lies.pipeline.runner as pipeline
+    from lies.core.files import write_json
+
+    tasks, arts = all_skipped.tasks, all_skipped.artifacts["extract"]
+    pipeline.write_stage(tmp_path, "extract", arts, tasks, STAGES["extract"].Params(), {})
+    (tmp_path / "extract" / "plot.png").write_bytes(b"a user's plot")
+    assert pipeline.foreign_files(tmp_path, "extract") == ["plot.png"]
+    (tmp_path / "extract" / "plot.png").unlink()
+    write_json(tmp_path / pipeline.WRITTEN / "extract.json", ["old-task/meta.json"])  # an output of other files
+    record = pipeline.record_written
+
+    def killed_after_commit(data_dir, stage, built=None):
+        if built is None:
+            raise KeyboardInterrupt
+        record(data_dir, stage, built)
+
+    monkeypatch.setattr(pipeline, "record_written", killed_after_commit)
+    with pytest.raises(KeyboardInterrupt):
+        pipeline.write_stage(tmp_path, "extract", arts, tasks, STAGES["extract"].Params(), {})
+    assert (tmp_path / "extract" / TASK / "meta.json").is_file()  # committed
+    assert pipeline.foreign_files(tmp_path, "extract") == []
+    assert "old-task/meta.json" in read_json(tmp_path / pipeline.WRITTEN / "extract.json")  # the list before the end
 
 
 def test_in_memory_artifacts_survive_write_and_read(all_skipped, tmp_path):

@@ -44,6 +44,7 @@ class ArtifactMeta(pydantic.BaseModel, extra="forbid", frozen=True):
     inputs: dict[str, str]  # name -> hash_path of each input artifact folder
     library_version: str  # lies.__version__
     skipped: bool = False
+    params_hash: str | None = None  # runner.params_hash of the params it ran with (None: written before it existed)
 
     @pydantic.field_validator("params", mode="before")
     @classmethod

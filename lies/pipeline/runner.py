@@ -21,6 +21,7 @@ defaults (`lies.params`) are the project's defaults: ``params.yaml`` is written 
 
 from __future__ import annotations
 
+import hashlib
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -31,7 +32,7 @@ import yaml
 
 from lies import __version__
 from lies.core.errors import LiesError, did_you_mean
-from lies.core.files import atomic_folder, hash_path, read_json, write_frame, write_json
+from lies.core.files import atomic_folder, dumps_json, hash_path, read_json, write_frame, write_json
 from lies.data.tasks import TaskData, task_specs
 from lies.params import (
     OTHER_SECTIONS,
@@ -210,6 +211,9 @@ class Pipeline:
             prepared = run_stages([STAGES["prepare"]], [], [], {"prepare": tasks_params}, runtime)["prepare"]
             tasks = [a.data for a in prepared]
         tasks = list(tasks)
+        if not tasks:
+            raise LiesError("Pipeline.run: no tasks to run (give TaskData, a TasksParams or a dict of it, or None "
+                            "for the default task set)")
         result = PipelineResult(tasks=tasks)
         result.artifacts = run_stages(self.stages, [TaskArtifact(t) for t in tasks], tasks, self.params, runtime,
                                       self.skipped, on_stage)
@@ -261,6 +265,11 @@ def apply_stage(
     tasks = [tasks] if isinstance(tasks, TaskData) else list(tasks)
     if len(tasks) != len(inputs):
         raise LiesError(f"stage {stage.name!r} got {len(inputs)} artifacts but {len(tasks)} tasks")
+    wrong = next((a for a in inputs if stage.input_kind is not None and not isinstance(a, stage.input_kind)), None)
+    if wrong is not None:  # caught here: inside the stage it is an AttributeError deep in the training code
+        got = getattr(wrong, "kind", None) or type(wrong).__name__
+        raise LiesError(f"stage {stage.name!r} takes a {_kind(stage.input_kind)} artifact, got a {got!r} (give it "
+                        "the output of a stage that makes one)")
     params = params if isinstance(params, StageParams) else parse_params(stage.Params, params, stage.name)
     runtime = runtime if isinstance(runtime, RuntimeParams) else parse_params(
         RuntimeParams, runtime if runtime is not None else {"n_jobs": 1}, "runtime")
@@ -376,6 +385,82 @@ def read_timings(data_dir: Path, stage: str) -> dict[str, float]:
     return {k: float(v) for k, v in read_json(path).items()} if path.exists() else {}
 
 
+#: The params.yaml sections each dvc.yaml stage reads (its ``params:`` list there); a stage's params hash covers them.
+STAGE_SECTIONS: dict[str, tuple[str, ...]] = {
+    name: ("tasks",) if name == "prepare" else (name, "network", "eql") if name in ("weak_admm", "strong_admm")
+    else (name,) for name in DVC_STAGES
+}
+
+#: Per stage, the files the run wrote into ``data/<stage>/`` (a sidecar like `TIMINGS`): ``lies run --force``
+#: removes those and refuses to remove anything else a person put there.
+WRITTEN = ".written"
+
+
+def params_hash(name: str, checked: Mapping[str, Any]) -> str:
+    """sha256 of what stage ``name`` reads from the validated params (its sections, and its ablation switch): recorded
+    with its outputs, so that an edit of params.yaml afterwards shows the outputs as stale."""
+    sections = {s: checked[s].model_dump(mode="json") for s in STAGE_SECTIONS[name]}
+    if name in SKIPPABLE:
+        sections["skip"] = name in checked["ablation"].skip
+    return hashlib.sha256(dumps_json(sections).encode("utf-8")).hexdigest()
+
+
+def record_written(data_dir: Path, stage: str, built: Path | None = None) -> None:
+    """List the files now in ``data/<stage>/`` as the run's own, right after the stage's atomic commit. Called also
+    just before it with the folder ``built`` about to replace it: the list then holds the old files and the new, so
+    that a run killed between the commit and the final list leaves no file of its own looking foreign."""
+    root = built or data_dir / stage
+    files = {p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file()}
+    record = data_dir / WRITTEN / f"{stage}.json"
+    if built is not None and record.is_file():
+        files |= set(read_json(record))
+    write_json(record, sorted(files))
+
+
+def foreign_files(data_dir: Path, stage: str) -> list[str]:
+    """Files in ``data/<stage>/`` that no run wrote (relative paths). A folder without a record (an older version
+    of lies, or dvc before this file existed) is taken as written whole by the run."""
+    root, record = data_dir / stage, data_dir / WRITTEN / f"{stage}.json"
+    if not root.is_dir() or not record.is_file():
+        return []
+    ours = set(read_json(record))
+    return sorted(rel for rel in (p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file())
+                  if rel not in ours)
+
+
+def stage_is_current(name: str, root: str | Path) -> bool:
+    """Whether ``root/data/<name>/`` is a complete output made with the params now in ``root/params.yaml`` from the
+    input folders now there: what ``lies run --resume`` reuses instead of re-running. ``prepare`` and ``ablation``
+    are cheap and read files outside data/ (a CSV): never reused."""
+    root = Path(root)
+    data_dir = root / "data"
+    if name in ("prepare", "ablation") or not (data_dir / name).is_dir() or not (data_dir / "prepare").is_dir():
+        return False
+    checked = check_params(load_params(root / "params.yaml"))
+    wanted = params_hash(name, checked)
+    if name == "evaluation":
+        path = data_dir / name / EVALUATION_INPUTS
+        recorded = read_json(path) if path.is_file() else {}
+        hashes = recorded.pop("params", None)
+        return hashes == wanted and bool(recorded) and all(
+            (data_dir / n).is_dir() and hash_path(data_dir / n) == h for n, h in recorded.items())
+    tasks = sorted(p.name for p in (data_dir / "prepare").iterdir() if p.is_dir() and not p.name.startswith("."))
+    current: dict[str, str] = {}
+    for task in tasks:
+        try:
+            meta = read_meta(data_dir / name / task, stage=name)
+        except LiesError:
+            return False
+        if meta.params_hash != wanted:
+            return False
+        for n, h in meta.inputs.items():
+            if n not in current:
+                current[n] = hash_path(data_dir / n) if (data_dir / n).is_dir() else ""
+            if current[n] != h:
+                return False
+    return bool(tasks)
+
+
 def skip_switch(data_dir: Path, stage: str) -> bool:
     """The ablation switch of a stage, written by the ``ablation`` stage into data/ablation/<stage>.json."""
     path = data_dir / "ablation" / f"{stage}.json"
@@ -383,7 +468,7 @@ def skip_switch(data_dir: Path, stage: str) -> bool:
 
 
 def write_stage(data_dir: Path, stage: str, artifacts: Sequence, tasks: Sequence[TaskData], params: StageParams,
-                inputs: Mapping[str, str], skipped_flag: bool = False) -> None:
+                inputs: Mapping[str, str], skipped_flag: bool = False, hashed: str | None = None) -> None:
     """Write ``data/<stage>/<task>/`` for every task, atomically for the whole stage, and the stage's seconds per
     task into ``data/.timings/<stage>.json`` (outside the DVC output, so that the output is byte-stable)."""
     seconds = {}
@@ -399,7 +484,10 @@ def write_stage(data_dir: Path, stage: str, artifacts: Sequence, tasks: Sequence
                 seconds[task.name] = float(timed.get("seconds", 0.0))
             write_meta(folder, ArtifactMeta(kind=art.kind, stage=stage, task=task.name,
                                             params=params.model_dump(mode="json"), inputs=dict(inputs),
-                                            library_version=__version__, skipped=skipped_flag))
+                                            library_version=__version__, skipped=skipped_flag,
+                                            params_hash=hashed))
+        record_written(data_dir, stage, tmp)
+    record_written(data_dir, stage)
     (data_dir / TIMINGS).mkdir(exist_ok=True)
     write_json(data_dir / TIMINGS / f"{stage}.json", seconds)
 
@@ -425,14 +513,17 @@ def run_stage(name: str, root: str | Path = ".", progress: bool | None = None) -
         with atomic_folder(data_dir / "ablation") as tmp:
             for stage in SKIPPABLE:
                 write_json(tmp / f"{stage}.json", {"skip": stage in skip})
+            record_written(data_dir, "ablation", tmp)
+        record_written(data_dir, "ablation")
         return
     if name == "evaluation":
         return run_evaluation(root, params, runtime)
+    hashed = params_hash(name, checked)
     stage = STAGES[name]
     stage_params = checked[section_of(name, checked["network"].kind)]
     if name == "prepare":
         arts = run_stages([stage], [], [], {name: stage_params}, runtime)[name]
-        write_stage(data_dir, name, arts, [a.data for a in arts], stage_params, {})
+        write_stage(data_dir, name, arts, [a.data for a in arts], stage_params, {}, hashed=hashed)
         return
     tasks = read_tasks(data_dir)
     prev = previous_stage(name)
@@ -440,10 +531,11 @@ def run_stage(name: str, root: str | Path = ".", progress: bool | None = None) -
     hashes = {"prepare": hash_path(data_dir / "prepare"), prev: hash_path(data_dir / prev)}
     skip = stage.skippable and skip_switch(data_dir, name)
     outputs = run_stages([stage], inputs, tasks, {name: stage_params}, runtime, skip=(name,) if skip else ())[name]
-    write_stage(data_dir, name, outputs, tasks, stage_params, hashes, skipped_flag=skip)
+    write_stage(data_dir, name, outputs, tasks, stage_params, hashes, skipped_flag=skip, hashed=hashed)
 
 
-#: The file of data/evaluation/ recording the hash of every stage folder the results were computed from.
+#: The file of data/evaluation/ recording the hash of every stage folder the results were computed from, and under
+#: ``params`` the hash of the evaluation params (`params_hash`).
 EVALUATION_INPUTS = "inputs.json"
 
 
@@ -464,8 +556,11 @@ def run_evaluation(root: Path, params: Mapping, runtime: RuntimeParams | None = 
                 curves.append({"task": task.name, "phase": h["phase"], "epoch": h["epoch"], "loss": h["loss"],
                                "exp_loss": h.get("exp_loss")})  # EQL: no exp loss (its data loss is "mse")
     hashes = {name: hash_path(data_dir / name) for name in ("prepare", *PIPELINE_STAGES)}
+    hashes["params"] = params_hash("evaluation", check_params(params))
     with atomic_folder(data_dir / "evaluation") as tmp:
         write_json(tmp / EVALUATION_INPUTS, hashes)  # what `lies inspect` compares to say the results are stale
         write_json(tmp / "metrics.json", summarize(rows))
         write_frame(tmp / "results.csv", pd.DataFrame(rows))
         write_frame(tmp / "curves.csv", pd.DataFrame(curves, columns=["task", "phase", "epoch", "loss", "exp_loss"]))
+        record_written(data_dir, "evaluation", tmp)
+    record_written(data_dir, "evaluation")
