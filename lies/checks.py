@@ -111,9 +111,11 @@ def check_rows(n_rows: int, source: str | None = None, minimum: int = MIN_ROWS) 
 
 
 # ---------------------------------------------------------------------------------------------------- names
-def check_names(names: Sequence[str], source: str | None = None) -> None:
+def check_names(names: Sequence[str], source: str | None = None, symbols: bool = True) -> None:
     """Column names become the formula's symbols: each must be unique, non-empty, and not read as a number
-    (a column ``1.5`` would print as the constant in ``y = 1.5*b``)."""
+    (a column ``1.5`` would print as the constant in ``y = 1.5*b``). ``symbols`` (the names a formula will use):
+    each must also be a Python identifier, since ``mass kg*speed m/s`` or ``1a*2b`` cannot be read back
+    unambiguously (False: a CSV header's columns, of which only some may be used)."""
     names = list(names)
     where = _where(source)
     repeated = sorted({str(n) for n in names if names.count(n) > 1})
@@ -126,6 +128,24 @@ def check_names(names: Sequence[str], source: str | None = None) -> None:
     if numeric:
         raise LiesError(f"{where}column name(s) {', '.join(repr(n) for n in numeric)} look like numbers, which a "
                         "formula could not tell from constants; rename them (e.g. x1) or add a header row")
+    if symbols:
+        import keyword
+
+        for name in map(str, names):
+            if not name.isidentifier() or keyword.iskeyword(name):
+                why = "is a Python keyword" if keyword.iskeyword(name) else "is not a Python identifier"
+                raise LiesError(f"{where}column name {name!r} {why}, so a formula using it would be ambiguous; use "
+                                f"letters, digits and _ only, not starting with a digit (e.g. {_identifier(name)!r})")
+
+
+def _identifier(name: str) -> str:
+    """A suggested identifier for ``name``: ``mass kg`` -> ``mass_kg``, ``1a`` -> ``x1a``, ``lambda`` -> ``lambda_``."""
+    import keyword
+    import re
+
+    text = re.sub(r"\W+", "_", name.strip()).strip("_") or "x"
+    text = f"x{text}" if text[0].isdigit() else text
+    return f"{text}_" if keyword.iskeyword(text) else text
 
 
 def check_columns(wanted: Sequence[str], available: Sequence[str], what: str, source: str, note: str = "") -> None:
