@@ -355,6 +355,14 @@ class RuntimeParams(StageParams):
             raise ValueError(f"device {value!r} is not supported (use auto, cpu, cuda or cuda:N)")
         return value
 
+    @model_validator(mode="after")
+    def _scheduler_needs_dask(self) -> "RuntimeParams":
+        """A scheduler under the loky backend would be silently unused."""
+        if self.scheduler is not None and self.backend != "dask":
+            raise ValueError(f"scheduler {self.scheduler!r} is used only with backend: dask (now {self.backend}); "
+                             "set runtime.backend=dask (--backend dask) or leave the scheduler out")
+        return self
+
     def torch_device(self) -> torch.device:
         if self.device == "auto":
             return torch.device("cuda" if torch.cuda.is_available() else "cpu")
