@@ -128,24 +128,20 @@ def check_names(names: Sequence[str], source: str | None = None, symbols: bool =
     if numeric:
         raise LiesError(f"{where}column name(s) {', '.join(repr(n) for n in numeric)} look like numbers, which a "
                         "formula could not tell from constants; rename them (e.g. x1) or add a header row")
-    if symbols:
-        import keyword
-
+    if symbols:  # keywords pass: a formula is stored as sympy's srepr, where ``lambda`` is a plain Symbol name
         for name in map(str, names):
-            if not name.isidentifier() or keyword.iskeyword(name):
-                why = "is a Python keyword" if keyword.iskeyword(name) else "is not a Python identifier"
-                raise LiesError(f"{where}column name {name!r} {why}, so a formula using it would be ambiguous; use "
-                                f"letters, digits and _ only, not starting with a digit (e.g. {_identifier(name)!r})")
+            if not name.isidentifier():
+                raise LiesError(f"{where}column name {name!r} is not a Python identifier, so a formula using it "
+                                "would be ambiguous; use letters, digits and _ only, not starting with a digit "
+                                f"(e.g. {_identifier(name)!r})")
 
 
 def _identifier(name: str) -> str:
-    """A suggested identifier for ``name``: ``mass kg`` -> ``mass_kg``, ``1a`` -> ``x1a``, ``lambda`` -> ``lambda_``."""
-    import keyword
+    """A suggested identifier for ``name``: ``mass kg`` -> ``mass_kg``, ``1a`` -> ``x1a``."""
     import re
 
     text = re.sub(r"\W+", "_", name.strip()).strip("_") or "x"
-    text = f"x{text}" if text[0].isdigit() else text
-    return f"{text}_" if keyword.iskeyword(text) else text
+    return f"x{text}" if text[0].isdigit() else text
 
 
 def check_columns(wanted: Sequence[str], available: Sequence[str], what: str, source: str, note: str = "") -> None:

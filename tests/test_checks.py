@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -54,8 +55,6 @@ SAME_MISTAKE = {
                                      "column name 'm/s' is not a Python identifier"),
     "column name starting with a digit": (_frame().rename(columns={"x1": "1a"}), [], {},
                                           "column name '1a' is not a Python identifier"),
-    "column name that is a keyword": (_frame().rename(columns={"x1": "lambda"}), [], {},
-                                      "column name 'lambda' is a Python keyword"),
 }
 
 
@@ -157,7 +156,7 @@ def test_no_check_is_written_twice():
         assert homes == (["errors.py"] if phrase == "get_close_matches" else ["checks.py"]), (phrase, homes)
 
 
-@pytest.mark.parametrize("name", ["mass kg", "speed m/s", "1a", "a-b", "x.1", "if"])
+@pytest.mark.parametrize("name", ["mass kg", "speed m/s", "1a", "a-b", "x.1", "a*b"])
 def test_names_that_are_not_identifiers_are_refused_wherever_they_enter(name, tmp_path):
     """`y = mass kg*speed m/s` or `1a*2b` cannot be read back: a name must be a Python identifier, whether it comes
     from a CSV (as a variable or as the target), a data frame, fit's variable_names, a Dataset or a peer."""
@@ -170,7 +169,7 @@ def test_names_that_are_not_identifiers_are_refused_wherever_they_enter(name, tm
         "from_frame": lambda: Dataset.from_frame(pd.DataFrame({"a": y, name: y}), name),
     }
     for where, enter in entries.items():
-        with pytest.raises(LiesError, match=f"column name {name!r} is (not a Python identifier|a Python keyword)"):
+        with pytest.raises(LiesError, match=f"column name {re.escape(repr(name))} is not a Python identifier"):
             enter()
     csv = tmp_path / "data.csv"
     pd.DataFrame({"a": y, "b": y, name: y}).to_csv(csv, index=False)
