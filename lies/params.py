@@ -72,12 +72,16 @@ class TasksParams(StageParams):
 
     @model_validator(mode="after")
     def _csv_fields_need_a_csv(self) -> "TasksParams":
-        """target and variables name columns of tasks.csv: without one they would be silently ignored."""
+        """target and variables name columns of tasks.csv, and a CSV replaces the task set: whichever does not
+        apply would be silently ignored."""
         if self.csv is None:
             given = [name for name in ("target", "variables") if getattr(self, name) is not None]
             if given:
                 raise ValueError(f"{' and '.join(given)} name(s) columns of a CSV, but tasks.csv is not set: give a "
                                  "CSV (lies run data.csv --target y) or leave them out")
+        elif self.set != "default":
+            raise ValueError(f"set {self.set!r} is not used with a CSV (tasks.csv), which is the one task source; "
+                             "leave tasks.set at default or drop the CSV")
         return self
 
     def specs(self):

@@ -268,6 +268,8 @@ BAD = {
     "target without a CSV": (["-S", "tasks.target=y"], "params: tasks: target name(s) columns of a CSV, but "
                              "tasks.csv is not set"),
     "variables without a CSV": (["-S", "tasks.variables=[a, b]"], "variables name(s) columns of a CSV"),
+    "task set with a CSV": (["{no_y}", "--target", "z", "-S", "tasks.set=[I.12.1]"],
+                            "params: tasks: set ['I.12.1'] is not used with a CSV"),
     "n_test leaving too few CSV rows": (["{no_y}", "--target", "z", "-S", "tasks.n_test=45"],
                                         "tasks.n_test = 45 leaves 5 of the 50 rows of"),
     "log neither boolean nor auto": (["--equation", "I.12.1", "-S", "weak_admm.log=maybe"],
