@@ -192,6 +192,14 @@ def _write_params(out: Path, params: dict) -> None:
         raise
 
 
+def _check_backend(params: dict) -> None:
+    """A Dask scheduler that cannot be reached fails here, in seconds, before anything is written."""
+    from lies.params import RuntimeParams
+    from lies.pipeline.engine import check_scheduler
+
+    check_scheduler(RuntimeParams.model_validate(params["runtime"]))
+
+
 def _prepare_out(out: Path) -> None:
     """Check that OUT can take a run (a folder, free or holding an earlier ``lies run``), before anything is written."""
     for folder in (out, *out.parents):
@@ -301,19 +309,24 @@ def cmd_run(args: argparse.Namespace) -> int:
     params = build_run_params(args)
     _prepare_out(out)
     notes = check_run_data(params)
+    _check_backend(params)
     _claim_out(out, args.force, args.resume, params["tasks"].get("csv"))
     _write_params(out, params)
-    for note in notes:
+    for note in notes:  # once, before the stages: what the run will do with the data
         print(f"lies run: {note}", flush=True)
 
     start = time.perf_counter()
-    disable = True if args.quiet or not params["runtime"]["progress"] else None  # None: only on a terminal
+    shown = not args.quiet and params["runtime"]["progress"]
     width = max(map(len, DVC_STAGES))
     reused = []
-    with tqdm(DVC_STAGES, desc=DVC_STAGES[0].ljust(width), disable=disable, file=sys.stderr, leave=False,
-              dynamic_ncols=True, bar_format="{desc}  {n_fmt}/{total_fmt} stages |{bar}| {elapsed}") as bar:
-        for name in bar:
+    with tqdm(DVC_STAGES, desc=DVC_STAGES[0].ljust(width), disable=None if shown else True, file=sys.stderr,
+              leave=False, dynamic_ncols=True,
+              bar_format="{desc}  {n_fmt}/{total_fmt} stages |{bar}| {elapsed}") as bar:  # None: only on a terminal
+        for k, name in enumerate(bar):
             bar.set_description_str(name.ljust(width))  # the stage now running, at a fixed width
+            if shown and bar.disable:  # no terminal (a log file, CI): one plain line per stage instead of a bar
+                print(f"lies run: stage {k + 1}/{len(DVC_STAGES)} {name} ({time.perf_counter() - start:.0f} s)",
+                      file=sys.stderr, flush=True)
             if args.resume and stage_is_current(name, out):
                 reused.append(name)
                 continue
@@ -327,8 +340,6 @@ def cmd_run(args: argparse.Namespace) -> int:
     if reused:
         print(f"lies run: reused {len(reused)} finished stages (same params and inputs): {', '.join(reused)}")
     print(f"lies run: {len(DVC_STAGES) - len(reused)} stages in {seconds:.1f} s, outputs in {out}")
-    for note in notes:
-        print(note)
     metrics = read_json(out / "data" / "evaluation" / "metrics.json")
     for line in format_results(_read_results(out), metrics):
         print(line)
@@ -399,6 +410,47 @@ def cmd_benchmark(args) -> int:
     return benchmark_main(args, "lies benchmark " + " ".join(sys.argv[2:]))
 
 
+def add_benchmark_arguments(parser: argparse.ArgumentParser) -> None:
+    """The ``lies benchmark`` command line; here, not in `lies.bench.benchmark`, so that building the parser imports
+    nothing heavy (that module imports torch, pandas and sympy: ``lies --help`` took seconds)."""
+    parser.add_argument("--set", default="lies61", help="task set: lies61 (default), default, all, or ids a,b,c")
+    parser.add_argument("--trials", type=int, default=3)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", default="runs/benchmark", help="folder for results.csv, report.md, ...")
+    parser.add_argument("--params", default=None, help="a params.yaml to take stage params from (default: built-in)")
+    parser.add_argument("--ablations", default=None,
+                        help="comma-separated stages to ablate, or 'none' (default: the five of Table I, "
+                             "lies.bench.benchmark.TABLE_I)")
+    parser.add_argument("--peers", default="loglinear",
+                        help="comma-separated peers: loglinear (the least-squares baseline, the default), operon, "
+                             "gplearn (those need lies[peers]); 'none' for none")
+    parser.add_argument("--variant", action="append", metavar="LABEL:SECTION.KEY=VALUE,...",
+                        help="also re-run the pipeline with these params from the first stage they change on, as "
+                             "its own row (repeatable), e.g. 'no motifs:node_pruning.motif_terms=0'")
+    parser.add_argument("--peer-budget", default="default", help="peer budget name (lies.bench.peers), e.g. default, smoke")
+    parser.add_argument("--network", default="lies",
+                        help="network.kind values, comma-separated (lies,eql): the first is the main pipeline (with "
+                             "its ablations), the others run on the same samples and get their own rows")
+    parser.add_argument("--noise", default=None,
+                        help="SRBench's target noise on the training rows (tasks.noise), e.g. 0.01; several "
+                             "(0,0.001,0.01,0.1): one run each into OUT/noise-<level>/ and the noise table")
+    parser.add_argument("--oversampling-source", choices=("formula", "rows"), default=None,
+                        help="oversampling.source: new points from the formula, or resampled from the given rows")
+    parser.add_argument("--rows-variant", action="store_true",
+                        help="also run LIES with oversampling.source: rows (done anyway with --peers)")
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--n-jobs", type=int, default=2,
+                        help="parallel CPU tasks: processes here, or Dask workers with --backend dask")
+    parser.add_argument("--backend", choices=("loky", "dask"), default="loky",
+                        help="loky: processes on this machine; dask: a Dask cluster (runtime.backend)")
+    parser.add_argument("--scheduler", metavar="ADDRESS", default=None,
+                        help="with --backend dask: tcp://host:port of a running `dask scheduler` "
+                             "(default: a LocalCluster on this machine)")
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    parser.add_argument("--rescore", metavar="DIR", default=None,
+                        help="re-check the formulas of a finished benchmark folder and rewrite its report (no training)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     from lies import __version__
 
@@ -442,9 +494,7 @@ def build_parser() -> argparse.ArgumentParser:
                            description="Run the pipeline on a task set (default: LIES-61 x 3 trials), then each "
                                        "Table I ablation reusing the upstream stages, and optional peers on the same "
                                        "samples; write results.csv and report.md into OUT and print the report.")
-    from lies.bench.benchmark import add_arguments
-
-    add_arguments(bench)
+    add_benchmark_arguments(bench)
     bench.set_defaults(func=cmd_benchmark)
 
     stage = sub.add_parser("stage", help="run one pipeline stage in a folder (what dvc repro calls)",

@@ -27,9 +27,10 @@ from lies.core.errors import LiesError, did_you_mean
 
 
 class StageParams(BaseModel):
-    """Base of every params model: frozen, no unknown keys, a "did you mean" hint on a typo."""
+    """Base of every params model: frozen, no unknown keys, a "did you mean" hint on a typo, and no inf or NaN in
+    any number (an infinite noise or learning rate would pass every bound and fail stages later, mid-run)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     @model_validator(mode="before")
     @classmethod
@@ -51,6 +52,8 @@ def parse_params(model: type[StageParams], data: Any, section: str) -> StagePara
         err = exc.errors()[0]
         where = ".".join(str(p) for p in (section, *err["loc"]) if p != "__root__")
         message = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "finite_number":
+            message += f", got {err['input']!r}"
         raise LiesError(f"params: {where}: {message}") from None
 
 
@@ -62,13 +65,27 @@ class TasksParams(StageParams):
     trials: int = Field(1, ge=1, description="trials per formula, each with its own seed and samples")
     seed: int = Field(0, ge=0, description="base seed of every task (lies.core.seeding.task_seed)")  # numpy: no seed < 0
     n_train: int = Field(10_000, ge=10, description="training rows per task (a CSV: the split's training share)")
-    n_test: int = Field(2_000, ge=1, description="held-out rows per task")
+    n_test: int | None = Field(None, ge=1, description="held-out rows per task (null: 2000 for a formula, 20 % of "
+        "a CSV's rows)")
     csv: str | None = Field(None, description="a CSV file with a header row instead of Feynman formulas")
     target: str | None = Field(None, description="the CSV's target column")
     variables: list[str] | None = Field(None, description="the CSV's input columns (null: every other column)")
     noise: float = Field(0.0, ge=0, description="SRBench's target noise on the training rows: N(0, (noise * "
         "RMS(y))^2)")
 
+    @model_validator(mode="after")
+    def _csv_fields_need_a_csv(self) -> "TasksParams":
+        """target and variables name columns of tasks.csv, and a CSV replaces the task set: whichever does not
+        apply would be silently ignored."""
+        if self.csv is None:
+            given = [name for name in ("target", "variables") if getattr(self, name) is not None]
+            if given:
+                raise ValueError(f"{' and '.join(given)} name(s) columns of a CSV, but tasks.csv is not set: give a "
+                                 "CSV (lies run data.csv --target y) or leave them out")
+        elif self.set != "default":
+            raise ValueError(f"set {self.set!r} is not used with a CSV (tasks.csv), which is the one task source; "
+                             "leave tasks.set at default or drop the CSV")
+        return self
 
 # ------------------------------------------------------------------------------------------------ training
 class AdmmParams(StageParams):
@@ -103,6 +120,17 @@ class WeakAdmmParams(AdmmParams):
         "the network)")
     log: bool | Literal["auto"] = Field("auto", description="log space (the paper), raw (false), auto: see "
         "lies.data.tasks.log_space")
+
+    @pydantic.field_validator("log", mode="before")
+    @classmethod
+    def _log_setting(cls, value: Any) -> Any:
+        """A union's own error names only its first branch ("valid boolean"): name every accepted value."""
+        if isinstance(value, bool) or value == "auto":
+            return value
+        text = str(value).strip().lower()
+        if isinstance(value, str) and text in ("true", "false", "auto"):
+            return {"true": True, "false": False, "auto": "auto"}[text]
+        raise ValueError(f"expected true, false or auto, got {value!r}")
     gate_init: float = Field(1.0, ge=0, description="initial node gates U(-g, g) (nn.Linear's bound: 1)")
     restarts: int = Field(4, ge=1, description="networks per task, each from its own initialisation; pruning keeps "
         "the best")
@@ -321,6 +349,14 @@ class RuntimeParams(StageParams):
     scheduler: str | None = Field(None, description="dask only: tcp://host:port of a running scheduler; null: a "
         "LocalCluster here")
 
+    @pydantic.field_validator("scheduler")
+    @classmethod
+    def _scheduler_address(cls, value: str | None) -> str | None:
+        """A scheduler address must name its port: without one Dask fails deep inside, with a traceback."""
+        if value is not None:
+            scheduler_host_port(value)
+        return value
+
     @pydantic.field_validator("device")
     @classmethod
     def _usable_device(cls, value: str) -> str:
@@ -344,10 +380,33 @@ class RuntimeParams(StageParams):
             raise ValueError(f"device {value!r} is not supported (use auto, cpu, cuda or cuda:N)")
         return value
 
+    @model_validator(mode="after")
+    def _scheduler_needs_dask(self) -> "RuntimeParams":
+        """A scheduler under the loky backend would be silently unused."""
+        if self.scheduler is not None and self.backend != "dask":
+            raise ValueError(f"scheduler {self.scheduler!r} is used only with backend: dask (now {self.backend}); "
+                             "set runtime.backend=dask (--backend dask) or leave the scheduler out")
+        return self
+
     def torch_device(self) -> torch.device:
         if self.device == "auto":
             return torch.device("cuda" if torch.cuda.is_available() else "cpu")
         return torch.device(self.device)  # checked by _usable_device
+
+
+def scheduler_host_port(address: str) -> tuple[str, int]:
+    """(host, port) of a Dask scheduler address ``tcp://host:port``; ValueError naming the expected form."""
+    from urllib.parse import urlsplit
+
+    form = "expected tcp://host:port, e.g. tcp://10.0.0.5:8786"
+    try:
+        parts = urlsplit(address if "://" in address else f"tcp://{address}")
+        host, port = parts.hostname, parts.port
+    except ValueError:
+        raise ValueError(f"scheduler address {address!r} is not valid: {form}") from None
+    if not host or port is None:
+        raise ValueError(f"scheduler address {address!r} has no {'port' if host else 'host'}: {form}")
+    return host, port
 
 
 # ------------------------------------------------------------------------------------------------ sections

@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -47,6 +48,14 @@ SAME_MISTAKE = {
     "numeric column name": (_frame().rename(columns={"x2": "1.5"}), [], {},
                             "column name(s) '1.5' look like numbers, which a formula could not tell from constants; "
                             "rename them (e.g. x1) or add a header row"),
+    "column name with spaces": (_frame().rename(columns={"x2": "mass kg"}), [], {},
+                                "column name 'mass kg' is not a Python identifier, so a formula using it would be "
+                                "ambiguous; use letters, digits and _ only, not starting with a digit (e.g. "
+                                "'mass_kg')"),
+    "column name with an operator": (_frame().rename(columns={"x1": "m/s"}), [], {},
+                                     "column name 'm/s' is not a Python identifier"),
+    "column name starting with a digit": (_frame().rename(columns={"x1": "1a"}), [], {},
+                                          "column name '1a' is not a Python identifier"),
 }
 
 
@@ -57,10 +66,10 @@ def test_the_estimator_and_the_cli_word_the_same_mistake_the_same(case, tmp_path
     frame.to_csv(csv, index=False)
     code, stdout, stderr = run_cli("run", csv, "--target", "y", "--out", tmp_path / "out", *cli_args)
     assert (code, stdout) == (2, "")
-    assert stderr == f"lies: error: {csv}: {problem}\n"
+    assert stderr.startswith(f"lies: error: {csv}: {problem}") and stderr.count("\n") == 1, stderr
     with pytest.raises(LiesError) as info:
         LiesRegressor(**estimator_args).fit(frame.drop(columns="y"), frame["y"])
-    assert str(info.value) == problem
+    assert str(info.value).startswith(problem) and f"{csv}: {info.value}\n" == stderr.removeprefix("lies: error: ")
 
 
 def test_an_unknown_column_reads_the_same_from_the_cli_a_data_frame_and_predict(tmp_path):
@@ -146,3 +155,39 @@ def test_no_check_is_written_twice():
                    "look like numbers", "data rows are needed", "get_close_matches"):
         homes = sorted(p.name for p in root.rglob("*.py") if phrase in p.read_text())
         assert homes == (["errors.py"] if phrase == "get_close_matches" else ["checks.py"]), (phrase, homes)
+
+
+@pytest.mark.parametrize("name", ["mass kg", "speed m/s", "1a", "a-b", "x.1", "a*b"])
+def test_names_that_are_not_identifiers_are_refused_wherever_they_enter(name, tmp_path):
+    """`y = mass kg*speed m/s` or `1a*2b` cannot be read back: a name must be a Python identifier, whether it comes
+    from a CSV (as a variable or as the target), a data frame, fit's variable_names, a Dataset or a peer."""
+    X, y = np.linspace(1, 2, 40).reshape(20, 2), np.linspace(1, 2, 20)
+    entries = {
+        "variable_names": lambda: LiesRegressor().fit(X, y, variable_names=["a", name]),
+        "data frame": lambda: LiesRegressor().fit(pd.DataFrame(X, columns=[name, "b"]), y),
+        "Dataset variable": lambda: Dataset(X, y, (name, "b"), "y"),
+        "Dataset target": lambda: Dataset(X, y, ("a", "b"), name),
+        "from_frame": lambda: frame_to_dataset(pd.DataFrame({"a": y, name: y}), name),
+    }
+    for where, enter in entries.items():
+        with pytest.raises(LiesError, match=f"column name {re.escape(repr(name))} is not a Python identifier"):
+            enter()
+    csv = tmp_path / "data.csv"
+    pd.DataFrame({"a": y, "b": y, name: y}).to_csv(csv, index=False)
+    for argv in (["--target", name], ["--target", "b", "-S", f"tasks.variables=[a, '{name}']"]):
+        code, stdout, stderr = run_cli("run", csv, *argv, "--out", tmp_path / "out")
+        assert (code, stdout) == (2, ""), stderr
+        assert stderr.startswith("lies: error: ") and f"column name {name!r}" in stderr and stderr.count("\n") == 1
+        assert not (tmp_path / "out").exists()
+
+
+def test_a_csv_column_left_out_of_the_formula_may_have_any_name(tmp_path):
+    """Only the columns a formula uses become symbols: an unused ``notes (text)`` column does not stop a CSV."""
+    from lies.data.csv_data import load_csv
+
+    csv = tmp_path / "data.csv"
+    _frame().assign(**{"notes (text)": 1.0}).to_csv(csv, index=False)
+    data = load_csv(csv, "y", ["x1", "x2"])
+    assert data.variables == ("x1", "x2") and data.n_samples == 50
+    with pytest.raises(LiesError, match="column name 'notes \\(text\\)' is not a Python identifier"):
+        load_csv(csv, "y")  # every other column: the notes would be a variable

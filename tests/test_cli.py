@@ -9,6 +9,7 @@ import re
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -28,6 +29,9 @@ TINY = [
     "-S", "runtime.n_jobs=1",
 ]
 TASK = "I.12.1-t0"
+assert TINY[2:4] == ["-S", "tasks.n_test=200"]
+# ... on a CSV, whose held-out rows are 20 % unless tasks.n_test says otherwise.
+TINY_CSV = TINY[:2] + TINY[4:]
 
 
 def run_cli(*argv: str) -> tuple[int, str, str]:
@@ -38,11 +42,11 @@ def run_cli(*argv: str) -> tuple[int, str, str]:
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory) -> tuple[Path, str]:
+def demo(tmp_path_factory) -> tuple[Path, str, str]:
     out = tmp_path_factory.mktemp("runs") / "demo"
     code, stdout, stderr = run_cli("run", "--equation", "I.12.1", "--out", out, *TINY)
     assert code == 0, stderr
-    return out, stdout
+    return out, stdout, stderr
 
 
 @pytest.fixture(scope="module")
@@ -55,7 +59,7 @@ def square_csv(tmp_path_factory) -> Path:
 
 # ------------------------------------------------------------------------------------------------ lies run
 def test_run_prints_the_final_formula(demo):
-    out, stdout = demo
+    out, stdout, _ = demo
     lines = stdout.splitlines()
     assert lines[0].startswith(f"lies run: {len(DVC_STAGES)} stages in ")
     assert f"task {TASK}" in lines
@@ -66,8 +70,19 @@ def test_run_prints_the_final_formula(demo):
     assert stdout.rstrip().endswith(f"lies inspect {out}")
 
 
+def test_run_off_a_terminal_says_each_stage_on_stderr(demo):
+    """stderr is not a terminal here (a log file, CI): no bar, but one plain line per stage, in order."""
+    _, stdout, stderr = demo
+    lines = [line for line in stderr.splitlines() if line.startswith("lies run: stage ")]
+    pattern = re.compile(rf"lies run: stage (\d+)/{len(DVC_STAGES)} (\w+) \(\d+ s\)")
+    matches = [pattern.fullmatch(line) for line in lines]
+    assert all(matches), lines
+    assert [(int(m[1]), m[2]) for m in matches] == list(enumerate(DVC_STAGES, start=1))
+    assert "lies run: stage" not in stdout  # stdout keeps only the results
+
+
 def test_run_folder_has_the_dvc_layout(demo):
-    out, _ = demo
+    out, _, _ = demo
     assert sorted(p.name for p in out.iterdir()) == [".lies-run", "data", "params.yaml"]
     assert sorted(p.name for p in (out / "data").iterdir() if not p.name.startswith(".")) == sorted(DVC_STAGES)
     assert (out / "data" / ".timings" / "weak_admm.json").exists()  # seconds live beside the outputs
@@ -82,7 +97,7 @@ def test_run_folder_has_the_dvc_layout(demo):
 
 
 def test_inspect_lists_every_stage_in_dag_order(demo):
-    out, stdout = demo
+    out, stdout, _ = demo
     code, text, err = run_cli("inspect", out)
     assert code == 0, err
     lines = text.splitlines()
@@ -98,7 +113,7 @@ def test_inspect_lists_every_stage_in_dag_order(demo):
 
 
 def test_inspect_one_artifact_in_full(demo):
-    out, _ = demo
+    out, _, _ = demo
     code, text, err = run_cli("inspect", out, "--stage", "extract")
     assert code == 0, err
     for word in ("meta.json", "kind", "formula", "summary.json", "r2_train", "formula.json", "text", "latex"):
@@ -131,7 +146,7 @@ def test_inspect_a_folder_without_a_run(tmp_path):
 
 
 def test_run_refuses_to_overwrite_without_force(demo):
-    out, _ = demo
+    out, _, _ = demo
     before = (out / "params.yaml").read_bytes()
     code, _, err = run_cli("run", "--equation", "I.6.2a", "--out", out, *TINY)
     assert code == 2 and "--force" in err and "--resume" in err
@@ -164,8 +179,9 @@ def test_force_replaces_only_what_lies_run_wrote(tmp_path):
     (out / "params.yaml").write_text("tasks: {}\n")
     (out / ".lies-run").write_text("")  # an earlier `lies run` made this folder
     code, _, err = run_cli("run", "--equation", "I.12.1", "--out", out, "--force", *TINY,
-                           "-S", "evaluation.symbolic_timeout=5")
+                           "-S", "evaluation.symbolic_timeout=5", "--quiet")
     assert code == 0, err
+    assert "lies run: stage" not in err  # --quiet: no progress of any kind
     assert not old_stage.exists() and (out / "data" / "weak_admm" / TASK).is_dir()
     assert notes.read_text() == "the user's own file"
     assert yaml.safe_load((out / "params.yaml").read_text())["evaluation"] == {"symbolic_timeout": 5.0}
@@ -177,7 +193,7 @@ def test_force_leaves_a_folder_lies_run_did_not_write_alone(tmp_path, square_csv
     data.mkdir(parents=True)
     own = data / "measurements.csv"
     own.write_bytes(square_csv.read_bytes())
-    code, stdout, err = run_cli("run", own, "--target", "y", "--out", out, "--force", *TINY)
+    code, stdout, err = run_cli("run", own, "--target", "y", "--out", out, "--force", *TINY_CSV)
     assert code == 2 and stdout == ""
     assert err.startswith("lies: error: --force: ") and "did not write" in err and err.count("\n") == 1
     assert sorted(p.name for p in out.rglob("*")) == ["data", "measurements.csv"]
@@ -308,15 +324,54 @@ BAD = {
     "negative seed": (["--equation", "I.12.1", "--seed", "-1"], "--seed -1: a seed is a whole number >= 0"),
     "negative seed in -S": (["--equation", "I.12.1", "-S", "tasks.seed=-3"],
                             "params: tasks.seed: Input should be greater than or equal to 0"),
+    "infinite noise": (["--equation", "I.12.1", "-S", "tasks.noise=.inf"],
+                       "params: tasks.noise: Input should be a finite number, got inf"),
+    "infinite learning rate": (["--equation", "I.12.1", "-S", "weak_admm.lr=.inf"],
+                               "params: weak_admm.lr: Input should be a finite number, got inf"),
+    "NaN in a nested section": (["--equation", "I.12.1", "-S", "oversampling.retrain.rho=.nan"],
+                                "params: oversampling.retrain.rho: Input should be a finite number, got nan"),
+    "NaN in an optional number": (["--equation", "I.12.1", "-S", "strong_admm.lam=.nan"],
+                                  "params: strong_admm.lam: Input should be a finite number"),
+    "minus infinity time limit": (["--equation", "I.12.1", "-S", "extract.time_limit=-.inf"],
+                                  "params: extract.time_limit: Input should be a finite number, got -inf"),
+    "target without a CSV": (["-S", "tasks.target=y"], "params: tasks: target name(s) columns of a CSV, but "
+                             "tasks.csv is not set"),
+    "variables without a CSV": (["-S", "tasks.variables=[a, b]"], "variables name(s) columns of a CSV"),
+    "task set with a CSV": (["{no_y}", "--target", "z", "-S", "tasks.set=[I.12.1]"],
+                            "params: tasks: set ['I.12.1'] is not used with a CSV"),
+    "n_test leaving too few CSV rows": (["{no_y}", "--target", "z", "-S", "tasks.n_test=45"],
+                                        "tasks.n_test = 45 leaves 5 of the 50 rows of"),
+    "log neither boolean nor auto": (["--equation", "I.12.1", "-S", "weak_admm.log=maybe"],
+                                     "params: weak_admm.log: expected true, false or auto, got 'maybe'"),
+    "scheduler without a port": (["--equation", "I.12.1", "-S", "runtime.backend=dask",
+                                  "-S", "runtime.scheduler=tcp://host"],
+                                 "params: runtime.scheduler: scheduler address 'tcp://host' has no port"),
+    "scheduler without dask": (["--equation", "I.12.1", "-S", "runtime.scheduler=tcp://host:8786"],
+                               "is used only with backend: dask"),
+    "unreachable scheduler": (["--equation", "I.12.1", "-S", "runtime.backend=dask",
+                               "-S", "runtime.scheduler=tcp://127.0.0.1:{closed_port}"],
+                              "runtime.scheduler: cannot reach the Dask scheduler at tcp://127.0.0.1:"),
 }
 
 
+@pytest.fixture(scope="module")
+def closed_port() -> int:
+    """A local port nothing listens on (bound, then released)."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 @pytest.mark.parametrize("case", list(BAD))
-def test_bad_input_is_one_line_exit_2_nothing_written(case, bad_csvs, tmp_path):
+def test_bad_input_is_one_line_exit_2_nothing_written(case, bad_csvs, closed_port, tmp_path):
     argv, message = BAD[case]
-    argv = [a.format(**bad_csvs) for a in argv]
+    argv = [a.format(**bad_csvs, closed_port=closed_port) for a in argv]
     out = tmp_path / "out"
+    start = time.perf_counter()
     code, stdout, stderr = run_cli("run", *argv, "--out", out)
+    assert time.perf_counter() - start < 20  # refused up front, not after a stage or a 30 s connect timeout
     assert code == 2
     assert stderr.startswith("lies: error: ") and stderr.count("\n") == 1, stderr
     assert message in stderr
@@ -347,6 +402,38 @@ def test_stage_shim_error_in_a_subprocess(tmp_path):
     assert proc.returncode == 2
     assert len(proc.stderr.splitlines()) == 1 and "did you mean 'oversampling'?" in proc.stderr
     assert not (tmp_path / "data").exists()
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--backend", "dask", "--scheduler", "tcp://host"], "scheduler address 'tcp://host' has no port"),
+        (["--backend", "dask", "--scheduler", "tcp://127.0.0.1:{closed_port}"], "cannot reach the Dask scheduler"),
+        (["--scheduler", "tcp://127.0.0.1:8786"], "is used only with backend: dask"),
+    ],
+)
+def test_benchmark_refuses_a_bad_scheduler_up_front(argv, message, closed_port, tmp_path):
+    out = tmp_path / "bench"
+    argv = [a.format(closed_port=closed_port) for a in argv]
+    start = time.perf_counter()
+    code, stdout, stderr = run_cli("benchmark", "--set", "I.12.1", "--trials", "1", "--ablations", "none",
+                                   "--peers", "none", "--out", out, "-q", *argv)
+    assert time.perf_counter() - start < 20
+    assert (code, stdout) == (2, "") and stderr.startswith("lies: error: ") and stderr.count("\n") == 1, stderr
+    assert message in stderr and not out.exists()
+
+
+def test_building_the_parser_imports_nothing_heavy():
+    """``lies --help`` took seconds: building the parser imported torch through lies.bench.benchmark."""
+    code = ("import sys; from lies.cli import build_parser; build_parser(); "
+            "print(sorted(m for m in ('torch', 'sympy', 'scipy', 'pandas', 'dask') if m in sys.modules))")
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "[]"
+    proc = subprocess.run([sys.executable, "-m", "lies.cli", "benchmark", "--help"], capture_output=True, text=True,
+                          env=env, timeout=120)
+    assert proc.returncode == 0 and "--scheduler" in proc.stdout and "--ablations" in proc.stdout
 
 
 def test_help_and_version():
@@ -381,7 +468,7 @@ def test_unwritable_out_is_one_line(tmp_path, monkeypatch):
 
 
 def test_inspect_into_a_closed_pipe_is_quiet(demo):
-    out, _ = demo
+    out, _, _ = demo
     env = {**os.environ, "DVC_NO_ANALYTICS": "1", "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
     proc = subprocess.Popen([sys.executable, "-m", "lies.cli", "inspect", str(out)], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, env=env)
@@ -393,7 +480,7 @@ def test_inspect_into_a_closed_pipe_is_quiet(demo):
 
 # ---------------------------------------------------------------------------------------- data from CSVs
 def test_signed_csv_runs_in_raw_space_and_says_so(tmp_path, bad_csvs):
-    code, stdout, err = run_cli("run", bad_csvs["negative"], "--target", "y", "--out", tmp_path / "run", *TINY,
+    code, stdout, err = run_cli("run", bad_csvs["negative"], "--target", "y", "--out", tmp_path / "run", *TINY_CSV,
                                 "-S", "weak_admm.restarts=1")
     assert code == 0, err
     assert f"lies run: {bad_csvs['negative']}: fitting in raw space (column 'x' has " in stdout
@@ -405,9 +492,32 @@ def test_unused_rows_are_said(tmp_path):
     path = tmp_path / "many.csv"
     x = np.random.default_rng(2).uniform(1, 2, size=500)
     pd.DataFrame({"x": x, "y": 3 * x}).to_csv(path, index=False)
-    code, stdout, err = run_cli("run", path, "--target", "y", "--out", tmp_path / "run", *TINY,
+    code, stdout, err = run_cli("run", path, "--target", "y", "--out", tmp_path / "run", *TINY_CSV,
                                 "-S", "tasks.n_train=100", "-S", "weak_admm.restarts=1")
     assert code == 0, err
     assert (f"lies run: {path}: 500 rows, 100 held out for testing, 100 used for training and 300 left unused "
             "(tasks.n_train = 100; use them all with -S tasks.n_train=400)") in stdout.splitlines()
     assert f"{path}: fitting in log space (every value > 0; weak_admm.log: auto)" in stdout
+    for note in ("fitting in log space", "left unused"):
+        assert stdout.count(note) == 1, note  # each note once, not again after the results
+
+
+def test_n_test_holds_out_that_many_csv_rows(tmp_path):
+    """tasks.n_test was ignored for a CSV (20 % held out always): now it is the held-out rows (null: 20 %)."""
+    from lies.data.tasks import prepare_task, task_specs
+    from lies.params import TasksParams
+
+    path = tmp_path / "many.csv"
+    x = np.random.default_rng(2).uniform(1, 2, size=500)
+    pd.DataFrame({"x": x, "y": 3 * x}).to_csv(path, index=False)
+    for n_test, held_out in ((37, 37), (None, 100), (490, 490)):
+        tasks = TasksParams(csv=str(path), target="y", n_test=n_test)
+        task = prepare_task(task_specs(tasks)[0], tasks.n_train, tasks.n_test)
+        assert (task.test.n_samples, task.train.n_samples) == (held_out, 500 - held_out)
+        rows = np.concatenate([task.train.X[:, 0], task.test.X[:, 0]])
+        assert sorted(rows) == sorted(x)  # a split: every row once
+    code, stdout, err = run_cli("run", path, "--target", "y", "--out", tmp_path / "run", *TINY_CSV,
+                                "-S", "tasks.n_train=100", "-S", "tasks.n_test=60", "--skip", "oversampling",
+                                "-S", "weak_admm.restarts=1", "-S", "weak_admm.epochs=1", "-S", "strong_admm.epochs=1")
+    assert code == 0, err
+    assert f"lies run: {path}: 500 rows, 60 held out for testing, 100 used for training and 340 left unused" in stdout

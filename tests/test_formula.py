@@ -237,3 +237,45 @@ def test_infix_text_reads_as_sympys_parser_reads_it():
     assert parse_formula("E*x", ["x"]) == sympy.E * x  # not a variable: the constant
     assert parse_formula("2j*x + 2.5j", ["x"]) == 2 * sympy.I * x + sympy.Float("2.5") * sympy.I
     assert parse_formula("x*y + 1", None) == x * y + 1  # no variable list: any other name is a plain symbol
+
+
+def test_a_huge_exact_power_is_refused_in_well_under_a_second():
+    """A hand-edited srepr ``Pow(Integer(10), Integer(100000000))`` cost 214 s of CPU before a ValueError; the
+    readers now bound the work. In a child process with a timeout, so that the unbounded reader fails the test
+    instead of hanging it."""
+    import subprocess
+    import sys
+
+    code = """if True:
+        import time
+        from lies.core.errors import FormulaTextError
+        from lies.symbolic.formula import Formula, parse_formula
+        cases = [lambda: Formula.from_dict({"srepr": "Pow(Integer(10), Integer(100000000))", "variables": ["x"]}),
+                 lambda: Formula.from_dict({"srepr": "Pow(Pow(Integer(10), Integer(1000)), Integer(1000))",
+                                            "variables": ["x"]}),
+                 lambda: Formula.from_dict({"srepr": "Pow(Rational(2, 3), Integer(-100000000))", "variables": []}),
+                 lambda: parse_formula("x + 10**100000000", ["x"]),
+                 lambda: parse_formula("(10**1000)**1000", ["x"])]
+        for case in cases:
+            start = time.perf_counter()
+            try:
+                case()
+            except FormulaTextError as exc:
+                message = str(exc)
+                assert "\\n" not in message and "too large" in message, message
+            else:
+                raise SystemExit("not refused")
+            assert time.perf_counter() - start < 1.0
+        print("refused")
+    """
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0 and proc.stdout.strip() == "refused", proc.stderr[-2000:]
+
+
+def test_ordinary_powers_still_read_back():
+    from lies.symbolic.formula import parse_formula, parse_srepr
+
+    x = sympy.Symbol("x")
+    for expr in (x**100000000, sympy.Integer(2) ** 64, sympy.Rational(3, 7) ** -5 * x, sympy.Float(10.0) ** 400):
+        assert parse_srepr(sympy.srepr(expr)) == expr
+    assert parse_formula("x**2 + 2**64 + 10**-3", ["x"]) == x**2 + sympy.Integer(2) ** 64 + sympy.Rational(1, 1000)

@@ -337,6 +337,18 @@ __all__ = ["run_benchmark", "run_ablation", "rerun_from", "run_peer", "summary_t
            "markdown", "TABLE_I", "STAGES"]
 
 
+def code_version() -> str:
+    """The commit the library was run from (``-dirty`` when its files differ from it), or "unknown" outside git."""
+    import subprocess
+
+    try:
+        done = subprocess.run(["git", "describe", "--always", "--dirty", "--abbrev=7"], capture_output=True, text=True,
+                              cwd=Path(__file__).resolve().parent, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return done.stdout.strip() if done.returncode == 0 and done.stdout.strip() else "unknown"
+
+
 def write_report(result: BenchmarkResult, out: str | Path, command: str = "", running: bool = False) -> str:
     """Write the benchmark's tables into ``out`` (CSV + JSON + report.md) and return the markdown report;
     ``running``: the run goes on, and the report says so (`run_benchmark`'s ``on_result``)."""
@@ -356,6 +368,7 @@ def write_report(result: BenchmarkResult, out: str | Path, command: str = "", ru
         f"Machine: {result.machine}",
         f"Settings: {result.settings}" if result.settings else "",
         f"Date: {time.strftime('%Y-%m-%d')}",
+        f"Code: {code_version()}",
         "Wall seconds: " + ", ".join(f"{k} {v:.0f}" for k, v in result.seconds.items()) if result.seconds else None,
         "",
         markdown(summary),
@@ -372,45 +385,6 @@ def write_report(result: BenchmarkResult, out: str | Path, command: str = "", ru
     (out / "report.md").write_text(report + "\n")
     write_frame(out / "failures.csv", causes)
     return report
-
-
-def add_arguments(parser) -> None:
-    """The ``lies benchmark`` command line."""
-    parser.add_argument("--set", default="lies61", help="task set: lies61 (default), default, all, or ids a,b,c")
-    parser.add_argument("--trials", type=int, default=3)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", default="runs/benchmark", help="folder for results.csv, report.md, ...")
-    parser.add_argument("--params", default=None, help="a params.yaml to take stage params from (default: built-in)")
-    parser.add_argument("--ablations", default=",".join(TABLE_I),
-                        help="comma-separated stages to ablate (Table I), or 'none'")
-    parser.add_argument("--peers", default="loglinear",
-                        help="comma-separated peers: loglinear (the least-squares baseline, the default), operon, "
-                             "gplearn (those need lies[peers]); 'none' for none")
-    parser.add_argument("--variant", action="append", metavar="LABEL:SECTION.KEY=VALUE,...",
-                        help="also re-run the pipeline with these params from the first stage they change on, as "
-                             "its own row (repeatable), e.g. 'no motifs:node_pruning.motif_terms=0'")
-    parser.add_argument("--peer-budget", default="default", help="peer budget name (lies.bench.peers), e.g. default, smoke")
-    parser.add_argument("--network", default="lies",
-                        help="network.kind values, comma-separated (lies,eql): the first is the main pipeline (with "
-                             "its ablations), the others run on the same samples and get their own rows")
-    parser.add_argument("--noise", default=None,
-                        help="SRBench's target noise on the training rows (tasks.noise), e.g. 0.01; several "
-                             "(0,0.001,0.01,0.1): one run each into OUT/noise-<level>/ and the noise table")
-    parser.add_argument("--oversampling-source", choices=("formula", "rows"), default=None,
-                        help="oversampling.source: new points from the formula, or resampled from the given rows")
-    parser.add_argument("--rows-variant", action="store_true",
-                        help="also run LIES with oversampling.source: rows (done anyway with --peers)")
-    parser.add_argument("--device", default="auto")
-    parser.add_argument("--n-jobs", type=int, default=2,
-                        help="parallel CPU tasks: processes here, or Dask workers with --backend dask")
-    parser.add_argument("--backend", choices=("loky", "dask"), default="loky",
-                        help="loky: processes on this machine; dask: a Dask cluster (runtime.backend)")
-    parser.add_argument("--scheduler", metavar="ADDRESS", default=None,
-                        help="with --backend dask: tcp://host:port of a running `dask scheduler` "
-                             "(default: a LocalCluster on this machine)")
-    parser.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
-    parser.add_argument("--rescore", metavar="DIR", default=None,
-                        help="re-check the formulas of a finished benchmark folder and rewrite its report (no training)")
 
 
 def main(args, argv_text: str = "") -> int:
@@ -442,7 +416,11 @@ def main(args, argv_text: str = "") -> int:
     task_specs(tasks)  # unknown ids or sets fail here, before any work or progress bar
     runtime = parse_params(RuntimeParams, {"device": args.device, "n_jobs": args.n_jobs, "backend": args.backend,
                                            "scheduler": args.scheduler, "progress": not args.quiet}, "runtime")
-    ablations = [] if args.ablations in ("", "none") else [s.strip() for s in args.ablations.split(",") if s.strip()]
+    from lies.pipeline.engine import check_scheduler
+
+    check_scheduler(runtime)  # in seconds, before any work: the client would wait 30 s, mid-run
+    ablations = (list(TABLE_I) if args.ablations is None else [] if args.ablations in ("", "none")
+                 else [s.strip() for s in args.ablations.split(",") if s.strip()])
     for stage in ablations:
         if stage not in STAGES or not STAGES[stage].skippable:
 

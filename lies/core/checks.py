@@ -113,9 +113,11 @@ def check_rows(n_rows: int, source: str | None = None, minimum: int = MIN_ROWS) 
 
 
 # ---------------------------------------------------------------------------------------------------- names
-def check_names(names: Sequence[str], source: str | None = None) -> None:
+def check_names(names: Sequence[str], source: str | None = None, symbols: bool = True) -> None:
     """Column names become the formula's symbols: each must be unique, non-empty, and not read as a number
-    (a column ``1.5`` would print as the constant in ``y = 1.5*b``)."""
+    (a column ``1.5`` would print as the constant in ``y = 1.5*b``). ``symbols`` (the names a formula will use):
+    each must also be a Python identifier, since ``mass kg*speed m/s`` or ``1a*2b`` cannot be read back
+    unambiguously (False: a CSV header's columns, of which only some may be used)."""
     names = list(names)
     where = _where(source)
     repeated = sorted({str(n) for n in names if names.count(n) > 1})
@@ -128,6 +130,20 @@ def check_names(names: Sequence[str], source: str | None = None) -> None:
     if numeric:
         raise LiesError(f"{where}column name(s) {', '.join(repr(n) for n in numeric)} look like numbers, which a "
                         "formula could not tell from constants; rename them (e.g. x1) or add a header row")
+    if symbols:  # keywords pass: a formula is stored as sympy's srepr, where ``lambda`` is a plain Symbol name
+        for name in map(str, names):
+            if not name.isidentifier():
+                raise LiesError(f"{where}column name {name!r} is not a Python identifier, so a formula using it "
+                                "would be ambiguous; use letters, digits and _ only, not starting with a digit "
+                                f"(e.g. {_identifier(name)!r})")
+
+
+def _identifier(name: str) -> str:
+    """A suggested identifier for ``name``: ``mass kg`` -> ``mass_kg``, ``1a`` -> ``x1a``."""
+    import re
+
+    text = re.sub(r"\W+", "_", name.strip()).strip("_") or "x"
+    return f"x{text}" if text[0].isdigit() else text
 
 
 def check_columns(wanted: Sequence[str], available: Sequence[str], what: str, source: str, note: str = "") -> None:

@@ -93,7 +93,7 @@ def load_csv(path: str | PathLike[str], target: str, variables: Sequence[str] | 
     # Column checks first: a wrong name or a missing header is a likelier mistake than a short file.
     header = _header(path)  # as written: pandas renames a repeated a to a.1 and an empty name to Unnamed: 1
     if not all(map(looks_numeric, header)):  # all numbers: no header row, said below
-        check_names(header, str(path))
+        check_names(header, str(path), symbols=False)  # the columns used are checked as symbols below
     dataset = frame_to_dataset(df, target, variables, str(path))
     if dataset.n_samples == 0:
         raise LiesError(f"{path} has a header row but no data rows")

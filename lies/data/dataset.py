@@ -45,6 +45,7 @@ class Dataset:
         check_names(variables, "Dataset")
         if target in variables:
             raise LiesError(f"Dataset target {target!r} is also listed as an input variable")
+        check_names([target], "Dataset")  # the target names the formula too (``target = ...``)
         object.__setattr__(self, "X", X)
         object.__setattr__(self, "y", y)
         object.__setattr__(self, "variables", variables)

@@ -13,6 +13,7 @@ from typing import Sequence
 
 import numpy as np
 
+from lies.core.checks import MIN_ROWS
 from lies.core.errors import LiesError
 from lies.core.seeding import noise_rng, sampling_rng, task_seed
 from lies.data.csv_data import load_csv
@@ -166,26 +167,37 @@ def _with_noise(spec: TaskSpec, train: Dataset) -> Dataset:
     return Dataset(train.X, add_noise(train.y, spec.noise, rms, noise_rng(spec.seed)), train.variables, train.target)
 
 
-def split_rows(data: Dataset, test_fraction: float, rng: np.random.Generator) -> tuple[Dataset, Dataset]:
-    """(train, test): the rows shuffled by one ``rng.permutation``, the first ``round(test_fraction * N)`` of them
-    (at least one) held out for testing. The one train/test split of given rows (a CSV task, ``LiesRegressor.fit``):
-    the same seed holds out the same rows."""
+#: Held-out rows of a formula task when ``tasks.n_test`` is null.
+FORMULA_N_TEST = 2_000
+
+
+def split_rows(data: Dataset, test_fraction: float, rng: np.random.Generator,
+               n_test: int | None = None) -> tuple[Dataset, Dataset]:
+    """(train, test): the rows shuffled by one ``rng.permutation``, the first ``n_test`` of them (default
+    ``round(test_fraction * N)``, at least one) held out for testing. The one train/test split of given rows (a CSV
+    task, ``LiesRegressor.fit``): the same seed holds out the same rows."""
     order = rng.permutation(data.n_samples)
-    n_test = max(1, int(round(test_fraction * data.n_samples)))
+    if n_test is None:
+        n_test = max(1, int(round(test_fraction * data.n_samples)))
     return data.subset(order[n_test:]), data.subset(order[:n_test])
 
 
-def prepare_task(spec: TaskSpec, n_train: int = 10_000, n_test: int = 2_000, test_fraction: float = 0.2) -> TaskData:
+def prepare_task(spec: TaskSpec, n_train: int = 10_000, n_test: int | None = None,
+                 test_fraction: float = 0.2) -> TaskData:
     """Sample (equation) or load and split (CSV) the data of one task; then the training target gets the task's
-    noise (``spec.noise``), the test target none (SRBench's protocol)."""
+    noise (``spec.noise``), the test target none (SRBench's protocol). ``n_test``: held-out rows (None:
+    `FORMULA_N_TEST` for a formula, ``test_fraction`` of a CSV's rows)."""
     rng = sampling_rng(spec.seed)
     if spec.equation is not None:
         eq = get_equation(spec.equation)
         train = eq.sample(n_train, rng)
-        test = eq.sample(n_test, rng)
+        test = eq.sample(FORMULA_N_TEST if n_test is None else n_test, rng)
         return TaskData(spec=spec, train=_with_noise(spec, train), test=test)
     data = load_csv(spec.csv, spec.target, spec.variables)
-    train, test = split_rows(data, test_fraction, rng)
+    if n_test is not None and data.n_samples - n_test < MIN_ROWS:
+        raise LiesError(f"tasks.n_test = {n_test} leaves {data.n_samples - n_test} of the {data.n_samples} rows of "
+                        f"{spec.csv} for training; at least {MIN_ROWS} are needed (null: hold out 20 %)")
+    train, test = split_rows(data, test_fraction, rng, n_test)
     if train.n_samples > n_train:
         train = train.subset(np.arange(n_train))
     spec = replace(spec, variables=data.variables)

@@ -289,7 +289,7 @@ FORMULA_NAMES: Mapping[str, Any] = MappingProxyType({
 })
 
 _BINARY = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.Div: operator.truediv,
-           ast.Pow: operator.pow}
+           ast.Pow: lambda base, exponent: _power(sympy.sympify(base), sympy.sympify(exponent))}
 _UNARY = {ast.USub: operator.neg, ast.UAdd: operator.pos}
 _WHAT = {ast.Attribute: "attribute access", ast.Subscript: "a subscript", ast.Lambda: "a lambda",
          ast.Starred: "star arguments", ast.Compare: "a comparison", ast.BoolOp: "a boolean operator",
@@ -298,6 +298,22 @@ _WHAT = {ast.Attribute: "attribute access", ast.Subscript: "a subscript", ast.La
 
 class _Refused(Exception):
     """Text that is not a formula expression (the reason is the message); never leaves this module."""
+
+
+#: The most bits an exact power of two numbers may have. sympy computes ``Integer(10)**Integer(10**8)`` exactly
+#: (minutes of CPU for a few bytes of text); a fitted or snapped formula never comes near this.
+MAX_POWER_BITS = 100_000
+
+
+def _power(base: Any, exponent: Any) -> Any:
+    """``base**exponent``, refused before sympy works on it when both are exact numbers and the result would hold
+    more than `MAX_POWER_BITS` bits: bounds the work of reading a hand-edited or hostile formula."""
+    if isinstance(base, sympy.Rational) and isinstance(exponent, sympy.Rational) and abs(exponent) > 1:
+        bits = max(abs(base.p).bit_length(), base.q.bit_length())
+        if bits > 1 and abs(exponent) * bits > MAX_POWER_BITS:
+            shown = base if bits <= 64 else f"(a {bits}-bit number)"
+            raise _Refused(f"the exact power {shown}**{exponent} is too large to compute (over {MAX_POWER_BITS} bits)")
+    return sympy.Pow(base, exponent)
 
 
 def _describe(node: ast.AST) -> str:
@@ -500,8 +516,12 @@ def _read_srepr(node: ast.AST) -> Any:
         args = []
     else:
         raise _Refused(f"{name}(...) with {n_args} arguments")
+    if name == "Pow" and len(args) == 2:
+        build = _power
     try:
         return build(*args, **kwargs)
+    except _Refused:
+        raise
     except Exception as exc:  # sympy refusing the arguments (TypeError, ValueError, ...)
         raise _Refused(f"{name}(...) fails: {first_line(exc)}") from None
 
