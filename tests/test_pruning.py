@@ -2,10 +2,11 @@ import numpy as np
 import pytest
 import torch
 
-from lies.networks.activations import EXP, IDENTITY, LOG, SIN
-from lies.networks.base import add_constant_column
+from lies.networks.activations import EXP, IDENTITY, LOG, SIN, cutoff_violation, lies_activation
+from lies.networks.base import add_constant_column, output_unit
 from lies.networks.lies import LiesNetwork
-from lies.training.pruning import gradient_prune, output_sensitivity, remove_dead_units
+from lies.training.losses import mask_loss
+from lies.training.pruning import gradient_prune, output_sensitivity, refit_weights, remove_dead_units
 
 
 def _net_with(entries, n=2):
@@ -220,3 +221,75 @@ def test_among_candidates_that_fit_alike_fewer_free_exponents_win_over_fewer_wei
     assert select_restart([1.0, 1.05], [4, 10], tolerance=0.1) == 0
     # the rule only chooses among the candidates that fit: one outside the tolerance stays out
     assert select_restart([1.0, 2.0], [4, 10], tolerance=0.1, free=[2, 0]) == 0
+
+
+def _sparse_network(seed: int, n: int = 3, models: int = 2) -> LiesNetwork:
+    """A network like node pruning's input: negative and positive weights, about half of them masked, some gates 0."""
+    g = torch.Generator().manual_seed(seed)
+    net = LiesNetwork(n, models, generator=g)
+    keep = torch.rand(net.flat.shape, generator=g) < 0.5
+    keep[:, net.layout["output"][0]:] = True  # every output edge, so that the output depends on the units
+    net.prune(keep)
+    with torch.no_grad():
+        net.flat.add_(torch.where(net.mask > 0, 0.0, torch.randn(net.flat.shape, generator=g)))  # stale values
+    return net
+
+
+def _reference_output(net: LiesNetwork, x: torch.Tensor, flat: torch.Tensor):
+    """The forward pass as first written (weights masked twice, a bool mask of live units per layer): the refits
+    must give the same bits as with it, so that node pruning's choices stay what they were."""
+    flat = flat * net.mask
+    masked = flat * net.mask
+    features, violation = [x], x.new_zeros(x.shape[:2])
+    gates = net.view(masked, "gates")
+    for i in range(net.arch.n_layers):
+        u = torch.cat(features, dim=-1) if i else x
+        z = torch.bmm(u, net.view(masked, f"layer{i}").transpose(1, 2))
+        violation = violation + cutoff_violation(z, net.x_l, net.x_e, live=gates[:, i, None, :] != 0)
+        features.append(gates[:, i, None, :] * lies_activation(z, net.x_l, net.x_e))
+    return output_unit(torch.cat(features, dim=-1), net.view(flat, "output")), violation
+
+
+def _bits(t: torch.Tensor) -> bytes:
+    return t.detach().contiguous().numpy().tobytes()  # -0.0 and 0.0 differ here, unlike torch.equal
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_forward_and_its_gradient_are_bit_identical_to_the_reference(seed):
+    net = _sparse_network(seed)
+    x = add_constant_column(torch.rand(2, 300, 3, generator=torch.Generator().manual_seed(seed)) * 3 - 1)
+    results = []
+    for forward in (lambda f: net(x, f), lambda f: _reference_output(net, x, f)):
+        flat = net.flat.detach().clone().requires_grad_(True)
+        out = forward(flat)
+        y, violation = (out.y, out.violation) if hasattr(out, "y") else out
+        (g,) = torch.autograd.grad((y.square().mean(1) + mask_loss(violation)).sum(), flat)
+        results.append([_bits(y), _bits(violation), _bits(g)])
+    assert results[0] == results[1]
+
+
+def _reference_refit(net: LiesNetwork, x: torch.Tensor, t: torch.Tensor, iterations: int) -> torch.Tensor:
+    """`refit_weights`'s L-BFGS with the closure as first written (zero_grad, then backward of the summed loss)."""
+    flat = net.flat.detach().clone().requires_grad_(True)
+    optimizer = torch.optim.LBFGS([flat], lr=1.0, max_iter=iterations, history_size=20,
+                                  line_search_fn="strong_wolfe", tolerance_grad=1e-10, tolerance_change=1e-14)
+
+    def closure():
+        optimizer.zero_grad()
+        y, violation = _reference_output(net, x, flat)
+        loss = ((y - t) ** 2).mean(dim=1) + mask_loss(violation)
+        loss.sum().backward()
+        return loss.sum()
+
+    optimizer.step(closure)
+    return flat.detach() * net.mask
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_refit_gives_the_bits_of_the_reference_refit(seed):
+    net = _sparse_network(seed, models=1)
+    x = add_constant_column(torch.rand(1, 400, 3, generator=torch.Generator().manual_seed(seed)) + 0.5)
+    t = x[..., 0].log() * 2 - x[..., 1]
+    expected = _reference_refit(net, x, t, 25)
+    refit_weights(net, x, t, 25)
+    assert torch.isfinite(expected).all() and _bits(net.flat) == _bits(expected)

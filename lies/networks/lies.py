@@ -146,7 +146,8 @@ class LiesNetwork(Network):
         to them (per-sample gradients in `lies.training.pruning`).
         """
         flat = (self.flat if flat is None else flat) * self.mask
-        u, violation = self.features(x, flat)
+        u, violation = self.features(x, flat)  # masked twice: once gives the gradient of a masked weight as -0.0
+        # where twice gives +0.0, and the refits would store that sign (tests/test_pruning.py)
         return NetworkOutput(y=output_unit(u, self.view(flat, "output")), violation=violation)
 
     def features(self, x: torch.Tensor, flat: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
@@ -155,10 +156,13 @@ class LiesNetwork(Network):
         features = [x]
         violation = x.new_zeros(x.shape[:2])
         gates = self.view(flat, "gates")
+        # (M, L, 1, 4), one comparison for every layer, as 0/1 weights: multiplying by it gives the bits a bool
+        # mask gives, without converting the bool in every forward and backward pass
+        live = (gates != 0).to(flat.dtype)[:, :, None, :]
         for i in range(self.arch.n_layers):
             u = torch.cat(features, dim=-1) if i else x
             z = torch.bmm(u, self.view(flat, f"layer{i}").transpose(1, 2))  # (M, B, 4)
-            violation = violation + cutoff_violation(z, self.x_l, self.x_e, live=gates[:, i, None, :] != 0)
+            violation = violation + cutoff_violation(z, self.x_l, self.x_e, live=live[:, i])
             features.append(gates[:, i, None, :] * lies_activation(z, self.x_l, self.x_e))
         return torch.cat(features, dim=-1), violation
 

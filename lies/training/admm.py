@@ -139,6 +139,9 @@ def train_admm(
     snapshot = _snapshot(params, square_avg, admm)
 
     proximal = config.l1_mode == "proximal"
+    # the loss terms gradient descends on (the proximal mode leaves l1 to the soft threshold), as an index on the
+    # device: a Python list would be copied from the host, and wait for the device, at every step
+    smooth_rows = torch.tensor([0, 1, 3], device=device)
     history: list[list[dict[str, float]]] = [[] for _ in range(n_models)]
     batch = max(1, min(config.batch_size, n_samples))
     steps = 0
@@ -159,7 +162,7 @@ def train_admm(
                     config.mask_weight * mask_loss(out.violation),
                 )
             )
-            smooth = terms.sum() if not proximal else terms[[0, 1, 3]].sum()
+            smooth = terms.sum() if not proximal else terms[smooth_rows].sum()
             grads = torch.autograd.grad(smooth, params)
             with torch.no_grad():
                 for p, g, v in zip(params, grads, square_avg):

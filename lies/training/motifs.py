@@ -193,10 +193,15 @@ def refine_terms(terms: Sequence[Term], x: torch.Tensor, t: torch.Tensor, iterat
 
 
 # ------------------------------------------------------------------------------------------ the scan
-def _offset(log_m: torch.Tensor, at: str, value: float) -> torch.Tensor:
-    """Per column of ``log_m`` (N, K): the ``w0`` that puts the median or max of ``exp(w0) m`` at ``value``."""
-    ref = {"median": log_m.median(dim=0).values, "max": log_m.amax(dim=0)}[at]
-    return torch.log(torch.tensor(value, dtype=log_m.dtype)) - ref
+def _offset(log_m: torch.Tensor, at: str, value: float, refs: dict[str, torch.Tensor] | None = None) -> torch.Tensor:
+    """Per column of ``log_m`` (N, K): the ``w0`` that puts the median or max of ``exp(w0) m`` at ``value``.
+
+    ``refs`` keeps the medians and maxima of this ``log_m`` between calls: the scan asks for the same columns with
+    every value of every grid, and a median over the rows is a sort."""
+    refs = {} if refs is None else refs
+    if at not in refs:
+        refs[at] = log_m.median(dim=0).values if at == "median" else log_m.amax(dim=0)
+    return torch.log(torch.tensor(value, dtype=log_m.dtype)) - refs[at]
 
 
 #: The kinds of new term the scan tries, each with its signs and its grid of offsets (where, value).
@@ -238,6 +243,7 @@ def scan_terms(x: torch.Tensor, t: torch.Tensor, scales: Sequence[float], max_te
     spread = float(((t - t.mean()) ** 2).sum())
     terms: list[Term] = []
     left = _residual(terms, x, t)
+    refs: dict[int, dict[str, torch.Tensor]] = {}  # per chunk of exponents: `_offset`'s medians and maxima
     while left > EXACT**2 * spread:  # not yet exact to float32's last digits
         # (a) a new term beside the chosen ones; (b) a second monomial inside a chosen one-monomial log
         options = [(None, kind, signs, grid) for kind, signs, grid in _NEW_TERMS] if len(terms) < max_terms else []
@@ -254,11 +260,12 @@ def scan_terms(x: torch.Tensor, t: torch.Tensor, scales: Sequence[float], max_te
             if grow is not None:
                 m1 = term_columns(Term("monomial", terms[grow].monomials[:1]), x)[0]
                 first = terms[grow].signs[0] + terms[grow].signs[1] * m1
+            first_offset = 0.0 if first is None else float(torch.log(first.median()))  # once, not per grid value
             for start in range(0, len(exponents), chunk):
                 b = exponents[start : start + chunk]
                 log_m = log_v @ b.T  # (N, K)
                 for at, value in grid:
-                    w0 = _offset(log_m, at, value) + (0.0 if first is None else float(torch.log(first.median())))
+                    w0 = _offset(log_m, at, value, refs.setdefault(start, {})) + first_offset
                     feats, ok = _scan_feature(kind, signs, log_m + w0, first)
                     ok &= torch.isfinite(feats).all(0)
                     r = _project_out(q, torch.where(ok, feats, torch.zeros_like(feats)))

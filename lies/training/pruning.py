@@ -150,11 +150,12 @@ def refit_weights(net: LiesNetwork, x: torch.Tensor, t: torch.Tensor, iterations
                                   line_search_fn="strong_wolfe", tolerance_grad=1e-10, tolerance_change=1e-14)
 
     def closure() -> torch.Tensor:
-        optimizer.zero_grad()
+        # the gradient is assigned, not accumulated: no zero_grad and no backward() (each goes through a
+        # torch.compile guard that costs as much as a few kernels), the same values bit for bit
         out = net(x, flat)
-        loss = ((out.y - t) ** 2).mean(dim=1) + mask_weight * mask_loss(out.violation)
-        loss.sum().backward()
-        return loss.sum()
+        total = (((out.y - t) ** 2).mean(dim=1) + mask_weight * mask_loss(out.violation)).sum()
+        (flat.grad,) = torch.autograd.grad(total, flat)
+        return total
 
     optimizer.step(closure)
     with torch.no_grad():
