@@ -454,6 +454,11 @@ class ByKind:
     def for_kind(self, kind: str) -> StageParams:
         return self.eql if kind == "eql" else self.lies
 
+    def model_dump(self, **kwargs: Any) -> dict:
+        """The stage's own section, what its files record (and read back with the stage's params model); the
+        ``eql`` section and the switch are in the stage's params hash (`lies.pipeline.runner.STAGE_SECTIONS`)."""
+        return self.lies.model_dump(**kwargs)
+
 
 def training_params(stage: str, sections: Mapping[str, StageParams]) -> StageParams | ByKind:
     """What a stage is handed, from validated sections (`check_params`): its own section, ``eql`` under

@@ -8,7 +8,8 @@ import sympy
 import torch
 
 from lies.networks.base import add_constant_column
-from lies.data.tasks import make_tasks, prepare_task
+from lies.data.dataset import Dataset
+from lies.data.tasks import TaskData, TaskSpec, make_tasks, prepare_task, split_rows
 from lies.params import (
     NETWORK_KINDS,
     ByKind,
@@ -19,7 +20,9 @@ from lies.params import (
     training_section,
 )
 from lies.pipeline.artifacts import TaskArtifact
+from lies.pipeline.runner import Pipeline
 from lies.pipeline.stages import STAGES, by_group, run_stages
+from lies.symbolic.metrics import is_symbolic_solution
 from lies.training.kinds import KINDS, kind_for, network_from
 
 KIND_NAMES = sorted(KINDS)
@@ -113,3 +116,21 @@ def test_a_kind_round_trips_through_its_file_and_reads_back_as_its_forward_pass(
         f = sympy.lambdify((a, b), net.expression([a, b], m), "numpy")
         got = np.broadcast_to(f(x[m, :, 0].numpy(), x[m, :, 1].numpy()), (64,))
         np.testing.assert_allclose(got, y[m], rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.slow
+def test_default_pipeline_recovers_a_signed_formula_of_no_task_set():
+    """`2 a^2 - b + c/2` on [-1, 1]^3 (a signed square plus a signed sum, in no registry set): raw space, where the
+    default (network.kind: auto) trains EQL and reads back the exact structure; a LIES network there has no
+    square of a signed value."""
+    rng = np.random.default_rng(31)
+    X = rng.uniform(-1.0, 1.0, (12_500, 3))  # 10,000 training rows, as a registry task
+    data = Dataset(X, 2 * X[:, 0] ** 2 - X[:, 1] + X[:, 2] / 2, ("a", "b", "c"), "f")
+    train, test = split_rows(data, 0.2, np.random.default_rng(0))
+    task = TaskData(TaskSpec(name="own-t0", trial=0, seed=31, csv="own.csv", target="f"), train, test)
+    result = Pipeline().run([task], {"n_jobs": 1, "progress": False})
+    row = result.rows[0]
+    assert row["space"] == "raw" and result.artifacts["weak_admm"][0].net.kind == "eql"
+    a, b, c = sympy.symbols("a b c")
+    formula = result.artifacts["final_rounding"][0].formula
+    assert is_symbolic_solution(formula, 2 * a**2 - b + c / 2), row["formula"]

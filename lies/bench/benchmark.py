@@ -48,7 +48,7 @@ class BenchmarkResult:
     ablations: dict[str, list[dict]] = field(default_factory=dict)  # skipped stage -> task rows
     peers: dict[str, list[dict]] = field(default_factory=dict)  # peer name (or other network kind) -> task rows
     machine: str = ""
-    network: str = "auto"  # the main pipeline's network.kind
+    network: str = "lies"  # the main pipeline's network.kind (runs before the switch had auto: lies)
     settings: str = ""  # the data settings that change what the numbers mean (noise, oversampling source)
     seconds: dict[str, float] = field(default_factory=dict)  # wall seconds: each stage, evaluation, main, ...
 
