@@ -309,8 +309,8 @@ class EqlParams(StageParams):
     n_layers: int = Field(2, ge=1, description="hidden layers")
     units: tuple[EqlUnit, ...] = Field(DEFAULT_EQL_UNITS, description="units of each hidden layer (repeat a name for "
         "several)")
-    restarts: int = Field(4, ge=1, description="networks per task, each from its own initialisation; pruning keeps "
-        "the best")
+    restarts: int = Field(12, ge=1, description="networks per task, each from its own initialisation; pruning keeps "
+        "the sparsest of those that fit about as well as the best (the authors also rank many trials)")
     lr: float = Field(1e-2, gt=0, description="RMSprop learning rate of the penalised phase")
     warmup_epochs: int = Field(5, ge=0, description="passes over the data before it, at lr * warmup_lr_factor")
     warmup_lr_factor: float = Field(3.0, gt=0, description="the authors use 10 on full batches; on mini-batches it "
