@@ -428,8 +428,9 @@ def add_benchmark_arguments(parser: argparse.ArgumentParser) -> None:
                         help="also re-run the pipeline with these params from the first stage they change on, as "
                              "its own row (repeatable), e.g. 'no motifs:node_pruning.motif_terms=0'")
     parser.add_argument("--peer-budget", default="default", help="peer budget name (lies.bench.peers), e.g. default, smoke")
-    parser.add_argument("--network", default="lies",
-                        help="network.kind values, comma-separated (lies,eql): the first is the main pipeline (with "
+    parser.add_argument("--network", default="auto",
+                        help="network.kind values, comma-separated (auto,lies,eql; auto: LIES on the tasks in log "
+                             "space, EQL on those in raw space): the first is the main pipeline (with "
                              "its ablations), the others run on the same samples and get their own rows")
     parser.add_argument("--noise", default=None,
                         help="SRBench's target noise on the training rows (tasks.noise), e.g. 0.01; several "

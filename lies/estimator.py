@@ -78,8 +78,10 @@ class LiesRegressor(*_BASES):
         True: fit in log space (the paper; every input and the target must be > 0). False: raw space. "auto"
         (default): log space when every value is > 0, raw space otherwise; ``log_`` says which was used.
     network : str
-        ``"lies"`` or ``"eql"`` (params.yaml's ``network.kind``): ``"eql"`` trains Kim et al.'s Equation Learner
-        (params in ``params["eql"]``) through the same stages; EQL fits in raw space, so ``log`` does not apply.
+        ``"lies"``, ``"eql"`` or ``"auto"`` (params.yaml's ``network.kind``): ``"eql"`` trains Kim et al.'s Equation
+        Learner (params in ``params["eql"]``) through the same stages; EQL fits in raw space, so ``log`` does not
+        apply; ``"auto"`` trains LIES when the data go to log space, EQL otherwise (the pipeline's default; here
+        ``"lies"`` stays the default, so that a fit keeps the one network its params tune).
     """
 
     def __init__(
@@ -186,7 +188,7 @@ class LiesRegressor(*_BASES):
         target = next(t for t in ("y", "target", "y_") if t not in names)
         check_finite(X, y, names, target)
         check_magnitude(X, y, names, target)
-        if self.log is True and pipeline.network.kind == "lies":  # EQL fits in raw space: any sign
+        if self.log is True and pipeline.network.kind != "eql":  # EQL fits in raw space: any sign
             check_positive(X, y, names, target)
         data = Dataset(X, y, names, target)
         seed = _seed(self.random_state)

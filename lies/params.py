@@ -17,6 +17,7 @@ of the library (the task set is turned into tasks by `lies.data.tasks.task_specs
 from __future__ import annotations
 
 import typing
+from dataclasses import dataclass
 from typing import Any, Literal, Mapping, Sequence
 
 import pydantic
@@ -278,8 +279,8 @@ class AblationParams(StageParams):
             raise ValueError(str(exc).removeprefix("ablation.skip: ")) from None
 
 
-#: ``network.kind``'s values (each registered in `lies.training.kinds`).
-NetworkKindName = Literal["lies", "eql"]
+#: ``network.kind``'s values: each registered in `lies.training.kinds`, and ``auto``, which picks one per task.
+NetworkKindName = Literal["auto", "lies", "eql"]
 NETWORK_KINDS: tuple[str, ...] = typing.get_args(NetworkKindName)
 #: The stages that train with the ``eql`` section when ``network.kind`` is ``eql``.
 EQL_TRAINING_STAGES = ("weak_admm", "strong_admm")
@@ -292,9 +293,13 @@ DEFAULT_EQL_UNITS = ("identity",) * 4 + ("square",) * 4 + ("sin",) * 2 + ("exp",
 
 
 class NetworkParams(StageParams):
-    """Which network the training stages train: ``lies`` (the paper) or ``eql`` (Kim et al.'s Equation Learner)."""
+    """Which network the training stages train: ``lies`` (the paper), ``eql`` (Kim et al.'s Equation Learner), or
+    ``auto``: per task, LIES when its data go to log space (`weak_admm.log`), EQL when they stay in raw space, where
+    a LIES log unit cannot take a signed input and so cannot multiply two signed values, and EQL's product and
+    square units can."""
 
-    kind: NetworkKindName = Field("lies", description="the network the training stages train: lies | eql")
+    kind: NetworkKindName = Field("auto", description="the network the training stages train: lies | eql | auto "
+        "(LIES in log space, EQL in raw space, per task)")
 
 
 class EqlParams(StageParams):
@@ -304,8 +309,8 @@ class EqlParams(StageParams):
     n_layers: int = Field(2, ge=1, description="hidden layers")
     units: tuple[EqlUnit, ...] = Field(DEFAULT_EQL_UNITS, description="units of each hidden layer (repeat a name for "
         "several)")
-    restarts: int = Field(4, ge=1, description="networks per task, each from its own initialisation; pruning keeps "
-        "the best")
+    restarts: int = Field(12, ge=1, description="networks per task, each from its own initialisation; pruning keeps "
+        "the sparsest of those that fit about as well as the best (the authors also rank many trials)")
     lr: float = Field(1e-2, gt=0, description="RMSprop learning rate of the penalised phase")
     warmup_epochs: int = Field(5, ge=0, description="passes over the data before it, at lr * warmup_lr_factor")
     warmup_lr_factor: float = Field(3.0, gt=0, description="the authors use 10 on full batches; on mini-batches it "
@@ -431,6 +436,38 @@ SECTIONS: dict[str, type[StageParams]] = {
 
 #: Sections of params.yaml that are not a stage of the pipeline.
 OTHER_SECTIONS = ("tasks", "ablation", "network", "eql", "evaluation", "runtime")
+
+
+@dataclass(frozen=True)
+class ByKind:
+    """A training stage's params under ``network.kind: auto``: its own section for the tasks that train LIES, the
+    ``eql`` section for those that train EQL (the stage splits its tasks, `lies.pipeline.stages`)."""
+
+    lies: StageParams
+    eql: EqlParams
+
+    @property
+    def log(self) -> bool | str:
+        """``weak_admm.log``: the switch that decides, per task, which kind it trains."""
+        return getattr(self.lies, "log", "auto")
+
+    def for_kind(self, kind: str) -> StageParams:
+        return self.eql if kind == "eql" else self.lies
+
+    def model_dump(self, **kwargs: Any) -> dict:
+        """The stage's own section, what its files record (and read back with the stage's params model); the
+        ``eql`` section and the switch are in the stage's params hash (`lies.pipeline.runner.STAGE_SECTIONS`)."""
+        return self.lies.model_dump(**kwargs)
+
+
+def training_params(stage: str, sections: Mapping[str, StageParams]) -> StageParams | ByKind:
+    """What a stage is handed, from validated sections (`check_params`): its own section, ``eql`` under
+    ``network.kind: eql``, both (`ByKind`) under ``auto``."""
+    kind = sections["network"].kind
+    own = sections["tasks" if stage == "prepare" else stage]
+    if kind == "auto" and stage in EQL_TRAINING_STAGES:
+        return ByKind(own, sections["eql"])
+    return sections[training_section(stage, kind)] if training_section(stage, kind) else own
 
 
 def training_section(stage: str, kind: str) -> str | None:

@@ -17,7 +17,7 @@ from lies.networks.base import add_constant_column
 from lies.networks.eql import EXP_MAX, EqlArchitecture, EqlNetwork, eql_units, smooth_l12, train_eql
 from lies.networks.extraction import extract_formula
 from lies.networks.lies import LiesNetwork
-from lies.params import EqlParams
+from lies.params import ByKind, EqlParams, WeakAdmmParams
 from lies.pipeline.artifacts import NetworkArtifact
 
 #: A penalised phase as the authors run it (lr 1e-2, L0.5 weight 5e-3, a = 0.05, warm-up at 10 x lr).
@@ -254,6 +254,10 @@ def test_the_switch_survives_pipeline_edits_and_rejects_unknown_kinds():
     assert isinstance(pipeline.params["weak_admm"], EqlParams) and pipeline.params["strong_admm"].epochs == 7
     edited = pipeline.with_params("weak_admm", epochs=3).skip("final_rounding")
     assert edited.network.kind == "eql" and edited.params["weak_admm"].epochs == 3
-    assert Pipeline().network.kind == "lies" and not isinstance(Pipeline().params["weak_admm"], EqlParams)
+    assert Pipeline().network.kind == "auto" and isinstance(Pipeline().params["weak_admm"], ByKind)
+    lies = Pipeline(params={"network": {"kind": "lies"}})
+    assert isinstance(lies.params["weak_admm"], WeakAdmmParams)
+    auto = Pipeline(params={"eql": {"epochs": 7}}).with_params("weak_admm", epochs=3).skip("final_rounding")
+    assert auto.params["weak_admm"].lies.epochs == 3 and auto.params["strong_admm"].eql.epochs == 7
     with pytest.raises(LiesError, match="network.kind"):
         Pipeline(params={"network": {"kind": "eqn"}})

@@ -276,3 +276,16 @@ def test_structured_subset_is_what_is_not_a_product_of_powers():
     assert FEYNMAN["I.12.1"].product_of_powers and not FEYNMAN["I.10.7"].product_of_powers
     assert set(SUBSETS["holdout"]) | set(SUBSETS["lies61"]) == set(SUBSETS["all"])
     assert not set(SUBSETS["holdout"]) & set(SUBSETS["lies61"]) and len(SUBSETS["holdout"]) == 39
+
+
+def test_eql_authors_set_is_the_twelve_benchmark_functions_on_the_unit_box():
+    ids = SUBSETS["eql-authors"]
+    assert len(ids) == 12 and len(set(ids)) == 12 and not set(ids) & set(SUBSETS["all"])
+    for eq in equations("eql-authors"):
+        assert eq.source.startswith("Kim et al. arXiv 1912.04825"), eq.id
+        assert all((v.low, v.high) == (-1.0, 1.0) for v in eq.variables), eq.id
+        assert {str(s) for s in eq.expr.free_symbols} == set(eq.variable_names), eq.id
+    rng = np.random.default_rng(0)
+    xy = equations(["E.6"])[0].sample(200, rng)
+    assert np.allclose(xy.y, xy.X[:, 0] * xy.X[:, 1]) and (xy.y < 0).any()  # signed: raw space
+    assert get_equation("E.11").evaluate(np.zeros((1, 1)))[0] == pytest.approx(0.5)

@@ -48,7 +48,7 @@ class BenchmarkResult:
     ablations: dict[str, list[dict]] = field(default_factory=dict)  # skipped stage -> task rows
     peers: dict[str, list[dict]] = field(default_factory=dict)  # peer name (or other network kind) -> task rows
     machine: str = ""
-    network: str = "lies"  # the main pipeline's network.kind
+    network: str = "lies"  # the main pipeline's network.kind (runs before the switch had auto: lies)
     settings: str = ""  # the data settings that change what the numbers mean (noise, oversampling source)
     seconds: dict[str, float] = field(default_factory=dict)  # wall seconds: each stage, evaluation, main, ...
 
@@ -237,6 +237,8 @@ def summary_table(result: BenchmarkResult) -> pd.DataFrame:
     def label(name: str) -> str:
         if name == ROWS_VARIANT:
             return "LIES, oversampling.source: rows"
+        if name == "auto":
+            return "LIES or EQL by space (this pipeline)"
         return f"{name.upper()} (this pipeline)" if name in KINDS else name
 
     rows = [{"method": label(result.network), **_summary(result.main.rows)}]
@@ -402,7 +404,7 @@ def main(args, argv_text: str = "") -> int:
     if args.oversampling_source is not None:
         stage_params["oversampling"] = {**(stage_params.get("oversampling") or {}), "source": args.oversampling_source}
     skip = (params.get("ablation") or {}).get("skip") or []
-    kinds = [k.strip() for k in args.network.split(",") if k.strip()] or ["lies"]
+    kinds = [k.strip() for k in args.network.split(",") if k.strip()] or ["auto"]
     pipelines = [Pipeline(params={**stage_params, "network": {"kind": kind}, "eql": params.get("eql")},
                           skip=[skip] if isinstance(skip, str) else skip) for kind in kinds]
     pipeline = pipelines[0]

@@ -34,6 +34,7 @@ __all__ = [
     "FeynmanEquation",
     "FEYNMAN",
     "SIGNED",
+    "EQL_AUTHORS",
     "SUBSETS",
     "get_equation",
     "equations",
@@ -65,6 +66,7 @@ class FeynmanEquation:
     output: str
     formula: str
     variables: tuple[Variable, ...]
+    source: str = ""  # where a formula outside AI Feynman comes from (a paper, a repository)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "variables", tuple(self.variables))
@@ -220,6 +222,7 @@ def _load_registry(file: str = "feynman.yaml") -> dict[str, FeynmanEquation]:
                 variables=tuple(
                     Variable(str(v["name"]), float(v["low"]), float(v["high"])) for v in entry["variables"]
                 ),
+                source=str(entry.get("source", "")),
             )
             if eq.id in registry:
                 raise ValueError(f"duplicate id {eq.id}")
@@ -246,8 +249,12 @@ _LIES61 = (
 SIGNED: Mapping[str, FeynmanEquation] = MappingProxyType(_load_registry("signed.yaml"))
 """Signed formulas of this project (lies/data/signed.yaml: negative inputs or outputs), the ``signed`` task set."""
 
-#: Every formula a task can name: AI Feynman's and the signed ones.
-_REGISTRY: Mapping[str, FeynmanEquation] = MappingProxyType({**FEYNMAN, **SIGNED})
+EQL_AUTHORS: Mapping[str, FeynmanEquation] = MappingProxyType(_load_registry("eql_authors.yaml"))
+"""The EQL authors' benchmark functions (lies/data/eql_authors.yaml, each with its `source`), every input on
+[-1, 1]: the ``eql-authors`` task set."""
+
+#: Every formula a task can name: AI Feynman's, the signed ones and the EQL authors'.
+_REGISTRY: Mapping[str, FeynmanEquation] = MappingProxyType({**FEYNMAN, **SIGNED, **EQL_AUTHORS})
 
 # The 27 of them that are not products of powers (`FeynmanEquation.product_of_powers` is False; a test keeps the
 # list equal to that test): sums, differences and compositions, where a log-linear fit cannot be the answer.
@@ -263,6 +270,7 @@ SUBSETS: Mapping[str, tuple[str, ...]] = MappingProxyType({
     "holdout": tuple(i for i in FEYNMAN if i not in _LIES61),  # never used to choose a default
     "all": tuple(FEYNMAN),
     "signed": tuple(SIGNED),
+    "eql-authors": tuple(EQL_AUTHORS),
 })
 """Named selections of registry ids, each in table order. ``holdout``: the AI-Feynman formulas outside LIES-61,
 the generalisation check (defaults are tuned on LIES-61 only)."""

@@ -35,8 +35,11 @@ from lies.core.errors import LiesError, did_you_mean
 from lies.core.files import atomic_folder, dumps_json, hash_path, read_json, write_frame, write_json
 from lies.data.tasks import TaskData, task_specs
 from lies.params import (
+    EQL_TRAINING_STAGES,
     OTHER_SECTIONS,
     SECTIONS,
+    ByKind,
+    EqlParams,
     EvaluationParams,
     NetworkParams,
     RuntimeParams,
@@ -44,7 +47,7 @@ from lies.params import (
     TasksParams,
     check_params,
     parse_params,
-    section_of,
+    training_params,
     training_section,
 )
 from lies.pipeline.artifacts import ARTIFACT_TYPES, ArtifactMeta, TaskArtifact, read_meta, write_meta
@@ -108,12 +111,20 @@ class Pipeline:
         network = params.get("network")
         self.network = network if isinstance(network, NetworkParams) else parse_params(NetworkParams, network,
                                                                                         "network")
-        self.params: dict[str, StageParams] = {}
+        self.params: dict[str, StageParams | ByKind] = {}
         for s in self.stages:  # under another network.kind the training stages may take its section (eql)
             section = training_section(s.name, self.network.kind) or s.name
             model = SECTIONS[section] if section != s.name else s.Params
             p = params.get(section)
+            if isinstance(p, ByKind):  # a copy of an auto pipeline: its own part, the eql part comes below
+                p = p.lies
             self.params[s.name] = p if isinstance(p, model) else parse_params(model, p, section)
+            if self.network.kind == "auto" and s.name in EQL_TRAINING_STAGES:  # both kinds' params, split per task
+                eql = params.get("eql")
+                if isinstance(eql, ByKind) or eql is None:
+                    eql = next((q.eql for q in params.values() if isinstance(q, ByKind)), None)
+                eql = eql if isinstance(eql, EqlParams) else parse_params(EqlParams, eql, "eql")
+                self.params[s.name] = ByKind(self.params[s.name], eql)
         skip = (skip,) if isinstance(skip, str) else tuple(skip)
         for name in skip:
             self._stage(name)
@@ -189,8 +200,9 @@ class Pipeline:
     def with_params(self, name: str, **changes: Any) -> "Pipeline":
         """A copy with some params of one stage changed, e.g. ``with_params("strong_admm", epochs=60)``."""
         current = self.params[self._stage(name).name]
-        new = parse_params(type(current), {**current.model_dump(), **changes}, name)
-        return self._copy(params={**self.params, name: new})
+        own = current.lies if isinstance(current, ByKind) else current  # under auto: the stage's own section
+        new = parse_params(type(own), {**own.model_dump(), **changes}, name)
+        return self._copy(params={**self.params, name: ByKind(new, current.eql) if own is not current else new})
 
     def __repr__(self) -> str:
         names = [f"{s.name} (skipped)" if s.name in self.skipped else s.name for s in self.stages]
@@ -520,7 +532,7 @@ def run_stage(name: str, root: str | Path = ".", progress: bool | None = None) -
         return run_evaluation(root, params, runtime)
     hashed = params_hash(name, checked)
     stage = STAGES[name]
-    stage_params = checked[section_of(name, checked["network"].kind)]
+    stage_params = training_params(name, checked)
     if name == "prepare":
         arts = run_stages([stage], [], [], {name: stage_params}, runtime)[name]
         write_stage(data_dir, name, arts, [a.data for a in arts], stage_params, {}, hashed=hashed)

@@ -35,6 +35,7 @@ from lies.networks.base import Network, add_constant_column
 from lies.networks.extraction import extract_formula
 from lies.params import (
     SKIPPABLE_STAGES,
+    ByKind,
     CoefficientOptimizationParams,
     ExtractParams,
     FinalRoundingParams,
@@ -105,6 +106,20 @@ def skipped(stage_name: str, artifact: Artifact, note: str | None = None) -> Art
     if not isinstance(artifact, (NetworkArtifact, FormulaArtifact)):
         raise TypeError(f"cannot skip a {type(artifact).__name__}")
     return replace(artifact, summary=summary)
+
+
+def by_group(keys: Sequence[str], inputs: list, tasks: list, run: Callable[[str, list, list], list]) -> list:
+    """``run(key, inputs, tasks)`` once per distinct key on the tasks of that key, the outputs back in task order:
+    how a stage handles a task set whose tasks train different network kinds (``network.kind: auto``). One key:
+    one call on everything, as before."""
+    if len(set(keys)) <= 1:
+        return run(keys[0], inputs, tasks) if keys else []
+    out: list = [None] * len(keys)
+    for key in dict.fromkeys(keys):
+        index = [i for i, k in enumerate(keys) if k == key]
+        for i, art in zip(index, run(key, [inputs[i] for i in index], [tasks[i] for i in index])):
+            out[i] = art
+    return out
 
 
 def run_stages(stages: Sequence[Stage], inputs: list, tasks: Sequence[TaskData], params: Mapping[str, StageParams],
@@ -228,8 +243,13 @@ class WeakAdmm(_TrainingStage):
     input_kind = TaskArtifact
     output_kind = NetworkArtifact
 
-    def run(self, inputs: list[TaskArtifact], tasks, params: WeakAdmmParams, runtime) -> list[NetworkArtifact]:
-        """With `lies.params.EqlParams` (``network.kind: eql``) the same stage trains EQL networks instead."""
+    def run(self, inputs: list[TaskArtifact], tasks, params: WeakAdmmParams | ByKind,
+            runtime) -> list[NetworkArtifact]:
+        """With `lies.params.EqlParams` (``network.kind: eql``) the same stage trains EQL networks instead; with
+        `lies.params.ByKind` (``auto``) LIES on the tasks that go to log space, EQL on the others."""
+        if isinstance(params, ByKind):
+            kinds = ["lies" if log_space(params.log, task) else "eql" for task in tasks]
+            return by_group(kinds, inputs, tasks, lambda k, a, t: self.run(a, t, params.for_kind(k), runtime))
         kind = kind_for(params)
         transforms, nets, data = [], [], []
         for task in tasks:
@@ -263,6 +283,9 @@ class Oversampling(_TrainingStage):
     output_kind = NetworkArtifact
 
     def run(self, inputs: list[NetworkArtifact], tasks, params: OversamplingParams, runtime) -> list[NetworkArtifact]:
+        if len({a.net.admm_sparsified for a in inputs}) > 1:  # network.kind: auto, both kinds: each its way
+            return by_group([a.net.kind for a in inputs], inputs, tasks,
+                            lambda k, a, t: self.run(a, t, params, runtime))
         if any(not a.net.admm_sparsified for a in inputs):  # Algorithm 1 retrains with weak ADMM: LIES only
             return [skipped(self.name, a, f"LIES only: {a.net.kind} networks (network.kind: {a.net.kind}) pass "
                                           "through") for a in inputs]
@@ -320,8 +343,13 @@ class StrongAdmm(_TrainingStage):
     input_kind = NetworkArtifact
     output_kind = NetworkArtifact
 
-    def run(self, inputs: list[NetworkArtifact], tasks, params: StrongAdmmParams, runtime) -> list[NetworkArtifact]:
-        """With `lies.params.EqlParams`: EQL's threshold-and-freeze, then fine-tuning on the data loss."""
+    def run(self, inputs: list[NetworkArtifact], tasks, params: StrongAdmmParams | ByKind,
+            runtime) -> list[NetworkArtifact]:
+        """With `lies.params.EqlParams`: EQL's threshold-and-freeze, then fine-tuning on the data loss; with
+        `lies.params.ByKind`, each task by the kind weak_admm trained."""
+        if isinstance(params, ByKind):
+            return by_group([a.net.kind for a in inputs], inputs, tasks,
+                            lambda k, a, t: self.run(a, t, params.for_kind(k), runtime))
         kind = kind_for(params)
         check_kind(self.name, [a.net for a in inputs], kind)
         data = [_training_data(art.transform, art.added, task, art.net.n_models) for art, task in zip(inputs, tasks)]
@@ -351,6 +379,9 @@ class _PruningStage(Stage):
 
     def run(self, inputs: list[NetworkArtifact], tasks, params, runtime):
         device = runtime.torch_device()
+        if len({a.net.admm_sparsified for a in inputs}) > 1:  # network.kind: auto, both kinds: each its way
+            return by_group([a.net.kind for a in inputs], inputs, tasks,
+                            lambda k, a, t: self.run(a, t, params, runtime))
         jobs = [(art, task, params, device) for art, task in zip(inputs, tasks)]
         if any(not a.net.admm_sparsified for a in inputs):
             return [self.self_pruned_task(*job) for job in jobs]
