@@ -413,7 +413,7 @@ def cmd_benchmark(args) -> int:
 def add_benchmark_arguments(parser: argparse.ArgumentParser) -> None:
     """The ``lies benchmark`` command line; here, not in `lies.bench.benchmark`, so that building the parser imports
     nothing heavy (that module imports torch, pandas and sympy: ``lies --help`` took seconds)."""
-    parser.add_argument("--set", default="lies61", help="task set: lies61 (default), default, all, or ids a,b,c")
+    parser.add_argument("--set", default="lies61", help="task set: lies61 (default), default, all, holdout, signed, eql-authors, literature, or ids a,b,c")
     parser.add_argument("--trials", type=int, default=3)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", default="runs/benchmark", help="folder for results.csv, report.md, ...")

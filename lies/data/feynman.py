@@ -35,6 +35,7 @@ __all__ = [
     "FEYNMAN",
     "SIGNED",
     "EQL_AUTHORS",
+    "LITERATURE",
     "SUBSETS",
     "get_equation",
     "equations",
@@ -253,8 +254,18 @@ EQL_AUTHORS: Mapping[str, FeynmanEquation] = MappingProxyType(_load_registry("eq
 """The EQL authors' benchmark functions (lies/data/eql_authors.yaml, each with its `source`), every input on
 [-1, 1]: the ``eql-authors`` task set."""
 
-#: Every formula a task can name: AI Feynman's, the signed ones and the EQL authors'.
-_REGISTRY: Mapping[str, FeynmanEquation] = MappingProxyType({**FEYNMAN, **SIGNED, **EQL_AUTHORS})
+LITERATURE: Mapping[str, FeynmanEquation] = MappingProxyType(_load_registry("literature.yaml"))
+"""Benchmark formulas of the SR literature (lies/data/literature.yaml: Nguyen, Keijzer, Vladislavleva,
+ODE-Strogatz, each with its `source` and published range): the ``literature`` task set, a generalisation check
+frozen in its first commit and never used to choose a default."""
+
+#: Every formula a task can name: AI Feynman's, the signed ones, the EQL authors' and the literature's.
+_REGISTRY: Mapping[str, FeynmanEquation] = MappingProxyType({**FEYNMAN, **SIGNED, **EQL_AUTHORS, **LITERATURE})
+
+_clashes = len(FEYNMAN) + len(SIGNED) + len(EQL_AUTHORS) + len(LITERATURE) - len(_REGISTRY)
+if _clashes:
+    raise RuntimeError(f"{_clashes} ids are in more than one of lies/data/*.yaml")
+del _clashes
 
 # The 27 of them that are not products of powers (`FeynmanEquation.product_of_powers` is False; a test keeps the
 # list equal to that test): sums, differences and compositions, where a log-linear fit cannot be the answer.
@@ -271,6 +282,7 @@ SUBSETS: Mapping[str, tuple[str, ...]] = MappingProxyType({
     "all": tuple(FEYNMAN),
     "signed": tuple(SIGNED),
     "eql-authors": tuple(EQL_AUTHORS),
+    "literature": tuple(LITERATURE),  # never used to choose a default
 })
 """Named selections of registry ids, each in table order. ``holdout``: the AI-Feynman formulas outside LIES-61,
 the generalisation check (defaults are tuned on LIES-61 only)."""
