@@ -242,11 +242,29 @@ class FinalRoundingParams(FormulaStageParams):
     simplify_seconds: float = Field(60.0, gt=0, description="wall-clock safety net, reported as simplify: timeout")
 
 
+class DecompositionParams(StageParams):
+    """Decomposition (AI Feynman's separability tests, `lies.symbolic.separability`) with the fitted formula as the
+    oracle: when the formula is not exact, the variables are split into parts that add or multiply, each part is
+    solved as a sub-task by the stages before this one, and the recombined formula replaces the input when its
+    description length on validation rows is shorter."""
+
+    exact_below: float = Field(1e-6, ge=0, description="a formula whose RMS error on the training rows is below "
+        "this fraction of the target's RMS is exact: kept as it is, no decomposition tried")
+    max_depth: int = Field(2, ge=0, description="how many times a part may be split again (0: no decomposition)")
+    n_rows: int = Field(2_000, ge=10, description="rows of each part's sub-task (the oracle at the training rows' "
+        "values of the part's variables, the others at the reference point)")
+    test_rows: int = Field(256, ge=8, description="four-point tests per pair of variables")
+    error_multiple: float = Field(4.0, gt=0, description="a pair interacts when its four-point difference exceeds "
+        "this many times the oracle's RMS error (twice the RMS an exact separable function shows through it)")
+    validation_fraction: float = Field(0.2, gt=0, lt=1, description="training rows held out from the recombined "
+        "formula's refit, on which the two formulas' description lengths are compared")
+
+
 # ------------------------------------------------------------------------------------------------ the rest
 #: The stages ``ablation.skip`` accepts: the four ablations of the paper's Table I, node pruning and final rounding
 #: (`lies.pipeline.stages.Stage.skippable` reads it).
 SKIPPABLE_STAGES = ("oversampling", "gradient_pruning", "node_pruning", "rounding_to_zero", "coefficient_optimization",
-                    "final_rounding")
+                    "final_rounding", "decomposition")
 
 
 def check_skip(skip: str | Sequence[str] | None) -> tuple[str, ...]:
@@ -268,7 +286,7 @@ class AblationParams(StageParams):
     """``ablation.skip``: stages that pass their input through (a bare string is one stage, as ``dvc exp -S`` sets)."""
 
     skip: list[str] = Field([], description="stages to pass through (Table I of the paper): oversampling, "
-        "gradient_pruning, node_pruning, rounding_to_zero, coefficient_optimization, final_rounding")
+        "gradient_pruning, node_pruning, rounding_to_zero, coefficient_optimization, final_rounding, decomposition")
 
     @pydantic.field_validator("skip", mode="before")
     @classmethod
@@ -430,6 +448,7 @@ SECTIONS: dict[str, type[StageParams]] = {
     "rounding_to_zero": RoundingToZeroParams,
     "coefficient_optimization": CoefficientOptimizationParams,
     "final_rounding": FinalRoundingParams,
+    "decomposition": DecompositionParams,
     "evaluation": EvaluationParams,
     "runtime": RuntimeParams,
 }

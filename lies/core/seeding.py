@@ -46,6 +46,7 @@ class Purpose(IntEnum):
     STRONG_ADMM = 5  # strong_admm: mini-batch order
     PRUNING = 6  # gradient_pruning and node_pruning: the rows Theorem 2 and the refits see
     MOTIFS = 7  # node_pruning: the rows the exp-log motif scan fits (lies.training.motifs)
+    DECOMPOSITION = 8  # decomposition: the four-point tests and the validation rows (lies.symbolic.separability)
 
 
 def entropy(seed: int, purpose: Purpose, restart: int = 0) -> list[int]:

@@ -542,7 +542,10 @@ def run_stage(name: str, root: str | Path = ".", progress: bool | None = None) -
     inputs = read_stage(data_dir, prev, tasks)
     hashes = {"prepare": hash_path(data_dir / "prepare"), prev: hash_path(data_dir / prev)}
     skip = stage.skippable and skip_switch(data_dir, name)
-    outputs = run_stages([stage], inputs, tasks, {name: stage_params}, runtime, skip=(name,) if skip else ())[name]
+    # a stage that solves sub-tasks (decomposition) runs the stages before it on them, with their params and skips
+    upstream = {n: training_params(n, checked) for n in PIPELINE_STAGES} if getattr(stage, "solves_subtasks", False) else {}
+    skips = (*checked["ablation"].skip, name) if skip else tuple(s for s in checked["ablation"].skip if s != name)
+    outputs = run_stages([stage], inputs, tasks, {**upstream, name: stage_params}, runtime, skip=skips)[name]
     write_stage(data_dir, name, outputs, tasks, stage_params, hashes, skipped_flag=skip, hashed=hashed)
 
 

@@ -18,7 +18,7 @@ A stage's name is the same string everywhere: here, in ``dvc.yaml``, ``params.ya
 from __future__ import annotations
 
 import time
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from functools import partial
 from typing import Callable, ClassVar, Mapping, Sequence
 
@@ -26,10 +26,10 @@ import numpy as np
 import sympy
 import torch
 
-from lies.core.seeding import Purpose, generator, rng
+from lies.core.seeding import Purpose, generator, rng, task_seed
 from lies.core.timeout import TIME_LIMIT_ERRORS, call_with_timeout
 from lies.data.dataset import Dataset, box_points
-from lies.data.tasks import TaskData, add_noise, log_space, prepare_task, task_specs
+from lies.data.tasks import TaskData, TaskSpec, add_noise, log_space, prepare_task, task_specs
 from lies.data.transforms import Transform, positive_target_rows
 from lies.networks.base import Network, add_constant_column
 from lies.networks.extraction import extract_formula
@@ -37,6 +37,7 @@ from lies.params import (
     SKIPPABLE_STAGES,
     ByKind,
     CoefficientOptimizationParams,
+    DecompositionParams,
     ExtractParams,
     FinalRoundingParams,
     FormulaStageParams,
@@ -53,8 +54,10 @@ from lies.params import (
 from lies.pipeline.artifacts import Artifact, FormulaArtifact, NetworkArtifact, TaskArtifact
 from lies.pipeline.engine import by_model, map_tasks
 from lies.symbolic.coefficients import optimize_coefficients
+from lies.symbolic.formula import Formula
 from lies.symbolic.metrics import r2_score
 from lies.symbolic.rounding import final_round, round_to_zero
+from lies.symbolic.separability import description_length, find_split, part_rows, recombine
 from lies.training.admm import fraction_small, log_r2
 from lies.training.kinds import NetworkKind, check_kind, kind_for
 from lies.training.oversampling import ModelData, oversample
@@ -124,16 +127,20 @@ def by_group(keys: Sequence[str], inputs: list, tasks: list, run: Callable[[str,
 
 def run_stages(stages: Sequence[Stage], inputs: list, tasks: Sequence[TaskData], params: Mapping[str, StageParams],
                runtime: RuntimeParams, skip: Sequence[str] = (),
-               on_stage: Callable[[str, float], None] | None = None) -> dict[str, list]:
+               on_stage: Callable[[str, float], None] | None = None, depth: int = 0) -> dict[str, list]:
     """Run ``stages`` in order on one input artifact per task: each stage gets the previous one's outputs and
     ``params[stage.name]``; a stage in ``skip`` passes its inputs through (`skipped`). Returns every stage's
-    outputs by name; ``on_stage(name, seconds)`` after each."""
+    outputs by name; ``on_stage(name, seconds)`` after each. A stage that solves sub-tasks (``solves_subtasks``:
+    decomposition) also gets an `Upstream` of this run, ``depth`` deep in the recursion."""
     outputs: dict[str, list] = {}
     current = list(inputs)
     for stage in stages:
         start = time.perf_counter()
         if stage.name in skip:
             current = [skipped(stage.name, a) for a in current]
+        elif getattr(stage, "solves_subtasks", False):
+            current = stage.run(current, list(tasks), params[stage.name], runtime,
+                                upstream=Upstream.of(stage, stages, params, skip, depth))
         else:
             current = stage.run(current, list(tasks), params[stage.name], runtime)
         outputs[stage.name] = current
@@ -561,6 +568,192 @@ class FinalRounding(_FormulaStage):
         return formula, report
 
 
+# ------------------------------------------------------------------------------------------------ decomposition
+@dataclass(frozen=True)
+class Upstream:
+    """What a stage that solves sub-tasks needs of the run it is part of: the paper's stages before it (from
+    weak_admm; those of the run when it holds them, else the built-in ones), their params (the run's, else the
+    defaults), the stages skipped, and how deep in the recursion the run is."""
+
+    stages: tuple[Stage, ...]
+    params: Mapping[str, StageParams | ByKind]
+    skip: tuple[str, ...]
+    depth: int
+
+    @classmethod
+    def of(cls, stage: Stage, stages: Sequence[Stage], params: Mapping[str, StageParams], skip: Sequence[str],
+           depth: int) -> "Upstream":
+        names = [n for n in STAGES if n != "prepare"]
+        own = {s.name: s for s in stages}
+        chain = [own.get(n, STAGES[n]) for n in names[: names.index(stage.name) + 1]]
+        return cls(tuple(chain), {s.name: params.get(s.name) or s.Params() for s in chain}, tuple(skip), depth)
+
+    def param(self, name: str):
+        return self.params[name]
+
+    def solve(self, subtasks: list[TaskData], runtime: RuntimeParams) -> list[FormulaArtifact]:
+        """The sub-tasks through the same stages, this stage included (one level deeper): their final artifacts."""
+        quiet = runtime.model_copy(update={"progress": False})
+        out = run_stages(self.stages, [TaskArtifact(t) for t in subtasks], subtasks, self.params, quiet, self.skip,
+                         depth=self.depth + 1)
+        return out[self.stages[-1].name]
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """One task's decomposition before its parts are solved: the split, the reference point and the oracle's
+    value there, the parts' sub-tasks (None for a constant part, whose value is f at the reference point)."""
+
+    split: object  # lies.symbolic.separability.Split
+    reference: np.ndarray
+    at_reference: float
+    subtasks: tuple
+    sigma: float
+
+
+class Decomposition(Stage):
+    """AI Feynman's decomposition with the fitted formula as the oracle (`lies.symbolic.separability`): a formula
+    that is not exact is tested for a split of its variables into parts that add or multiply; each part becomes a
+    sub-task (the oracle along the part's variables, the others at a reference point) solved by the stages before
+    this one and this one again (``max_depth``); the parts recombined, refitted on the training rows but a
+    validation share, rounded, and kept when their description length on the validation rows is shorter than the
+    input formula's. The summary's ``decomposition`` holds the tree."""
+
+    name = "decomposition"
+    Params = DecompositionParams
+    input_kind = FormulaArtifact
+    output_kind = FormulaArtifact
+    solves_subtasks = True
+
+    def run(self, inputs, tasks, params: DecompositionParams, runtime, upstream: Upstream | None = None) -> list:
+        start = time.perf_counter()
+        depth = upstream.depth if upstream is not None else params.max_depth
+        plans = [self._plan(a, t, params, depth) for a, t in zip(inputs, tasks)]
+        subtasks = [s for p in plans if isinstance(p, _Plan) for s in p.subtasks if s is not None]
+        solved = iter(upstream.solve(subtasks, runtime) if subtasks else [])
+        seconds = (time.perf_counter() - start) / max(1, len(tasks))
+        jobs = []
+        for art, task, plan in zip(inputs, tasks, plans):
+            parts = [next(solved) if s is not None else None for s in plan.subtasks] if isinstance(plan, _Plan) else []
+            jobs.append((art, task, plan, parts, params, upstream, seconds))
+        return map_tasks(_decompose_task, jobs, runtime, torch.device("cpu"), desc=self.name)
+
+    @staticmethod
+    def _plan(art, task: TaskData, params: DecompositionParams, depth: int) -> _Plan | str:
+        """The split of one task and its parts' sub-tasks, or why none is tried."""
+        formula = getattr(art, "formula", None)
+        if formula is None or art.summary.get("out_of_time"):
+            return "no formula (out of time upstream)"
+        if len(task.variables) < 2:
+            return "one variable"
+        if depth >= params.max_depth:
+            return f"depth {depth}: max_depth reached"
+        X, y = task.train.X, task.train.y
+        with np.errstate(all="ignore"):
+            residual = formula(X) - y
+        scale = float(np.sqrt(np.mean(y**2)))
+        sigma = float(np.sqrt(np.mean(residual**2)))
+        if not np.isfinite(sigma):
+            return "formula not finite on the training rows"
+        if sigma <= params.exact_below * scale:
+            return "exact: the formula fits within exact_below"
+        draw = rng(task.spec.seed, Purpose.DECOMPOSITION)
+
+        def oracle(rows: np.ndarray) -> np.ndarray:
+            with np.errstate(all="ignore"):
+                return np.broadcast_to(np.asarray(formula(rows), dtype=float), (rows.shape[0],))
+
+        split = find_split(oracle, X, sigma, draw, params.test_rows, params.error_multiple)
+        if split is None:
+            return "no separable split"
+        reference = np.median(X, axis=0)
+        at_reference = float(oracle(reference[None])[0])
+        if not np.isfinite(at_reference) or (split.kind == "product" and abs(at_reference) <= 1e-12 * scale):
+            return "the oracle vanishes at the reference point"
+        rows = X[: params.n_rows]
+        held = X[params.n_rows : params.n_rows + max(10, params.n_rows // 10)]
+        if held.shape[0] < 10:
+            held = X[-10:]
+        subtasks = []
+        for group in split.groups:
+            names = [task.variables[k] for k in group]
+            part_y, held_y = oracle(part_rows(rows, group, reference)), oracle(part_rows(held, group, reference))
+            if not (np.all(np.isfinite(part_y)) and np.all(np.isfinite(held_y))):
+                return "the oracle is not finite along a part"
+            if float(np.std(part_y)) <= params.exact_below * max(abs(at_reference), 1e-300):
+                subtasks.append(None)  # the part does not vary: f at the reference point stands for it
+                continue
+            target = f"{task.train.target}_{len(subtasks)}"
+            spec = TaskSpec(name=f"{task.name}[{','.join(names)}]", trial=task.spec.trial,
+                            seed=task_seed(task.spec.seed, depth, ",".join(names)))
+            subtasks.append(TaskData(spec, Dataset(rows[:, group], part_y, names, target),
+                                     Dataset(held[:, group], held_y, names, target)))
+        if all(s is None for s in subtasks):
+            return "no part varies"
+        return _Plan(split, reference, at_reference, tuple(subtasks), sigma)
+
+
+def _decompose_task(art, task: TaskData, plan, parts: list, params: DecompositionParams, upstream: Upstream | None,
+                    seconds: float) -> FormulaArtifact:
+    """One task's recombination, refit, rounding and choice (`Decomposition`), in a worker."""
+    torch.set_num_threads(1)
+    sympy.core.cache.clear_cache()
+    start = time.perf_counter()
+    if not isinstance(plan, _Plan):
+        summary = dict(art.summary, stage="decomposition", skipped=False, seconds=seconds,
+                       decomposition={"tried": False, "why": plan})
+        return FormulaArtifact(art.formula, summary)
+    split = plan.split
+    tree = {"tried": True, "split": split.kind, "sigma": plan.sigma,
+            "reference": dict(zip(task.variables, map(float, plan.reference))), "at_reference": plan.at_reference,
+            "parts": []}
+    exprs = []
+    for group, sub, part in zip(split.groups, plan.subtasks, parts):
+        names = [task.variables[k] for k in group]
+        if sub is None:
+            exprs.append(sympy.Float(plan.at_reference))
+            tree["parts"].append({"variables": names, "formula": "constant"})
+            continue
+        formula = getattr(part, "formula", None)
+        tree["parts"].append({"variables": names, "formula": str(formula.expr) if formula is not None else None,
+                              "r2_train": part.summary.get("r2_train"),
+                              "decomposition": part.summary.get("decomposition")})
+        if formula is None:
+            return _kept(art, tree, "a part has no formula", seconds + time.perf_counter() - start)
+        exprs.append(formula.expr)
+    whole = Formula(recombine(split.kind, exprs, plan.at_reference), task.variables)
+    order = rng(task.spec.seed, Purpose.DECOMPOSITION, 1).permutation(task.train.n_samples)
+    n_val = max(1, int(round(params.validation_fraction * task.train.n_samples)))
+    fit = TaskData(task.spec, task.train.subset(order[n_val:]), task.test)
+    val = task.train.subset(order[:n_val])
+    try:
+        if upstream is not None:  # the pipeline's own polish, with its params
+            for stage in upstream.stages:
+                if stage.name in ("coefficient_optimization", "final_rounding") and stage.name not in upstream.skip:
+                    out = stage.transform(FormulaArtifact(whole), fit, upstream.param(stage.name))
+                    whole = out[0] if isinstance(out, tuple) else out
+    except TIME_LIMIT_ERRORS:
+        return _kept(art, tree, "the refit ran out of time", seconds + time.perf_counter() - start)
+    floor = (params.exact_below * float(np.sqrt(np.mean(val.y**2)))) ** 2
+    with np.errstate(all="ignore"):
+        dl_input = description_length(val.y, art.formula(val.X), art.formula.complexity, floor)
+        dl_whole = description_length(val.y, whole(val.X), whole.complexity, floor)
+    tree.update(formula=str(whole.expr), description_length={"input": dl_input, "decomposition": dl_whole})
+    if not dl_whole < dl_input:
+        return _kept(art, tree, "the input describes the validation rows in fewer nats",
+                     seconds + time.perf_counter() - start)
+    tree["chosen"] = "decomposition"
+    summary = _formula_summary("decomposition", whole, task, seconds + time.perf_counter() - start,
+                               mechanism="decomposition", decomposition=tree)
+    return FormulaArtifact(whole, summary)
+
+
+def _kept(art, tree: dict, why: str, seconds: float) -> FormulaArtifact:
+    tree.update(chosen="input", why=why)
+    return FormulaArtifact(art.formula, dict(art.summary, stage="decomposition", skipped=False, seconds=seconds,
+                                             decomposition=tree))
+
+
 # ------------------------------------------------------------------------------------------------ the table
 #: The paper's stages in DAG order (prepare first).
 STAGES: dict[str, Stage] = {
@@ -576,6 +769,7 @@ STAGES: dict[str, Stage] = {
         RoundingToZero(),
         CoefficientOptimization(),
         FinalRounding(),
+        Decomposition(),
     )
 }
 

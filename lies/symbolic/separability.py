@@ -1,0 +1,147 @@
+"""Separability of a fitted function, tested through an oracle, and the parts recombined (AI Feynman's
+decomposition: Udrescu & Tegmark, Sci. Adv. 6, eaay2631, 2020, section "Neural-network-based tests").
+
+A function f whose variables split into groups A and B is *additively* separable when f(a, b) = g(a) + h(b):
+then the four-point difference
+
+    D+ = f(a, b) + f(a', b') - f(a, b') - f(a', b)
+
+is zero for every a, a', b, b'. It is *multiplicatively* separable, f = g h, when
+
+    Dx = f(a, b) f(a', b') - f(a, b') f(a', b)
+
+is zero (for signed f too, which the log of f cannot handle). Testing each pair of variables alone, the other
+variables held at values shared by the four points, gives a graph whose edges are the pairs that interact; its
+connected components are the finest split of the variables, since two variables of different parts never
+interact. The oracle is any smooth fit of the data evaluated anywhere in the box: here, the formula the pipeline
+fitted, whatever its structure.
+
+An oracle is not the function. With an RMS error sigma at independent points, the four-point difference of a
+separable function through the oracle has an RMS of about 2 sigma (and 2 sigma |f| for the product form); a pair
+interacts when its difference is larger than ``error_multiple`` times sigma (resp. sigma times the RMS of f), so
+the threshold follows the oracle's own error, not a constant chosen on a benchmark.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Callable, Sequence
+
+import numpy as np
+import sympy
+
+Oracle = Callable[[np.ndarray], np.ndarray]  # (N, n) rows -> (N,) values
+
+#: Relative floor of an oracle's error: float64 evaluation of a formula is not exact either.
+ORACLE_FLOOR = 1e-9
+
+
+@dataclass(frozen=True)
+class Split:
+    """A separable split of the variables: ``kind`` "sum" (f = sum of parts) or "product" (f = product of
+    parts); ``groups`` the variable indices of each part (at least two parts), in column order;
+    ``interaction[i][j]`` the pair's four-point difference in units of its threshold (> 1: interacting)."""
+
+    kind: str
+    groups: tuple[tuple[int, ...], ...]
+    interaction: tuple[tuple[float, ...], ...]
+
+
+def pair_interactions(oracle: Oracle, X: np.ndarray, sigma: float, rng: np.random.Generator, rows: int = 256,
+                      error_multiple: float = 4.0) -> dict[str, np.ndarray]:
+    """Per kind ("sum", "product"), the (n, n) matrix of each pair's RMS four-point difference divided by its
+    threshold (``error_multiple`` sigma, times the RMS of f for the product); ``X`` (N, n) are rows of the data,
+    the four points of a test take their values from ``rows`` random rows of it."""
+    X = np.asarray(X, dtype=float)
+    n = X.shape[1]
+    pick = lambda: X[rng.integers(0, X.shape[0], rows)]  # noqa: E731  (one draw of rows, same shape each time)
+    scale = float(np.sqrt(np.mean(oracle(pick()) ** 2)))
+    sigma = max(float(sigma), ORACLE_FLOOR * scale)
+    out = {"sum": np.zeros((n, n)), "product": np.zeros((n, n))}
+    for i in range(n):
+        for j in range(i + 1, n):
+            base, other = pick(), pick()  # (rows, n): a and b from base, a' and b' from other
+            f11 = oracle(base)
+            p = base.copy()
+            p[:, i] = other[:, i]
+            f21 = oracle(p)
+            p = base.copy()
+            p[:, j] = other[:, j]
+            f12 = oracle(p)
+            p[:, i] = other[:, i]
+            f22 = oracle(p)
+            with np.errstate(all="ignore"):
+                add = float(np.sqrt(np.mean((f11 + f22 - f12 - f21) ** 2))) / (error_multiple * sigma)
+                mul = float(np.sqrt(np.mean((f11 * f22 - f12 * f21) ** 2))) / (error_multiple * sigma * max(scale, 1e-300))
+            out["sum"][i, j] = out["sum"][j, i] = add if math.isfinite(add) else math.inf
+            out["product"][i, j] = out["product"][j, i] = mul if math.isfinite(mul) else math.inf
+    return out
+
+
+def components(interacting: np.ndarray) -> list[tuple[int, ...]]:
+    """Connected components of the graph whose adjacency is the bool (n, n) ``interacting``, each sorted, in order
+    of their first variable."""
+    n = interacting.shape[0]
+    seen, parts = set(), []
+    for start in range(n):
+        if start in seen:
+            continue
+        stack, part = [start], []
+        seen.add(start)
+        while stack:
+            v = stack.pop()
+            part.append(v)
+            for w in np.flatnonzero(interacting[v]):
+                if int(w) not in seen:
+                    seen.add(int(w))
+                    stack.append(int(w))
+        parts.append(tuple(sorted(part)))
+    return parts
+
+
+def find_split(oracle: Oracle, X: np.ndarray, sigma: float, rng: np.random.Generator, rows: int = 256,
+               error_multiple: float = 4.0) -> Split | None:
+    """The finest separable split the oracle shows (the kind with more parts; a sum on a tie, the simpler
+    recombination), or None when every variable interacts with every other through some path."""
+    if X.shape[1] < 2:
+        return None
+    scores = pair_interactions(oracle, X, sigma, rng, rows, error_multiple)
+    best = None
+    for kind in ("sum", "product"):
+        groups = components(scores[kind] > 1.0)
+        if len(groups) >= 2 and (best is None or len(groups) > len(best.groups)):
+            best = Split(kind, tuple(groups), tuple(tuple(float(v) for v in row) for row in scores[kind]))
+    return best
+
+
+def part_rows(X: np.ndarray, group: Sequence[int], reference: np.ndarray) -> np.ndarray:
+    """The rows of a part's sub-task: the data's values of the part's variables, every other variable at the
+    reference point (N, n)."""
+    rows = np.tile(np.asarray(reference, dtype=float), (X.shape[0], 1))
+    rows[:, list(group)] = X[:, list(group)]
+    return rows
+
+
+def recombine(kind: str, parts: Sequence[sympy.Expr], at_reference: float) -> sympy.Expr:
+    """The whole from its parts, each part being f with the other variables at the reference point x0:
+    f = sum(parts) - (k - 1) f(x0) for a sum, f = prod(parts) / f(x0)^(k - 1) for a product."""
+    k = len(parts)
+    c = sympy.Float(at_reference)
+    if kind == "sum":
+        return sympy.Add(*parts) - (k - 1) * c
+    if kind == "product":
+        return sympy.Mul(*parts) / c ** (k - 1)
+    raise ValueError(f"unknown split kind {kind!r}")
+
+
+def description_length(y: np.ndarray, prediction: np.ndarray, complexity: int, floor: float) -> float:
+    """A two-part description length in nats (the BIC form): n/2 ln(MSE) for the residuals plus complexity/2 ln n
+    for the formula, its nodes counted as its parameters. MSE below ``floor`` (squared units of y) counts as the
+    floor: differences below it are the arithmetic's, not the formula's. Infinite when a prediction is not finite."""
+    y, prediction = np.asarray(y, dtype=float), np.asarray(prediction, dtype=float)
+    if not np.all(np.isfinite(prediction)):
+        return math.inf
+    n = y.size
+    mse = max(float(np.mean((y - prediction) ** 2)), floor, 1e-300)
+    return 0.5 * n * math.log(mse) + 0.5 * complexity * math.log(n)
