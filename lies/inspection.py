@@ -140,8 +140,11 @@ def _stage_row(data_dir: Path, stage: str, task: str) -> list[str]:
         if total is None:  # a skipped stage's summary may not carry it; the architecture file does
             total = read_json(folder / "network.json").get("n_weights", "?")
         weights = f"{summary['nonzero']}/{total}"
+        mechanism = f" ({summary['mechanism']})" if "mechanism" in summary else ""  # what produced it
         if "chosen_restart" in summary:
-            text = f"kept restart {summary['chosen_restart']} of {summary['restarts']}"
+            text = f"kept restart {summary['chosen_restart']} of {summary['restarts']}{mechanism}"
+        elif mechanism:
+            text = f"mechanism: {summary['mechanism']}"
         elif "restarts" in summary:
             text = f"{summary['restarts']} restarts, shown: the best fit (restart {summary['best_restart']})"
     if meta.kind == "formula":

@@ -6,7 +6,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from lies.bench.benchmark import ablation_table, failure_causes, markdown, run_benchmark, summary_table, write_report
+from lies.bench.benchmark import (
+    ablation_table,
+    failure_causes,
+    markdown,
+    mechanism_table,
+    run_benchmark,
+    summary_table,
+    write_report,
+)
 from lies.params import RuntimeParams, TasksParams
 from lies.pipeline.runner import Pipeline
 
@@ -49,7 +57,8 @@ def test_main_rows_and_summary(smoke):
     assert [r["task"] for r in rows] == ["I.12.1-t0", "II.8.31-t0"]
     for r in rows:
         assert {"formula", "r2_test", "symbolic_solution", "seconds_total", "seconds_weak_admm",
-                "wall_clock_caps"} <= set(r)
+                "wall_clock_caps", "mechanism"} <= set(r)
+        assert isinstance(r["mechanism"], str) and r["mechanism"]
     table = summary_table(smoke)
     assert list(table.columns) == ["method", "tasks", "SSR %", "SSR % (positive symbols)", "SSR % prod. of powers",
                                    "SSR % other", "R2>0.99 %", "R2>0.999 %", "median s/task"]
@@ -86,6 +95,7 @@ def test_baselines_and_variants_are_rows_of_the_same_run(smoke):
 def test_report_files(smoke, tmp_path):
     report = write_report(smoke, tmp_path, command="lies benchmark --set I.12.1,II.8.31 --trials 1")
     assert "| method |" in report and "Machine:" in report
+    assert "SSR by mechanism" in report and "| mechanism | tasks | solved | SSR % | share of solved % |" in report
     assert (tmp_path / "report.md").read_text().strip() == report.strip()
     assert len(pd.read_csv(tmp_path / "results.csv")) == 2
     for stage in smoke.ablations:
@@ -107,6 +117,20 @@ def test_failure_causes_and_markdown():
     assert list(causes["cause"]) == ["time-out", "fits (R^2 > 0.999) but the structure differs", "structure wrong"]
     md = markdown(pd.DataFrame({"a": [1.25], "b": ["x"]}))
     assert md.splitlines() == ["| a | b |", "|---|---|", "| 1.2 | x |"]
+
+
+def test_ssr_by_mechanism_counts_each_mechanism_and_its_share_of_the_solved():
+    """Mechanisms are an open set ("decomposition" is no name of node pruning's); a row without one is "unknown"."""
+    rows = [{"mechanism": m, "symbolic_solution": s} for m, s in [
+        ("restart", True), ("restart", False), ("loglinear", True), ("loglinear", True), ("scan", False),
+        ("decomposition", True), (math.nan, True), (None, False)]]
+    table = mechanism_table(rows).set_index("mechanism")
+    assert list(table.index) == ["decomposition", "loglinear", "restart", "scan", "unknown"]
+    assert list(table["tasks"]) == [1, 2, 2, 1, 2] and list(table["solved"]) == [1, 2, 1, 0, 1]
+    assert list(table["SSR %"]) == [100.0, 100.0, 50.0, 0.0, 50.0]
+    assert list(table["share of solved %"]) == [20.0, 40.0, 20.0, 0.0, 20.0]
+    # results.csv written before mechanisms were recorded: nothing to attribute, no table
+    assert mechanism_table([{"symbolic_solution": True}, {"mechanism": math.nan, "symbolic_solution": False}]).empty
 
 
 def test_products_of_powers_are_told_apart():

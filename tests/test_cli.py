@@ -108,7 +108,7 @@ def test_inspect_lists_every_stage_in_dag_order(demo):
     assert final[:40] in evaluation
     assert f"task {TASK}" in lines
     pruning = next(line for line in lines if line.split()[:1] == ["node_pruning"])
-    assert re.search(r"kept restart \d of 4", pruning)  # the default: 4 restarts, one kept
+    assert re.search(r"kept restart \d of 4 \((restart|loglinear)\)", pruning)  # the default: 4 restarts, one kept
     assert run_cli("inspect", out / "data", "--task", TASK)[1] == text  # PATH may be the data/ folder itself
 
 

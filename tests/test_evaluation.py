@@ -1,7 +1,9 @@
 """Evaluation rows say where a wall-clock safety net decided something (the work is otherwise bounded by counts)."""
 
+from types import SimpleNamespace
+
 from lies.data.feynman import get_equation
-from lies.pipeline.evaluation import symbolic_flags, wall_clock_caps
+from lies.pipeline.evaluation import evaluate_task, symbolic_flags, wall_clock_caps
 from lies.symbolic.formula import Formula
 
 
@@ -25,3 +27,11 @@ def test_a_symbolic_check_stopped_by_its_timeout_is_reported():
     timed_out.clear()
     assert symbolic_flags(truth, eq, 1.0, timeout=30.0, timed_out=timed_out) == (True, True)
     assert timed_out == []
+
+
+def test_the_row_names_the_mechanism_node_pruning_recorded_and_restart_without_one():
+    """Node pruning skipped, or an artifact from before mechanisms were recorded: the trained network as it is."""
+    task = SimpleNamespace(name="I.12.1-t0", spec=SimpleNamespace(equation="I.12.1", trial=0))
+    summaries = {"node_pruning": {"seconds": 1.0, "mechanism": "scan"}}
+    assert evaluate_task(task, summaries, None)["mechanism"] == "scan"
+    assert evaluate_task(task, {"node_pruning": {"seconds": 1.0, "skipped": True}}, None)["mechanism"] == "restart"

@@ -46,3 +46,15 @@ def test_the_headline_replaces_only_what_stands_between_the_markers(tmp_path):
     target.write_text("# no markers\n")
     with pytest.raises(LiesError, match="no headline markers"):
         write_headline(target, "x")
+
+
+def test_a_folder_that_records_mechanisms_gets_its_ssr_by_mechanism_and_an_older_one_none(tmp_path):
+    old = headline([_folder(tmp_path)])  # results.csv without a mechanism column: no table
+    assert "SSR by mechanism" not in old
+    folder = tmp_path / "lies61"
+    rows = [{**r, "mechanism": m} for r, m in zip(pd.read_csv(folder / "results.csv").to_dict("records"),
+                                                   ["scan", "decomposition"])]
+    write_frame(folder / "results.csv", pd.DataFrame(rows))
+    text = headline([folder])
+    assert "SSR by mechanism" in text
+    assert "| decomposition | 1 | 0 | 0.0 | 0.0 |" in text and "| scan | 1 | 1 | 100.0 | 100.0 |" in text

@@ -293,3 +293,42 @@ def test_refit_gives_the_bits_of_the_reference_refit(seed):
     expected = _reference_refit(net, x, t, 25)
     refit_weights(net, x, t, 25)
     assert torch.isfinite(expected).all() and _bits(net.flat) == _bits(expected)
+
+
+def test_each_candidate_records_the_mechanism_that_made_it():
+    """A restart whose linear hypothesis is accepted is "loglinear"; one that training left without hidden units
+    (no trial ran) or whose units are tried one by one is "restart"."""
+    from lies.params import NodePruningParams
+    from lies.training.pruning import prune_restarts
+
+    x, t = _log_space_data(lambda X: X[:, 0] * X[:, 1])
+    s = np.log(5)
+    duplicate = [("output", (0, 0), s / 2), ("output", (0, 1), s), ("layer0", (SIN, 0), 0.1),
+                 ("gates", (0, SIN), 1.0), ("output", (0, 3 + SIN), 5 * s)]  # a sine unit carries half of z0
+    powers = [("output", (0, 0), s), ("output", (0, 1), s)]  # x0 x1 already, no hidden unit
+    net = LiesNetwork.stack([_net_with(duplicate), _net_with(powers)]).to(torch.float32)
+    kept = []
+    for hypothesis in (True, False):
+        params = NodePruningParams(refit_iterations=50, linear_hypothesis=hypothesis)
+        result = prune_restarts(net, x[0], t[0], params, seed=0)
+        assert result.mechanisms == (["loglinear", "restart"] if hypothesis else ["restart", "restart"])
+        kept.append(result.mechanism)
+        assert result.mechanism == result.mechanisms[result.chosen]
+    assert kept[1] == "restart"
+
+
+def test_the_motif_candidate_is_the_scan_mechanism():
+    """A sum inside a product that no restart fits: the exp-log motif candidate (the last one) is kept, "scan"."""
+    from lies.data.transforms import Transform
+    from lies.params import NodePruningParams
+    from lies.training.pruning import prune_restarts
+
+    X = np.random.default_rng(0).uniform(1, 5, (2000, 3))
+    y = X[:, 0] / (1 + X[:, 1] / X[:, 2])
+    tr = Transform.fit(X, y, ["a", "b", "c"], "y")
+    x = add_constant_column(torch.tensor(tr.inputs(X), dtype=torch.float32))
+    t = torch.tensor(tr.target(y), dtype=torch.float32)
+    restart = _net_with([("output", (0, 0), 1.0)], n=3).to(torch.float32)  # a lone power of a: far from the data
+    result = prune_restarts(restart, x, t, NodePruningParams(refit_iterations=20), seed=0, scales=tr.scales)
+    assert result.candidates.n_models == 2 and result.mechanisms == ["restart", "scan"]
+    assert result.chosen == 1 and result.mechanism == "scan"

@@ -80,6 +80,9 @@ def test_every_training_stage_carries_all_restarts_and_pruning_keeps_one(run):
     qualified = [e <= max(min(summary["restarts_error"]) * 1.1, floor) for e in summary["restarts_error"]]
     assert qualified[best]
     assert summary["restarts_nonzero"][best] == min(n for n, q in zip(summary["restarts_nonzero"], qualified) if q)
+    trials = summary["node_trials"]  # the kept restart's: its first is the linear hypothesis
+    assert summary["mechanism"] == ("loglinear" if trials and trials[0]["accepted"] else "restart")
+    assert run.rows[0]["mechanism"] == summary["mechanism"]
 
 
 def test_restart_zero_trains_as_a_single_run(tasks, run):

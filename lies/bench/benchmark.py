@@ -31,7 +31,7 @@ from lies.params import NETWORK_KINDS as KINDS
 from lies.params import OTHER_SECTIONS, FormulaStageParams, RuntimeParams, TasksParams, parse_params
 from lies.pipeline.artifacts import TaskArtifact
 from lies.pipeline.engine import call_in_worker
-from lies.pipeline.evaluation import summarize, symbolic_flags
+from lies.pipeline.evaluation import ssr_by_mechanism, summarize, symbolic_flags
 from lies.pipeline.runner import Pipeline, PipelineResult, evaluation_rows, load_params
 from lies.pipeline.stages import STAGES, run_stages
 from lies.symbolic.formula import Formula
@@ -274,6 +274,12 @@ def _ssr_by_shape(rows: Sequence[dict]) -> dict:
     return {k: 100 * float(np.mean(v)) if v else math.nan for k, v in groups.items()}
 
 
+def mechanism_table(rows: Sequence[dict]) -> pd.DataFrame:
+    """SSR by mechanism (`lies.pipeline.evaluation.ssr_by_mechanism`) of the main method's rows; empty (no columns)
+    for rows written before mechanisms were recorded."""
+    return pd.DataFrame(ssr_by_mechanism(rows))
+
+
 def ablation_table(result: BenchmarkResult) -> pd.DataFrame:
     """Table I: on the formulas with at least one solved trial in the main run, per configuration the share of
     trials with a correct formula, a wrong one, out of time, and R^2 > 0.99 (percent)."""
@@ -335,7 +341,7 @@ def markdown(df: pd.DataFrame, floatfmt: str = ".1f") -> str:
 
 
 __all__ = ["run_benchmark", "run_ablation", "rerun_from", "run_peer", "summary_table", "ablation_table",
-           "failure_causes",
+           "mechanism_table", "failure_causes",
            "markdown", "TABLE_I", "STAGES"]
 
 
@@ -376,6 +382,10 @@ def write_report(result: BenchmarkResult, out: str | Path, command: str = "", ru
         markdown(summary),
         "",
     ]
+    mechanisms = mechanism_table(result.main.rows)
+    if len(mechanisms):
+        lines += ["SSR by mechanism (what produced each formula of the main run; share: of all solved tasks):", "",
+                  markdown(mechanisms), ""]
     if result.ablations:
         lines += ["Ablations (Table I; formulas with at least one solved trial in the main run, percent of trials):",
                   "", markdown(ablation_table(result)), ""]

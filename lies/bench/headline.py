@@ -7,8 +7,9 @@ A folder is what ``lies benchmark --out DIR`` wrote (``report.md``, ``results.cs
 several noise levels one ``noise-<level>/`` folder each). Each becomes one table: the pipeline and every peer
 measured in that run on the same samples with the same check, SSR (SRBench's check, plain symbols: the headline)
 split into products of powers and the rest, the raw-space and trigonometric rows, with the run's command, date,
-machine and commit. The tables replace what stands between the two markers of BENCHMARKS.md; nothing else of the
-file changes.
+machine and commit; below it, the pipeline's SSR by mechanism (what produced each formula: restart, loglinear,
+scan, ...; only for folders whose results.csv records it). The tables replace what stands between the two markers
+of BENCHMARKS.md; nothing else of the file changes.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import sympy
 from lies.core.errors import LiesError
 from lies.core.files import TEXT_COLUMNS, read_frame
 from lies.data.feynman import get_equation
+from lies.pipeline.evaluation import ssr_by_mechanism
 
 START = "<!-- headline:start (python -m lies.bench.headline writes this part; edit benchmarks/results/ instead) -->"
 END = "<!-- headline:end -->"
@@ -110,6 +112,10 @@ def headline(folders: list[Path]) -> str:
                   f"`{h.get('Command', '?')}`  ", f"{h.get('Date', '?')}, code {h.get('Code', 'unknown')}, "
                   f"{h.get('Machine', '?')}" + (f"; {h['Settings']}" if "Settings" in h else ""), "",
                   _markdown(method_table(run)), ""]
+        mechanisms = ssr_by_mechanism(run.methods["LIES"].to_dict("records"))
+        if mechanisms:  # a folder written before mechanisms were recorded has none: no table
+            parts += ["SSR by mechanism (LIES; share: of all solved tasks):", "",
+                      _markdown(pd.DataFrame(mechanisms)), ""]
     return "\n".join(parts)
 
 

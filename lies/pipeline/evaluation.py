@@ -66,6 +66,9 @@ def evaluate_task(task: TaskData, summaries: Mapping[str, dict], formula, symbol
         "formula": formula.text if formula is not None and not out_of_time else "",
         "out_of_time": out_of_time,
         "space": summaries.get("weak_admm", {}).get("space", ""),  # log or raw (weak_admm.log: auto)
+        # what produced the formula (`lies.training.pruning.MECHANISMS`, an open set); node pruning skipped or an
+        # artifact from before mechanisms were recorded: the trained network as it is, "restart"
+        "mechanism": summaries.get("node_pruning", {}).get("mechanism", "restart"),
     }
     timed_out: list[str] = []  # the symbolic checks stopped by their timeout
     if formula is None or out_of_time:
@@ -87,6 +90,27 @@ def evaluate_task(task: TaskData, summaries: Mapping[str, dict], formula, symbol
         total += seconds
     row["seconds_total"] = total
     return row
+
+
+def ssr_by_mechanism(rows: Sequence[dict]) -> list[dict]:
+    """SSR split by the mechanism that produced each formula (the rows' ``mechanism``, an open set of names): per
+    mechanism, the tasks it produced the formula for, how many of them are solved (``symbolic_solution``, the
+    headline check), that SSR in percent, and its share of all solved tasks in percent (NaN when none is solved).
+    Rows without a mechanism count as "unknown"; when no row has one (results.csv written before mechanisms were
+    recorded) there is nothing to attribute and the list is empty. Mechanisms in alphabetical order."""
+    def name(r: dict) -> str | None:
+        m = r.get("mechanism")
+        return m if isinstance(m, str) and m else None  # NaN: an empty field of results.csv
+
+    if not any(name(r) for r in rows):
+        return []
+    groups: dict[str, list[bool]] = {}
+    for r in rows:
+        groups.setdefault(name(r) or "unknown", []).append(bool(r["symbolic_solution"]))
+    total = sum(sum(flags) for flags in groups.values())
+    return [{"mechanism": m, "tasks": len(flags), "solved": sum(flags), "SSR %": 100 * sum(flags) / len(flags),
+             "share of solved %": 100 * sum(flags) / total if total else math.nan}
+            for m, flags in sorted(groups.items())]
 
 
 def summarize(rows: Sequence[dict]) -> dict:

@@ -432,7 +432,7 @@ class NodePruning(_PruningStage):
         history = [*art.history, *({"phase": self.name, "restart": r, **rec, "units": " ".join(rec["units"])}
                                    for r, trials in enumerate(result.trials) for rec in trials)]
         best = result.chosen
-        extra = {"node_trials": result.trials[best]}
+        extra = {"node_trials": result.trials[best], "mechanism": result.mechanism}
         if result.candidates.n_models > 1:
             extra.update(restarts=result.candidates.n_models, chosen_restart=best, restarts_error=result.errors,
                          restarts_nonzero=result.sizes, restarts_exact_below=result.floor,
@@ -454,7 +454,7 @@ class NodePruning(_PruningStage):
         best = select_restart(errors, sizes, params.tolerance, exact_fit_floor(t))
         kept = art.net.select([best])
         extra = {"note": f"{art.net.kind} (network.kind: {art.net.kind}): no node pruning (LIES only), the best "
-                         "restart is kept"}
+                         "restart is kept", "mechanism": "restart"}  # no linear hypothesis, no motif scan here
         if art.net.n_models > 1:
             extra.update(restarts=art.net.n_models, chosen_restart=best, restarts_error=errors, restarts_nonzero=sizes)
         summary = _training_summary(self.name, kept, [(x, t)], time.perf_counter() - start, [False], **extra)

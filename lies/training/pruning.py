@@ -368,10 +368,33 @@ class PrunedRestarts:
     defined: list[bool] | None  # per candidate, `defined_over_box` (None: not asked, require_defined false)
     free: list[int] | None  # per candidate, `free_exponents` (None: not in log space)
     chosen: int  # `select_restart`'s choice
+    mechanisms: list[str]  # per candidate, what produced it (`MECHANISMS`' meanings; an open set of names)
 
     @property
     def kept(self) -> LiesNetwork:
         return self.candidates.select([self.chosen])
+
+    @property
+    def mechanism(self) -> str:
+        """The mechanism of the kept candidate."""
+        return self.mechanisms[self.chosen]
+
+
+#: What produced a candidate of node pruning (the ``mechanism`` of a results row). An open set: other mechanisms add
+#: their own names, and nothing may assume this list is complete.
+MECHANISMS = {
+    "restart": "a trained restart, pruned (also: node pruning skipped, or not LIES: the trained network as it is)",
+    "loglinear": "a trained restart whose linear hypothesis was accepted: every hidden unit removed at once, the "
+                 "rest fitted by least squares (a product of powers)",
+    "scan": "the exp-log motif candidate (`lies.training.motifs.scan_terms`), not a trained restart",
+}
+
+
+def restart_mechanism(trials: Sequence[dict], linear_hypothesis: bool) -> str:
+    """"loglinear" when the first of a trained restart's `prune_nodes_with_refit` records is its linear hypothesis
+    (``linear_hypothesis``: then the first trial removes every hidden unit at once) and it was accepted; "restart"
+    otherwise (also when training left no hidden unit: then no trial ran and training made the product of powers)."""
+    return "loglinear" if linear_hypothesis and trials and trials[0]["accepted"] else "restart"
 
 
 def prune_restarts(net: LiesNetwork, x: torch.Tensor, t: torch.Tensor, params: NodePruningParams, seed: int,
@@ -381,7 +404,7 @@ def prune_restarts(net: LiesNetwork, x: torch.Tensor, t: torch.Tensor, params: N
     transform's input scales) and ``params.motif_terms``, one more candidate built from exp-log motifs
     (`lies.training.motifs`); then the candidate `select_restart` prefers. ``x``: (N, n + 1), ``t``: (N,), on one device.
     """
-    pruned, trials = [], []
+    pruned, trials, mechanisms = [], [], []
     for r in range(net.n_models):
         model = net.select([r]).to(x.device)
         generator = seeded_generator(seed, Purpose.PRUNING, r)
@@ -390,6 +413,7 @@ def prune_restarts(net: LiesNetwork, x: torch.Tensor, t: torch.Tensor, params: N
         trials.append(prune_nodes_with_refit(model, x[None], t[None], params.refit_iterations, params.tolerance,
                                              params.slack, params.refit_samples, generator=generator,
                                              linear_hypothesis=params.linear_hypothesis))
+        mechanisms.append(restart_mechanism(trials[-1], params.linear_hypothesis))
         if theorem_2:
             gradient_prune(model, x[None], params.threshold, params.quantile, params.max_samples, generator=generator)
         pruned.append(model.cpu())
@@ -398,6 +422,7 @@ def prune_restarts(net: LiesNetwork, x: torch.Tensor, t: torch.Tensor, params: N
         if motif is not None:
             pruned.append(motif[0])
             trials.append(motif[1])
+            mechanisms.append("scan")
     candidates = LiesNetwork.stack(pruned)
     errors = restart_errors(candidates, x.cpu()[None], t.cpu()[None])
     sizes = [c["total"] for c in candidates.nonzero_counts()]
@@ -405,7 +430,7 @@ def prune_restarts(net: LiesNetwork, x: torch.Tensor, t: torch.Tensor, params: N
     defined = defined_over_box(candidates, x) if params.require_defined else None
     free = free_exponents(candidates, scales, params.exponent_tolerance) if scales is not None else None
     chosen = select_restart(errors, sizes, params.tolerance, floor, defined, free)
-    return PrunedRestarts(candidates, trials, errors, sizes, floor, defined, free, chosen)
+    return PrunedRestarts(candidates, trials, errors, sizes, floor, defined, free, chosen, mechanisms)
 
 
 def _motif_candidate(x: torch.Tensor, t: torch.Tensor, n_inputs: int, scales: Sequence[float],
