@@ -66,9 +66,11 @@ def evaluate_task(task: TaskData, summaries: Mapping[str, dict], formula, symbol
         "formula": formula.text if formula is not None and not out_of_time else "",
         "out_of_time": out_of_time,
         "space": summaries.get("weak_admm", {}).get("space", ""),  # log or raw (weak_admm.log: auto)
-        # what produced the formula (`lies.training.pruning.MECHANISMS`, an open set); node pruning skipped or an
-        # artifact from before mechanisms were recorded: the trained network as it is, "restart"
-        "mechanism": summaries.get("node_pruning", {}).get("mechanism", "restart"),
+        # what produced the formula (`lies.training.pruning.MECHANISMS`, an open set): a later stage that replaced
+        # it says so (decomposition); node pruning skipped or an artifact from before mechanisms were recorded: the
+        # trained network as it is, "restart"
+        "mechanism": next((s["mechanism"] for s in reversed(list(summaries.values())) if s.get("mechanism")),
+                          "restart"),
     }
     timed_out: list[str] = []  # the symbolic checks stopped by their timeout
     if formula is None or out_of_time:

@@ -387,6 +387,8 @@ MECHANISMS = {
     "loglinear": "a trained restart whose linear hypothesis was accepted: every hidden unit removed at once, the "
                  "rest fitted by least squares (a product of powers)",
     "scan": "the exp-log motif candidate (`lies.training.motifs.scan_terms`), not a trained restart",
+    "decomposition": "the parts of a separable split solved as sub-tasks and recombined (the decomposition stage, "
+                     "`lies.symbolic.separability`); it replaces node pruning's mechanism when its formula is kept",
 }
 
 
