@@ -208,7 +208,7 @@ def test_replace_a_stage_and_insert_a_user_stage(tasks):
     pipeline = (
         Pipeline(params=TINY)
         .replace("gradient_pruning", MagnitudePruning(), {"threshold": 0.02})
-        .insert_after("final_rounding", RoundDigits(), {"digits": 2})
+        .insert_after("decomposition", RoundDigits(), {"digits": 2})
     )
     assert pipeline.params["magnitude_pruning"].threshold == 0.02
     assert pipeline.params["round_digits"] == RoundDigitsParams(digits=2)
@@ -245,7 +245,8 @@ def test_a_stage_params_hash_covers_the_sections_dvc_yaml_lists():
     edits = {"rounding_to_zero": {"tau": 0.05}, "ablation": {"skip": ["node_pruning"]}, "runtime": {"n_jobs": 2}}
     edited = check_params(merge_params(default_params(), edits))
     changed = {name for name in DVC_STAGES if params_hash(name, base) != params_hash(name, edited)}
-    assert changed == {"rounding_to_zero", "ablation", "node_pruning"}  # a skip switch is its stage's param too
+    # a skip switch is its stage's param too; decomposition runs the stages before it on its sub-tasks
+    assert changed == {"rounding_to_zero", "ablation", "node_pruning", "decomposition"}
 
 
 def test_an_empty_task_list_is_one_line():

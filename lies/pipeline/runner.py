@@ -398,10 +398,17 @@ def read_timings(data_dir: Path, stage: str) -> dict[str, float]:
 
 
 #: The params.yaml sections each dvc.yaml stage reads (its ``params:`` list there); a stage's params hash covers them.
-STAGE_SECTIONS: dict[str, tuple[str, ...]] = {
-    name: ("tasks",) if name == "prepare" else (name, "network", "eql") if name in ("weak_admm", "strong_admm")
-    else (name,) for name in DVC_STAGES
-}
+def _sections(name: str) -> tuple[str, ...]:
+    if name == "prepare":
+        return ("tasks",)
+    if name in ("weak_admm", "strong_admm"):
+        return (name, "network", "eql")
+    if getattr(STAGES.get(name), "solves_subtasks", False):  # it runs the stages before it on its sub-tasks
+        return (name, "network", "eql", *PIPELINE_STAGES[: PIPELINE_STAGES.index(name)], "ablation")
+    return (name,)
+
+
+STAGE_SECTIONS: dict[str, tuple[str, ...]] = {name: _sections(name) for name in DVC_STAGES}
 
 #: Per stage, the files the run wrote into ``data/<stage>/`` (a sidecar like `TIMINGS`): ``lies run --force``
 #: removes those and refuses to remove anything else a person put there.

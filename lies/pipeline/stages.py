@@ -571,9 +571,9 @@ class FinalRounding(_FormulaStage):
 # ------------------------------------------------------------------------------------------------ decomposition
 @dataclass(frozen=True)
 class Upstream:
-    """What a stage that solves sub-tasks needs of the run it is part of: the paper's stages before it (from
-    weak_admm; those of the run when it holds them, else the built-in ones), their params (the run's, else the
-    defaults), the stages skipped, and how deep in the recursion the run is."""
+    """What a stage that solves sub-tasks needs of the run it is part of: the stages before it (the run's when it
+    starts at weak_admm, swapped and added stages included; else the built-in ones), their params (the run's, else
+    the defaults), the stages skipped, and how deep in the recursion the run is."""
 
     stages: tuple[Stage, ...]
     params: Mapping[str, StageParams | ByKind]
@@ -584,8 +584,11 @@ class Upstream:
     def of(cls, stage: Stage, stages: Sequence[Stage], params: Mapping[str, StageParams], skip: Sequence[str],
            depth: int) -> "Upstream":
         names = [n for n in STAGES if n != "prepare"]
-        own = {s.name: s for s in stages}
-        chain = [own.get(n, STAGES[n]) for n in names[: names.index(stage.name) + 1]]
+        stages = list(stages)
+        if stages and stages[0].name == names[0] and stage in stages:  # a whole pipeline: its own stages
+            chain = stages[: stages.index(stage) + 1]
+        else:  # this stage alone (on disk, `apply_stage`): the built-in stages before it
+            chain = [STAGES[n] for n in names[: names.index(stage.name) + 1]]
         return cls(tuple(chain), {s.name: params.get(s.name) or s.Params() for s in chain}, tuple(skip), depth)
 
     def param(self, name: str):
