@@ -160,7 +160,8 @@ def check_run_data(params: dict) -> list[str]:
             continue
         if log == "auto":
             problem = log_space_problem(X, y, task.variables, task.train.target)
-            why = problem or ("every value > 0" if (y > 0).all() else "a few targets <= 0, left out of its training")
+            why = problem or ("every value > 0" if (y > 0).all() else "every value < 0, fitted as -y" if (y < 0).all()
+                              else "a few targets of the other sign, left out of its training")
             notes.append(f"{source}: fitting in {'log' if problem is None else 'raw'} space ({why}; "
                          "weak_admm.log: auto)")
         n_rows = load_csv(spec.csv, spec.target, spec.variables).n_samples  # prepare_task keeps only n_train

@@ -129,6 +129,10 @@ def _stage_row(data_dir: Path, stage: str, task: str) -> list[str]:
                                  or summary.get("simplify") == "timeout (wall clock)")) if flag]
     if "r2_train_before" in summary:  # final rounding: what the snapping cost
         status.append(f"before {_number(summary['r2_train_before'])}")
+    tree = summary.get("decomposition")
+    if isinstance(tree, dict):  # decomposition: whether it tried, the split, which formula it kept
+        status.append(f"{tree.get('split')} of {len(tree.get('parts', []))} parts, kept {tree.get('chosen')}"
+                      if tree.get("tried") else f"not tried: {tree.get('why')}")
     weights, text = "", ""
     problem = tensor_file_problem(folder / "weights.safetensors") if meta.kind == "network" else None
     if problem is not None:

@@ -68,3 +68,22 @@ def test_log_auto_is_log_space_only_where_every_value_is_positive():
     assert log_space("auto", positive) is True and log_space("auto", signed_in_test) is False
     assert log_space(True, signed_in_test) is True and log_space(False, positive) is False
     assert log_space("auto", task([-1.0, 2.0, 3.0], equation="I.12.1")) is False  # a signed Feynman range: raw
+
+
+def test_a_negative_target_goes_to_log_space_with_its_sign():
+    """y = -x0^2 / x1 < 0 throughout is a product of powers with a sign: log space fits ln(-y), the model is
+    -exp(t), numerically and in sympy, and the sign survives the artifact's dict."""
+    from lies.data.transforms import use_log
+
+    rng = np.random.default_rng(2)
+    X = rng.uniform(1, 5, (200, 2))
+    y = -X[:, 0] ** 2 / X[:, 1]
+    assert use_log("auto", X, y) is True and use_log("auto", X, np.r_[y[:100], -y[100:]]) is False
+    tr = Transform.fit(X, y, ["a", "b"], "y")
+    assert tr.sign == -1 and np.allclose(tr.target(y), np.log(-y))
+    assert np.allclose(tr.inverse_target(tr.target(y)), y)
+    a, b = sympy.symbols("a b")
+    za, zb = tr.symbolic_inputs([a, b])
+    f = sympy.lambdify((a, b), tr.symbolic_output(2 * tr.scales[0] * za - tr.scales[1] * zb))
+    assert np.allclose(f(X[:, 0], X[:, 1]), y)
+    assert Transform.from_dict(tr.to_dict()) == tr and "sign" not in Transform.fit(X, -y, ["a", "b"], "y").to_dict()

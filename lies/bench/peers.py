@@ -425,21 +425,23 @@ def fit_loglinear(
     X: np.ndarray, y: np.ndarray, variables: Sequence[str], seed: int = 0, budget: str = "default"
 ) -> PeerResult:
     """The baseline a LIES network must beat: least squares of ``ln y`` on ``[ln x, 1]``, the exponents rounded to
-    one decimal, the constant refitted: ``C prod v_k^a_k``. It solves every product of powers and nothing else;
-    on data with a non-positive value it returns the constant ``mean(y)``. ``seed`` and ``budget`` are accepted
+    one decimal, the constant refitted: ``C prod v_k^a_k`` (of ``-y`` for a target below zero throughout, the sign
+    kept). It solves every product of powers and nothing else; on other data with a non-positive value it returns
+    the constant ``mean(y)``. ``seed`` and ``budget`` are accepted
     for the peers' common signature and not used (the fit is deterministic and takes no budget)."""
     symbols = _symbols(variables)
     X, y = _check_data(X, y, variables)
     start = time.perf_counter()
-    if (X <= 0).any() or (y <= 0).any():
+    sign = -1 if (y < 0).all() else 1  # a target of one sign is a product of powers with that sign
+    if (X <= 0).any() or (sign * y <= 0).any():
         return PeerResult(method="loglinear", expr=sympy.Float(float(y.mean())),
                           seconds=time.perf_counter() - start, budget={})
-    log_x, log_y = np.log(X), np.log(y)
+    log_x, log_y = np.log(X), np.log(sign * y)
     design = np.column_stack([log_x, np.ones(len(y))])
     exponents = np.round(np.linalg.lstsq(design, log_y, rcond=None)[0][:-1], 1)
     constant = float(np.mean(log_y - log_x @ exponents))
     seconds = time.perf_counter() - start
-    expr = sympy.Float(math.exp(constant)) * sympy.Mul(
+    expr = sympy.Float(sign * math.exp(constant)) * sympy.Mul(
         *[s ** sympy.Rational(str(a)) for s, a in zip(symbols, exponents) if a != 0])
     return PeerResult(method="loglinear", expr=expr, seconds=seconds, budget={})
 

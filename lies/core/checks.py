@@ -29,6 +29,7 @@ __all__ = [
     "check_finite",
     "MAX_MAGNITUDE",
     "check_magnitude",
+    "target_sign",
     "log_space_problem",
     "check_positive",
     "looks_numeric",
@@ -194,16 +195,27 @@ def check_magnitude(X: np.ndarray, y: np.ndarray | None, variables: Sequence[str
                             f"e.g. {name} * 1e{-power}")
 
 
+def target_sign(y: np.ndarray) -> int:
+    """-1 for a target whose values are mostly negative (its median is), else +1. Log space fits ``ln(sign y)``:
+    a target of one sign throughout (a binding energy, a charge's current) is a product of powers like any other,
+    and the model is ``sign exp(t)``."""
+    y = np.asarray(y, dtype=np.float64)
+    return -1 if y.size and float(np.median(y)) < 0 else 1
+
+
 def log_space_problem(X: np.ndarray, y: np.ndarray, variables: Sequence[str], target: str) -> str | None:
     """Why log space cannot take this data ("column 'b' has 2 of 50 values <= 0"), or None (a target may hold
-    some values a little below 0: `MAX_NONPOSITIVE_TARGET`)."""
+    some values a little below 0: `MAX_NONPOSITIVE_TARGET`; a target of negative values is taken with its sign
+    turned: `target_sign`)."""
     y = np.asarray(y, dtype=np.float64)
+    sign = target_sign(y)
+    y = sign * y
     for name, col in zip(list(variables) + [target], np.column_stack([X, y]).T):
         n_bad = int((col <= 0).sum())
         tolerated = (name == target and n_bad <= MAX_NONPOSITIVE_TARGET * len(col)
                      and -col.min() <= MAX_NONPOSITIVE_DEPTH * np.sqrt(np.mean(col**2)))
         if n_bad and not tolerated:
-            return f"column {name!r} has {n_bad} of {len(col)} values <= 0"
+            return f"column {name!r} has {n_bad} of {len(col)} values {'>= 0' if name == target and sign < 0 else '<= 0'}"
     return None
 
 

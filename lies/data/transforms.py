@@ -20,7 +20,7 @@ from typing import Sequence
 import numpy as np
 import sympy
 
-from lies.core.checks import check_finite, check_magnitude, check_positive, log_space_problem
+from lies.core.checks import check_finite, check_magnitude, check_positive, log_space_problem, target_sign
 
 
 @dataclass(frozen=True)
@@ -29,6 +29,7 @@ class Transform:
 
     scales: tuple[float, ...]
     log: bool = True
+    sign: int = 1  # log space: -1 when the target is negative (`lies.core.checks.target_sign`), fitted as ln(-y)
 
     @classmethod
     def fit(
@@ -47,7 +48,7 @@ class Transform:
             tx = X
         scales = np.abs(tx).max(axis=0) if len(tx) else np.ones(X.shape[1])
         scales = np.where(scales > 1e-12, scales, 1.0)
-        return cls(scales=tuple(float(s) for s in scales), log=log)
+        return cls(scales=tuple(float(s) for s in scales), log=log, sign=target_sign(y) if log else 1)
 
     @property
     def n_inputs(self) -> int:
@@ -61,11 +62,11 @@ class Transform:
 
     def target(self, y: np.ndarray) -> np.ndarray:
         y = np.asarray(y, dtype=np.float64)
-        return np.log(y) if self.log else y
+        return np.log(self.sign * y) if self.log else y
 
     def inverse_target(self, t: np.ndarray) -> np.ndarray:
         t = np.asarray(t, dtype=np.float64)
-        return np.exp(t) if self.log else t
+        return self.sign * np.exp(t) if self.log else t
 
     def inverse_inputs(self, tx: np.ndarray) -> np.ndarray:
         """Network inputs -> raw inputs (used to turn bin edges in network space into sampling boxes)."""
@@ -81,14 +82,14 @@ class Transform:
 
     def symbolic_output(self, t: sympy.Expr) -> sympy.Expr:
         """The raw-unit model for a network output expression ``t``."""
-        return sympy.exp(t) if self.log else t
+        return self.sign * sympy.exp(t) if self.log else t
 
     def to_dict(self) -> dict:
-        return {"log": self.log, "scales": list(self.scales)}
+        return {"log": self.log, "scales": list(self.scales), **({"sign": -1} if self.sign < 0 else {})}
 
     @classmethod
     def from_dict(cls, d: dict) -> "Transform":
-        return cls(scales=tuple(float(s) for s in d["scales"]), log=bool(d["log"]))
+        return cls(scales=tuple(float(s) for s in d["scales"]), log=bool(d["log"]), sign=int(d.get("sign", 1)))
 
 
 def positive_target_rows(y: np.ndarray) -> np.ndarray | None:
@@ -99,8 +100,9 @@ def positive_target_rows(y: np.ndarray) -> np.ndarray | None:
 
 
 def nonpositive_target_note(y: np.ndarray, source: str) -> str | None:
-    """The line that says a few targets <= 0 are left out of log-space training (None: there are none)."""
-    n_bad = int((np.asarray(y) <= 0).sum())
+    """The line that says a few targets <= 0 (of a negative target: >= 0) are left out of log-space training (None:
+    there are none)."""
+    n_bad = int((target_sign(y) * np.asarray(y) <= 0).sum())
     if not n_bad:
         return None
     return (f"note: {source}: {n_bad} of {len(y)} training targets are <= 0 (noise around values near zero); the "

@@ -162,7 +162,7 @@ class Prepare(Stage):
 # ------------------------------------------------------------------------------------------------ data
 def _network_rows(transform: Transform, data: Dataset) -> Dataset:
     """The rows a network fits: in log space, those with a target > 0 (`lies.core.checks.MAX_NONPOSITIVE_TARGET`)."""
-    keep = positive_target_rows(data.y) if transform.log else None
+    keep = positive_target_rows(transform.sign * data.y) if transform.log else None
     return data if keep is None else data.subset(keep)
 
 
@@ -326,19 +326,20 @@ class Oversampling(_TrainingStage):
         """Algorithm 1's view of one restart: its rows, its transform, where new points come from, its seeds."""
         eq = task.equation if params.source == "formula" else None
         rms = float(np.sqrt(np.mean(task.train.y**2)))
-        sampler = None if eq is None else partial(_formula_points, eq, rms, task.spec.noise, art.transform.log)
+        sampler = None if eq is None else partial(_formula_points, eq, rms, task.spec.noise, art.transform)
         rows = _network_rows(art.transform, task.train)
         return ModelData(X=rows.X, y=rows.y, transform=art.transform, sampler=sampler,
                          rng=rng(task.spec.seed, Purpose.OVERSAMPLING_ROWS, restart),
                          generator=generator(task.spec.seed, Purpose.OVERSAMPLING_TRAINING, restart))
 
 
-def _formula_points(eq, rms: float, noise: float, log: bool, low, high, n: int, draw: np.random.Generator):
+def _formula_points(eq, rms: float, noise: float, transform: Transform, low, high, n: int,
+                    draw: np.random.Generator):
     """Algorithm 1's new points from a known formula, in the box [low, high], with the task's noise (and in log
-    space only those with a target > 0, as `_network_rows` keeps)."""
+    space only those whose target has the transform's sign, as `_network_rows` keeps)."""
     ds = eq.sample(n, draw, low=low, high=high)
     y = add_noise(ds.y, noise, rms, draw)
-    keep = y > 0 if log else np.ones(len(y), dtype=bool)
+    keep = transform.sign * y > 0 if transform.log else np.ones(len(y), dtype=bool)
     return ds.X[keep], y[keep]
 
 
@@ -594,12 +595,37 @@ class Upstream:
     def param(self, name: str):
         return self.params[name]
 
-    def solve(self, subtasks: list[TaskData], runtime: RuntimeParams) -> list[FormulaArtifact]:
-        """The sub-tasks through the same stages, this stage included (one level deeper): their final artifacts."""
+    def solve(self, subtasks: list[TaskData], runtime: RuntimeParams, floor: float = 0.0) -> list[FormulaArtifact]:
+        """The sub-tasks through the same stages, this stage included (one level deeper): their final artifacts.
+
+        Under ``network.kind: auto`` a sub-task in raw space is solved twice, by EQL (what ``auto`` trains there)
+        and by LIES in raw space, and keeps the formula of shorter description length on its held-out rows (the
+        oracle's values at rows neither fit saw; ``floor``: the relative RMS below which errors count as equal):
+        neither kind dominates the other in raw space, and a part is small enough to train both."""
         quiet = runtime.model_copy(update={"progress": False})
-        out = run_stages(self.stages, [TaskArtifact(t) for t in subtasks], subtasks, self.params, quiet, self.skip,
-                         depth=self.depth + 1)
-        return out[self.stages[-1].name]
+
+        def run(params, tasks):
+            out = run_stages(self.stages, [TaskArtifact(t) for t in tasks], tasks, params, quiet, self.skip,
+                             depth=self.depth + 1)
+            return out[self.stages[-1].name]
+
+        found = run(self.params, subtasks)
+        switch = next((p for p in self.params.values() if isinstance(p, ByKind)), None)
+        raw = [i for i, t in enumerate(subtasks) if switch is not None and not log_space(switch.log, t)]
+        if not raw:
+            return found
+        lies = {name: p.for_kind("lies") if isinstance(p, ByKind) else p for name, p in self.params.items()}
+        for i, other in zip(raw, run(lies, [subtasks[i] for i in raw])):
+            held = subtasks[i].test
+            scale = (floor * float(np.sqrt(np.mean(held.y**2)))) ** 2
+            with np.errstate(all="ignore"):
+                lengths = [description_length(held.y, a.formula(held.X), a.formula.complexity, scale)
+                           if a.formula is not None else np.inf for a in (found[i], other)]
+            if lengths[1] < lengths[0]:
+                found[i] = replace(other, summary={**other.summary, "kind_chosen": "lies", "kind_lengths": lengths})
+            else:
+                found[i] = replace(found[i], summary={**found[i].summary, "kind_chosen": "eql", "kind_lengths": lengths})
+        return found
 
 
 @dataclass(frozen=True)
@@ -633,7 +659,7 @@ class Decomposition(Stage):
         depth = upstream.depth if upstream is not None else params.max_depth
         plans = [self._plan(a, t, params, depth) for a, t in zip(inputs, tasks)]
         subtasks = [s for p in plans if isinstance(p, _Plan) for s in p.subtasks if s is not None]
-        solved = iter(upstream.solve(subtasks, runtime) if subtasks else [])
+        solved = iter(upstream.solve(subtasks, runtime, params.exact_below) if subtasks else [])
         seconds = (time.perf_counter() - start) / max(1, len(tasks))
         jobs = []
         for art, task, plan in zip(inputs, tasks, plans):
@@ -719,7 +745,7 @@ def _decompose_task(art, task: TaskData, plan, parts: list, params: Decompositio
             continue
         formula = getattr(part, "formula", None)
         tree["parts"].append({"variables": names, "formula": str(formula.expr) if formula is not None else None,
-                              "r2_train": part.summary.get("r2_train"),
+                              "r2_train": part.summary.get("r2_train"), "kind": part.summary.get("kind_chosen"),
                               "decomposition": part.summary.get("decomposition")})
         if formula is None:
             return _kept(art, tree, "a part has no formula", seconds + time.perf_counter() - start)

@@ -1,0 +1,137 @@
+"""Separability through an oracle (lies.symbolic.separability) and the decomposition stage that uses it."""
+
+import math
+
+import numpy as np
+import pytest
+import sympy
+
+from lies.core.seeding import task_seed
+from lies.data.dataset import Dataset
+from lies.data.tasks import TaskData, TaskSpec
+from lies.params import DecompositionParams
+from lies.pipeline.artifacts import FormulaArtifact
+from lies.pipeline.stages import STAGES, Upstream
+from lies.symbolic.formula import Formula
+from lies.symbolic.separability import components, description_length, find_split, part_rows, recombine
+
+
+def _rows(n=2000, dims=4, low=1.0, high=3.0, seed=0):
+    return np.random.default_rng(seed).uniform(low, high, (n, dims))
+
+
+def test_components_of_a_graph():
+    adj = np.zeros((5, 5), dtype=bool)
+    adj[0, 3] = adj[3, 0] = True
+    adj[1, 2] = adj[2, 1] = True
+    assert components(adj) == [(0, 3), (1, 2), (4,)]
+
+
+@pytest.mark.parametrize(("f", "kind", "groups"), [
+    (lambda X: X[:, 0] * X[:, 1] + np.sin(X[:, 2]) - X[:, 3] ** 2, "sum", ((0, 1), (2,), (3,))),
+    (lambda X: X[:, 0] ** 2 * np.cos(X[:, 1]) * (X[:, 2] + X[:, 3]), "product", ((0,), (1,), (2, 3))),
+    (lambda X: (X[:, 0] - X[:, 1]) * np.exp(-X[:, 2] * X[:, 3]), "product", ((0, 1), (2, 3))),
+])
+def test_the_finest_split_of_a_separable_function(f, kind, groups):
+    split = find_split(f, _rows(), sigma=0.0, rng=np.random.default_rng(1))
+    assert split is not None and split.kind == kind and split.groups == groups
+
+
+def test_no_split_when_every_variable_interacts():
+    f = lambda X: np.exp(X[:, 0] * X[:, 1] / (X[:, 2] + X[:, 3]))  # noqa: E731
+    assert find_split(f, _rows(), sigma=0.0, rng=np.random.default_rng(1)) is None
+    assert find_split(lambda X: X[:, 0], _rows(dims=1), 0.0, np.random.default_rng(1)) is None
+
+
+def test_the_threshold_follows_the_oracles_error():
+    """A weak interaction (0.01 x0 x1 beside terms of size 10) is seen through an exact oracle, and not through one
+    whose error hides it: the test is as sharp as the oracle, no sharper."""
+    f = lambda X: 10 * X[:, 0] + 10 * X[:, 1] + 0.01 * X[:, 0] * X[:, 1]  # noqa: E731
+    X = _rows(dims=2)
+    assert find_split(f, X, sigma=0.0, rng=np.random.default_rng(1)) is None
+    split = find_split(f, X, sigma=0.05, rng=np.random.default_rng(1))
+    assert split is not None and split.groups == ((0,), (1,))
+
+
+@pytest.mark.parametrize("kind", ["sum", "product"])
+def test_recombined_parts_give_the_function_back(kind):
+    x = sympy.symbols("x0:4")
+    expr = (x[0] * x[1] + sympy.sin(x[2]) + x[3] ** 2) if kind == "sum" else (x[0] * x[1] * sympy.cos(x[2]) * x[3])
+    groups = ((0, 1), (2,), (3,))
+    reference = np.array([1.5, 2.0, 2.5, 1.2])
+    fn = sympy.lambdify([x], expr)
+    parts = [expr.subs({x[k]: reference[k] for k in range(4) if k not in g}) for g in groups]
+    at_reference = float(fn(reference))
+    whole = sympy.lambdify([x], recombine(kind, parts, at_reference))
+    X = _rows()
+    np.testing.assert_allclose(whole(X.T), fn(X.T), rtol=1e-10)
+    rows = part_rows(X[:5], (2,), reference)
+    assert np.all(rows[:, 2] == X[:5, 2]) and np.all(rows[:, [0, 1, 3]] == reference[[0, 1, 3]])
+
+
+def test_description_length_trades_error_against_size():
+    rng = np.random.default_rng(0)
+    y = rng.normal(size=1000)
+    exact, close = y.copy(), y + 1e-3 * rng.normal(size=1000)
+    assert description_length(y, exact, 20, floor=1e-12) < description_length(y, close, 5, floor=1e-12)
+    # below the floor only the size counts
+    assert description_length(y, close, 5, floor=1.0) < description_length(y, exact, 20, floor=1.0)
+    assert description_length(y, np.full(1000, np.nan), 1, floor=1e-12) == math.inf
+
+
+# ------------------------------------------------------------------------------------------------ the stage
+class _Solved:
+    """An `Upstream` stand-in whose sub-tasks come back as given formulas: the stage's own logic (plan, recombine,
+    refit, choice) without training networks."""
+
+    def __init__(self, parts: dict[tuple[str, ...], str]):
+        self.parts, self.seen = parts, []
+        real = Upstream.of(STAGES["decomposition"], [], {}, (), 0)
+        self.stages, self.params, self.skip, self.depth = real.stages, real.params, real.skip, 0
+
+    def param(self, name):
+        return self.params[name]
+
+    def solve(self, subtasks, runtime, floor=0.0):
+        self.seen.extend(subtasks)
+        return [FormulaArtifact(Formula(self.parts[t.variables], t.variables), {"r2_train": 1.0}) for t in subtasks]
+
+
+def _task(f, names=("a", "b", "c"), n=3000, seed=3):
+    X = np.random.default_rng(seed).uniform(1.0, 3.0, (n + 500, len(names)))
+    spec = TaskSpec(name="t", trial=0, seed=task_seed(0, 0, "t"), csv="t.csv", target="y")
+    return TaskData(spec, Dataset(X[:n], f(X[:n]), names, "y"), Dataset(X[n:], f(X[n:]), names, "y"))
+
+
+def test_the_stage_replaces_an_inexact_formula_with_its_recombined_parts():
+    task = _task(lambda X: X[:, 0] * X[:, 1] * np.sin(X[:, 2]))
+    c = np.linspace(1.0, 3.0, 200)
+    cubic = np.polyfit(c, np.sin(c), 3)  # a polynomial stand-in for sin(c), off by about 1e-3
+    close = Formula("a*b*(" + " + ".join(f"{float(k)!r}*c**{3 - i}" for i, k in enumerate(cubic)) + ")", task.variables)
+    upstream = _Solved({("a",): "1.3*a", ("b",): "0.7*b", ("c",): "2.1*sin(c)"})
+    art = STAGES["decomposition"].run([FormulaArtifact(close, {"stage": "final_rounding"})], [task],
+                                      DecompositionParams(), _runtime(), upstream=upstream)[0]
+    assert [t.variables for t in upstream.seen] == [("a",), ("b",), ("c",)]
+    assert art.summary["mechanism"] == "decomposition" and art.summary["decomposition"]["split"] == "product"
+    np.testing.assert_allclose(art.formula(task.test.X), task.test.y, rtol=1e-6)
+
+
+def test_the_stage_keeps_an_exact_formula_and_a_better_one():
+    task = _task(lambda X: X[:, 0] * X[:, 1] + X[:, 2])
+    exact = Formula("a*b + c", task.variables)
+    upstream = _Solved({})
+    art = STAGES["decomposition"].run([FormulaArtifact(exact, {"stage": "final_rounding"})], [task],
+                                      DecompositionParams(), _runtime(), upstream=upstream)[0]
+    assert art.formula == exact and not art.summary["decomposition"]["tried"] and not upstream.seen
+    # parts that recombine worse than the input: the input stays, and the summary says why
+    close = Formula("a*b + 1.001*c", task.variables)
+    upstream = _Solved({("a", "b"): "a*b + 0.3", ("c",): "2*log(c)"})
+    art = STAGES["decomposition"].run([FormulaArtifact(close, {"stage": "final_rounding"})], [task],
+                                      DecompositionParams(), _runtime(), upstream=upstream)[0]
+    assert art.formula == close and art.summary["decomposition"]["chosen"] == "input"
+
+
+def _runtime():
+    from lies.params import RuntimeParams
+
+    return RuntimeParams(n_jobs=1, progress=False)
