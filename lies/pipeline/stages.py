@@ -672,20 +672,20 @@ class Decomposition(Stage):
         """The split of one task and its parts' sub-tasks, or why none is tried."""
         formula = getattr(art, "formula", None)
         if formula is None or art.summary.get("out_of_time"):
-            return "no formula (out of time upstream)"
+            return "out of time upstream"
         if len(task.variables) < 2:
             return "one variable"
         if depth >= params.max_depth:
-            return f"depth {depth}: max_depth reached"
+            return f"max_depth {depth} reached"
         X, y = task.train.X, task.train.y
         with np.errstate(all="ignore"):
             residual = formula(X) - y
         scale = float(np.sqrt(np.mean(y**2)))
         sigma = float(np.sqrt(np.mean(residual**2)))
         if not np.isfinite(sigma):
-            return "formula not finite on the training rows"
+            return "formula not finite"
         if sigma <= params.exact_below * scale:
-            return "exact: the formula fits within exact_below"
+            return "already exact"
         draw = rng(task.spec.seed, Purpose.DECOMPOSITION)
 
         def oracle(rows: np.ndarray) -> np.ndarray:
@@ -698,7 +698,7 @@ class Decomposition(Stage):
         reference = np.median(X, axis=0)
         at_reference = float(oracle(reference[None])[0])
         if not np.isfinite(at_reference) or (split.kind == "product" and abs(at_reference) <= 1e-12 * scale):
-            return "the oracle vanishes at the reference point"
+            return "oracle 0 at reference"
         rows = X[: params.n_rows]
         held = X[params.n_rows : params.n_rows + max(10, params.n_rows // 10)]
         if held.shape[0] < 10:
@@ -708,7 +708,7 @@ class Decomposition(Stage):
             names = [task.variables[k] for k in group]
             part_y, held_y = oracle(part_rows(rows, group, reference)), oracle(part_rows(held, group, reference))
             if not (np.all(np.isfinite(part_y)) and np.all(np.isfinite(held_y))):
-                return "the oracle is not finite along a part"
+                return "oracle not finite on a part"
             if float(np.std(part_y)) <= params.exact_below * max(abs(at_reference), 1e-300):
                 subtasks.append(None)  # the part does not vary: f at the reference point stands for it
                 continue
@@ -729,9 +729,7 @@ def _decompose_task(art, task: TaskData, plan, parts: list, params: Decompositio
     sympy.core.cache.clear_cache()
     start = time.perf_counter()
     if not isinstance(plan, _Plan):
-        summary = dict(art.summary, stage="decomposition", skipped=False, seconds=seconds,
-                       decomposition={"tried": False, "why": plan})
-        return FormulaArtifact(art.formula, summary)
+        return _kept(art, {"tried": False}, plan, seconds)
     split = plan.split
     tree = {"tried": True, "split": split.kind, "sigma": plan.sigma,
             "reference": dict(zip(task.variables, map(float, plan.reference))), "at_reference": plan.at_reference,
@@ -778,8 +776,10 @@ def _decompose_task(art, task: TaskData, plan, parts: list, params: Decompositio
 
 
 def _kept(art, tree: dict, why: str, seconds: float) -> FormulaArtifact:
+    """The input formula kept, with the input's summary (less final rounding's before/after figure) and why."""
     tree.update(chosen="input", why=why)
-    return FormulaArtifact(art.formula, dict(art.summary, stage="decomposition", skipped=False, seconds=seconds,
+    carried = {k: v for k, v in art.summary.items() if k != "r2_train_before"}
+    return FormulaArtifact(art.formula, dict(carried, stage="decomposition", skipped=False, seconds=seconds,
                                              decomposition=tree))
 
 
