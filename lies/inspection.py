@@ -129,10 +129,15 @@ def _stage_row(data_dir: Path, stage: str, task: str) -> list[str]:
                                  or summary.get("simplify") == "timeout (wall clock)")) if flag]
     if "r2_train_before" in summary:  # final rounding: what the snapping cost
         status.append(f"before {_number(summary['r2_train_before'])}")
-    tree = summary.get("decomposition")
-    if isinstance(tree, dict):  # decomposition: whether it tried, the split, which formula it kept
-        status.append(f"{tree.get('split')} of {len(tree.get('parts', []))} parts, kept {tree.get('chosen')}"
-                      if tree.get("tried") else f"not tried: {tree.get('why')}")
+    tree = summary.get(stage) if stage in ("structure_search", "decomposition") else None
+    if isinstance(tree, dict) and not tree.get("tried"):  # a structure stage: whether it tried, what it kept
+        status.append(f"not tried: {tree.get('why')}")
+    elif isinstance(tree, dict) and stage == "decomposition":
+        status.append(f"{tree.get('split')} of {len(tree.get('parts', []))} parts, kept {tree.get('chosen')}")
+    elif isinstance(tree, dict) and "front" in tree:
+        status.append(f"front of {len(tree['front'])}, kept {tree.get('chosen')}")
+    elif isinstance(tree, dict):
+        status.append(f"kept {tree.get('chosen')}: {tree.get('why')}")
     weights, text = "", ""
     problem = tensor_file_problem(folder / "weights.safetensors") if meta.kind == "network" else None
     if problem is not None:
@@ -354,9 +359,20 @@ def detail(data_dir: Path, stage: str, task: str, history_rows: int = 5) -> list
         return lines
 
     summary = read_json(folder / "summary.json")
+    search = summary.get("structure_search") if stage == "structure_search" else None
+    front = search.get("front") if isinstance(search, dict) else None
+    if front:
+        summary = {**summary, "structure_search": {k: v for k, v in search.items() if k != "front"}}
     shown = {k: (f"{len(v)} entries (see history.csv)" if isinstance(v, list) and v and isinstance(v[0], dict)
                  else v) for k, v in summary.items()}
     lines += ["  summary.json"] + _fields(_flatten(shown))
+    if front:  # the error-complexity front, its chosen candidate marked (before rounding)
+        chosen = search.get("chosen_terms")
+        rows = [["", "terms", "nodes", "validation MSE", "description length", "formula"]]
+        rows += [["*" if c["terms"] == chosen else "", str(c["terms"]), str(c["complexity"]), _number(c["mse"], 4),
+                  _number(c["description_length"], 6), c["formula"]] for c in front]
+        lines += ["  error-complexity front (* = the candidate of shortest description length; "
+                  f"{search.get('chosen')} kept)"] + table(rows, indent="    ", last_width=100)
     if meta.kind == "formula":
         formula = read_json(folder / "formula.json")
         lines += ["  formula.json"]

@@ -242,6 +242,23 @@ class FinalRoundingParams(FormulaStageParams):
     simplify_seconds: float = Field(60.0, gt=0, description="wall-clock safety net, reported as simplify: timeout")
 
 
+class StructureSearchParams(FormulaStageParams):
+    """Structure search (`lies.symbolic.search`): when the formula is not exact, sparse sums of the network's units
+    on monomials are fitted on training rows, and the one of shortest description length on validation rows
+    replaces the input when it is shorter than the input's there. Final rounding's params round it."""
+
+    exact_below: float = Field(1e-6, ge=0, description="a formula whose RMS error on the training rows is below "
+        "this fraction of the target's RMS is exact: kept as it is, no search")
+    max_terms: int = Field(6, ge=0, description="the most library terms in a candidate (besides the constant; 0: "
+        "no search)")
+    max_degree: int = Field(4, ge=1, description="the largest total degree |a| + |b| of a monomial x^a y^b")
+    unit_degree: int = Field(2, ge=1, description="the largest total degree of a monomial inside sin, cos and exp")
+    beam: int = Field(20, ge=1, description="sets of terms kept per size while the search grows them (1: greedy)")
+    n_rows: int = Field(2_000, ge=10, description="training rows the search uses (fit and validation together)")
+    validation_fraction: float = Field(0.2, gt=0, lt=1, description="of those rows, the share held out from the "
+        "fits, on which description lengths are compared")
+
+
 class DecompositionParams(StageParams):
     """Decomposition (AI Feynman's separability tests, `lies.symbolic.separability`) with the fitted formula as the
     oracle: when the formula is not exact, the variables are split into parts that add or multiply, each part is
@@ -261,10 +278,10 @@ class DecompositionParams(StageParams):
 
 
 # ------------------------------------------------------------------------------------------------ the rest
-#: The stages ``ablation.skip`` accepts: the four ablations of the paper's Table I, node pruning and final rounding
-#: (`lies.pipeline.stages.Stage.skippable` reads it).
+#: The stages ``ablation.skip`` accepts: the four ablations of the paper's Table I, node pruning, final rounding and
+#: the two structure stages (`lies.pipeline.stages.Stage.skippable` reads it).
 SKIPPABLE_STAGES = ("oversampling", "gradient_pruning", "node_pruning", "rounding_to_zero", "coefficient_optimization",
-                    "final_rounding", "decomposition")
+                    "final_rounding", "structure_search", "decomposition")
 
 
 def check_skip(skip: str | Sequence[str] | None) -> tuple[str, ...]:
@@ -286,7 +303,8 @@ class AblationParams(StageParams):
     """``ablation.skip``: stages that pass their input through (a bare string is one stage, as ``dvc exp -S`` sets)."""
 
     skip: list[str] = Field([], description="stages to pass through (Table I of the paper): oversampling, "
-        "gradient_pruning, node_pruning, rounding_to_zero, coefficient_optimization, final_rounding, decomposition")
+        "gradient_pruning, node_pruning, rounding_to_zero, coefficient_optimization, final_rounding, structure_search, "
+        "decomposition")
 
     @pydantic.field_validator("skip", mode="before")
     @classmethod
@@ -448,6 +466,7 @@ SECTIONS: dict[str, type[StageParams]] = {
     "rounding_to_zero": RoundingToZeroParams,
     "coefficient_optimization": CoefficientOptimizationParams,
     "final_rounding": FinalRoundingParams,
+    "structure_search": StructureSearchParams,
     "decomposition": DecompositionParams,
     "evaluation": EvaluationParams,
     "runtime": RuntimeParams,

@@ -65,7 +65,7 @@ def test_stage_deps_include_script_and_package(name):
 @pytest.mark.parametrize("name", list(DVC))
 def test_stage_tracks_its_own_params_section(name):
     extra = ["network", "eql"] if section_of(name, "eql") == "eql" else []  # the network switch and EQL's section
-    if getattr(STAGES.get(name), "solves_subtasks", False):  # it runs the stages before it: their sections too
+    if getattr(STAGES.get(name), "uses_upstream", False):  # it runs the stages before it: their sections too
         names = [n for n in STAGES if n != "prepare"]
         extra = ["network", "eql", *names[: names.index(name)], "ablation"]
     assert DVC[name].get("params") == [section_of(name), *extra]
@@ -142,9 +142,9 @@ def test_every_parameter_has_a_meaning(section):
     assert [name for name in model.model_fields if not meaning(model, name)] == []
 
 
-def test_skippable_stages_are_table_one_and_final_rounding():
+def test_skippable_stages_are_table_one_final_rounding_and_the_structure_stages():
     assert SKIPPABLE == ("oversampling", "gradient_pruning", "node_pruning", "rounding_to_zero",
-                         "coefficient_optimization", "final_rounding", "decomposition")
+                         "coefficient_optimization", "final_rounding", "structure_search", "decomposition")
     for name in SKIPPABLE:
         assert STAGES[name].input_kind == STAGES[name].output_kind  # skipping = passing the input through
 

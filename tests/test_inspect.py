@@ -46,7 +46,7 @@ def test_inspect_says_which_artifacts_are_stale(run, tmp_path):
     (out / "params.yaml").write_text(yaml.safe_dump(params))
     code, _, err = run_cli("stage", "rounding_to_zero", "--root", out)
     assert code == 0
-    assert err.startswith("lies stage: the outputs of coefficient_optimization, final_rounding, decomposition, evaluation were "
+    assert err.startswith("lies stage: the outputs of coefficient_optimization, final_rounding, structure_search, decomposition, evaluation were "
                           "made from the old rounding_to_zero and are stale now")
     code, text, _ = run_cli("inspect", out)
     status = {line.split()[0]: line for line in text.splitlines() if line.startswith("  ")}

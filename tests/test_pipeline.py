@@ -245,8 +245,8 @@ def test_a_stage_params_hash_covers_the_sections_dvc_yaml_lists():
     edits = {"rounding_to_zero": {"tau": 0.05}, "ablation": {"skip": ["node_pruning"]}, "runtime": {"n_jobs": 2}}
     edited = check_params(merge_params(default_params(), edits))
     changed = {name for name in DVC_STAGES if params_hash(name, base) != params_hash(name, edited)}
-    # a skip switch is its stage's param too; decomposition runs the stages before it on its sub-tasks
-    assert changed == {"rounding_to_zero", "ablation", "node_pruning", "decomposition"}
+    # a skip switch is its stage's param too; the structure stages read the run before them (its params and skips)
+    assert changed == {"rounding_to_zero", "ablation", "node_pruning", "structure_search", "decomposition"}
 
 
 def test_an_empty_task_list_is_one_line():

@@ -47,6 +47,7 @@ class Purpose(IntEnum):
     PRUNING = 6  # gradient_pruning and node_pruning: the rows Theorem 2 and the refits see
     MOTIFS = 7  # node_pruning: the rows the exp-log motif scan fits (lies.training.motifs)
     DECOMPOSITION = 8  # decomposition: the four-point tests and the validation rows (lies.symbolic.separability)
+    STRUCTURE_SEARCH = 9  # structure_search: the rows it fits and the validation rows (lies.symbolic.search)
 
 
 def entropy(seed: int, purpose: Purpose, restart: int = 0) -> list[int]:

@@ -403,7 +403,7 @@ def _sections(name: str) -> tuple[str, ...]:
         return ("tasks",)
     if name in ("weak_admm", "strong_admm"):
         return (name, "network", "eql")
-    if getattr(STAGES.get(name), "solves_subtasks", False):  # it runs the stages before it on its sub-tasks
+    if getattr(STAGES.get(name), "uses_upstream", False):  # it reads the run before it: its params and skips
         return (name, "network", "eql", *PIPELINE_STAGES[: PIPELINE_STAGES.index(name)], "ablation")
     return (name,)
 
@@ -549,8 +549,8 @@ def run_stage(name: str, root: str | Path = ".", progress: bool | None = None) -
     inputs = read_stage(data_dir, prev, tasks)
     hashes = {"prepare": hash_path(data_dir / "prepare"), prev: hash_path(data_dir / prev)}
     skip = stage.skippable and skip_switch(data_dir, name)
-    # a stage that solves sub-tasks (decomposition) runs the stages before it on them, with their params and skips
-    upstream = {n: training_params(n, checked) for n in PIPELINE_STAGES} if getattr(stage, "solves_subtasks", False) else {}
+    # a stage that reads the run before it (structure search, decomposition) gets their params and skips
+    upstream = {n: training_params(n, checked) for n in PIPELINE_STAGES} if getattr(stage, "uses_upstream", False) else {}
     skips = (*checked["ablation"].skip, name) if skip else tuple(s for s in checked["ablation"].skip if s != name)
     outputs = run_stages([stage], inputs, tasks, {**upstream, name: stage_params}, runtime, skip=skips)[name]
     write_stage(data_dir, name, outputs, tasks, stage_params, hashes, skipped_flag=skip, hashed=hashed)

@@ -17,6 +17,7 @@ A stage's name is the same string everywhere: here, in ``dvc.yaml``, ``params.ya
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass, replace
 from functools import partial
@@ -48,6 +49,7 @@ from lies.params import (
     RuntimeParams,
     StageParams,
     StrongAdmmParams,
+    StructureSearchParams,
     TasksParams,
     WeakAdmmParams,
 )
@@ -57,6 +59,7 @@ from lies.symbolic.coefficients import optimize_coefficients
 from lies.symbolic.formula import Formula
 from lies.symbolic.metrics import r2_score
 from lies.symbolic.rounding import final_round, round_to_zero
+from lies.symbolic.search import SearchResult, search
 from lies.symbolic.separability import description_length, find_split, part_rows, recombine
 from lies.training.admm import fraction_small, log_r2
 from lies.training.kinds import NetworkKind, check_kind, kind_for
@@ -130,15 +133,16 @@ def run_stages(stages: Sequence[Stage], inputs: list, tasks: Sequence[TaskData],
                on_stage: Callable[[str, float], None] | None = None, depth: int = 0) -> dict[str, list]:
     """Run ``stages`` in order on one input artifact per task: each stage gets the previous one's outputs and
     ``params[stage.name]``; a stage in ``skip`` passes its inputs through (`skipped`). Returns every stage's
-    outputs by name; ``on_stage(name, seconds)`` after each. A stage that solves sub-tasks (``solves_subtasks``:
-    decomposition) also gets an `Upstream` of this run, ``depth`` deep in the recursion."""
+    outputs by name; ``on_stage(name, seconds)`` after each. A stage that reads the run it is part of
+    (``uses_upstream``: the structure search, the decomposition) also gets an `Upstream` of this run, ``depth`` deep
+    in the decomposition's recursion."""
     outputs: dict[str, list] = {}
     current = list(inputs)
     for stage in stages:
         start = time.perf_counter()
         if stage.name in skip:
             current = [skipped(stage.name, a) for a in current]
-        elif getattr(stage, "solves_subtasks", False):
+        elif getattr(stage, "uses_upstream", False):
             current = stage.run(current, list(tasks), params[stage.name], runtime,
                                 upstream=Upstream.of(stage, stages, params, skip, depth))
         else:
@@ -569,7 +573,7 @@ class FinalRounding(_FormulaStage):
         return formula, report
 
 
-# ------------------------------------------------------------------------------------------------ decomposition
+# ------------------------------------------------------------------------------------------------ the run around a stage
 @dataclass(frozen=True)
 class Upstream:
     """What a stage that solves sub-tasks needs of the run it is part of: the stages before it (the run's when it
@@ -594,6 +598,16 @@ class Upstream:
 
     def param(self, name: str):
         return self.params[name]
+
+    def polish(self, formula: Formula, task: TaskData,
+               names: Sequence[str] = ("coefficient_optimization", "final_rounding")) -> Formula:
+        """``formula`` through the run's own formula stages ``names`` (those it has and does not skip), with their
+        params, on ``task``'s training rows."""
+        for stage in self.stages:
+            if stage.name in names and stage.name not in self.skip:
+                out = stage.transform(FormulaArtifact(formula), task, self.param(stage.name))
+                formula = out[0] if isinstance(out, tuple) else out
+        return formula
 
     def solve(self, subtasks: list[TaskData], runtime: RuntimeParams, floor: float = 0.0) -> list[FormulaArtifact]:
         """The sub-tasks through the same stages, this stage included (one level deeper): their final artifacts.
@@ -628,6 +642,103 @@ class Upstream:
         return found
 
 
+def _exactness(formula, task: TaskData, exact_below: float) -> tuple[float, str | None]:
+    """(the RMS error of ``formula`` on the training rows, why no structure stage need look at it: out of time, not
+    finite, or exact: below ``exact_below`` of the target's RMS; None: worth a look)."""
+    if formula is None:
+        return math.inf, "out of time upstream"
+    X, y = task.train.X, task.train.y
+    with np.errstate(all="ignore"):
+        sigma = float(np.sqrt(np.mean((formula(X) - y) ** 2)))
+    if not np.isfinite(sigma):
+        return sigma, "formula not finite"
+    if sigma <= exact_below * float(np.sqrt(np.mean(y**2))):
+        return sigma, "already exact"
+    return sigma, None
+
+
+def _validation_split(task: TaskData, purpose: Purpose, fraction: float,
+                      n_rows: int | None = None) -> tuple[TaskData, Dataset]:
+    """(the task on its fitting rows, the validation rows): a seeded draw of ``n_rows`` training rows (all: None),
+    ``fraction`` of them held out from every fit, on which the structure stages compare description lengths."""
+    order = rng(task.spec.seed, purpose, 1).permutation(task.train.n_samples)[:n_rows]
+    n_val = max(1, int(round(fraction * order.size)))
+    return TaskData(task.spec, task.train.subset(order[n_val:]), task.test), task.train.subset(order[:n_val])
+
+
+def _lengths(val: Dataset, formulas: Sequence[Formula], exact_below: float) -> list[float]:
+    """The description lengths of ``formulas`` on the validation rows (errors below ``exact_below`` of the target's
+    RMS count as equal)."""
+    floor = (exact_below * float(np.sqrt(np.mean(val.y**2)))) ** 2
+    with np.errstate(all="ignore"):
+        return [description_length(val.y, f(val.X), f.complexity, floor) for f in formulas]
+
+
+def _kept(stage: str, art, tree: dict, why: str, seconds: float) -> FormulaArtifact:
+    """The input formula kept by a structure stage, with the input's summary (less final rounding's before/after
+    figure), the stage's record under its own name and why."""
+    tree.update(chosen="input", why=why)
+    carried = {k: v for k, v in art.summary.items() if k != "r2_train_before"}
+    return FormulaArtifact(art.formula, dict(carried, stage=stage, skipped=False, seconds=seconds, **{stage: tree}))
+
+
+# ------------------------------------------------------------------------------------------------ structure search
+class StructureSearch(Stage):
+    """Sparse sums of the network's units on monomials (`lies.symbolic.search`), fitted on training rows, the size
+    chosen by description length on validation rows, rounded by the run's final rounding; the chosen sum replaces a
+    formula that is not exact when its description length there is shorter. The summary's ``structure_search``
+    holds the error-complexity front."""
+
+    name = "structure_search"
+    Params = StructureSearchParams
+    input_kind = FormulaArtifact
+    output_kind = FormulaArtifact
+    uses_upstream = True  # final rounding's params round the chosen sum
+
+    def run(self, inputs, tasks, params: StructureSearchParams, runtime, upstream: Upstream | None = None) -> list:
+        jobs = [(a, t, params, upstream) for a, t in zip(inputs, tasks)]
+        return map_tasks(_search_task, jobs, runtime, torch.device("cpu"), desc=self.name)
+
+
+def _search_task(art, task: TaskData, params: StructureSearchParams, upstream: Upstream | None) -> FormulaArtifact:
+    """One task of `StructureSearch`, in a worker (out of ``time_limit``: the input kept, and said)."""
+    torch.set_num_threads(1)
+    sympy.core.cache.clear_cache()
+    start = time.perf_counter()
+    formula = None if art.summary.get("out_of_time") else getattr(art, "formula", None)
+    _, why = _exactness(formula, task, params.exact_below)
+    if why is None and params.max_terms == 0:
+        why = "max_terms 0"
+    if why is not None:
+        return _kept("structure_search", art, {"tried": False}, why, time.perf_counter() - start)
+    fit, val = _validation_split(task, Purpose.STRUCTURE_SEARCH, params.validation_fraction, params.n_rows)
+
+    def found() -> tuple[SearchResult, Formula]:
+        floor = (params.exact_below * float(np.sqrt(np.mean(val.y**2)))) ** 2
+        result = search(task.variables, fit.train.X, fit.train.y, val.X, val.y, params.max_terms,
+                        params.max_degree, params.unit_degree, params.beam, floor)
+        best = result.best.formula
+        return result, upstream.polish(best, fit, ("final_rounding",)) if upstream is not None else best
+
+    try:
+        result, candidate = call_with_timeout(found, params.time_limit)
+    except TIME_LIMIT_ERRORS:
+        return _kept("structure_search", art, {"tried": True}, f"out of time ({params.time_limit:g} s)",
+                     time.perf_counter() - start)
+    lengths = _lengths(val, [formula, candidate], params.exact_below)
+    tree = {"tried": True, "library": result.library_size, "chosen_terms": len(result.best.terms),
+            "front": [c.to_dict() for c in result.front], "formula": candidate.text,
+            "description_length": {"input": lengths[0], "search": lengths[1]}}
+    if not lengths[1] < lengths[0]:
+        return _kept("structure_search", art, tree, "the input describes the validation rows in fewer nats",
+                     time.perf_counter() - start)
+    tree["chosen"] = "search"
+    summary = _formula_summary("structure_search", candidate, task, time.perf_counter() - start, mechanism="search",
+                               structure_search=tree)
+    return FormulaArtifact(candidate, summary)
+
+
+# ------------------------------------------------------------------------------------------------ decomposition
 @dataclass(frozen=True)
 class _Plan:
     """One task's decomposition before its parts are solved: the split, the reference point and the oracle's
@@ -652,7 +763,7 @@ class Decomposition(Stage):
     Params = DecompositionParams
     input_kind = FormulaArtifact
     output_kind = FormulaArtifact
-    solves_subtasks = True
+    uses_upstream = True
 
     def run(self, inputs, tasks, params: DecompositionParams, runtime, upstream: Upstream | None = None) -> list:
         start = time.perf_counter()
@@ -677,15 +788,10 @@ class Decomposition(Stage):
             return "one variable"
         if depth >= params.max_depth:
             return f"max_depth {depth} reached"
-        X, y = task.train.X, task.train.y
-        with np.errstate(all="ignore"):
-            residual = formula(X) - y
-        scale = float(np.sqrt(np.mean(y**2)))
-        sigma = float(np.sqrt(np.mean(residual**2)))
-        if not np.isfinite(sigma):
-            return "formula not finite"
-        if sigma <= params.exact_below * scale:
-            return "already exact"
+        sigma, why = _exactness(formula, task, params.exact_below)
+        if why is not None:
+            return why
+        X, scale = task.train.X, float(np.sqrt(np.mean(task.train.y**2)))
         draw = rng(task.spec.seed, Purpose.DECOMPOSITION)
 
         def oracle(rows: np.ndarray) -> np.ndarray:
@@ -729,7 +835,7 @@ def _decompose_task(art, task: TaskData, plan, parts: list, params: Decompositio
     sympy.core.cache.clear_cache()
     start = time.perf_counter()
     if not isinstance(plan, _Plan):
-        return _kept(art, {"tried": False}, plan, seconds)
+        return _kept("decomposition", art, {"tried": False}, plan, seconds)
     split = plan.split
     tree = {"tried": True, "split": split.kind, "sigma": plan.sigma,
             "reference": dict(zip(task.variables, map(float, plan.reference))), "at_reference": plan.at_reference,
@@ -746,41 +852,24 @@ def _decompose_task(art, task: TaskData, plan, parts: list, params: Decompositio
                               "r2_train": part.summary.get("r2_train"), "kind": part.summary.get("kind_chosen"),
                               "decomposition": part.summary.get("decomposition")})
         if formula is None:
-            return _kept(art, tree, "a part has no formula", seconds + time.perf_counter() - start)
+            return _kept("decomposition", art, tree, "a part has no formula", seconds + time.perf_counter() - start)
         exprs.append(formula.expr)
     whole = Formula(recombine(split.kind, exprs, plan.at_reference), task.variables)
-    order = rng(task.spec.seed, Purpose.DECOMPOSITION, 1).permutation(task.train.n_samples)
-    n_val = max(1, int(round(params.validation_fraction * task.train.n_samples)))
-    fit = TaskData(task.spec, task.train.subset(order[n_val:]), task.test)
-    val = task.train.subset(order[:n_val])
+    fit, val = _validation_split(task, Purpose.DECOMPOSITION, params.validation_fraction)
     try:
         if upstream is not None:  # the pipeline's own polish, with its params
-            for stage in upstream.stages:
-                if stage.name in ("coefficient_optimization", "final_rounding") and stage.name not in upstream.skip:
-                    out = stage.transform(FormulaArtifact(whole), fit, upstream.param(stage.name))
-                    whole = out[0] if isinstance(out, tuple) else out
+            whole = upstream.polish(whole, fit)
     except TIME_LIMIT_ERRORS:
-        return _kept(art, tree, "the refit ran out of time", seconds + time.perf_counter() - start)
-    floor = (params.exact_below * float(np.sqrt(np.mean(val.y**2)))) ** 2
-    with np.errstate(all="ignore"):
-        dl_input = description_length(val.y, art.formula(val.X), art.formula.complexity, floor)
-        dl_whole = description_length(val.y, whole(val.X), whole.complexity, floor)
+        return _kept("decomposition", art, tree, "the refit ran out of time", seconds + time.perf_counter() - start)
+    dl_input, dl_whole = _lengths(val, [art.formula, whole], params.exact_below)
     tree.update(formula=str(whole.expr), description_length={"input": dl_input, "decomposition": dl_whole})
     if not dl_whole < dl_input:
-        return _kept(art, tree, "the input describes the validation rows in fewer nats",
+        return _kept("decomposition", art, tree, "the input describes the validation rows in fewer nats",
                      seconds + time.perf_counter() - start)
     tree["chosen"] = "decomposition"
     summary = _formula_summary("decomposition", whole, task, seconds + time.perf_counter() - start,
                                mechanism="decomposition", decomposition=tree)
     return FormulaArtifact(whole, summary)
-
-
-def _kept(art, tree: dict, why: str, seconds: float) -> FormulaArtifact:
-    """The input formula kept, with the input's summary (less final rounding's before/after figure) and why."""
-    tree.update(chosen="input", why=why)
-    carried = {k: v for k, v in art.summary.items() if k != "r2_train_before"}
-    return FormulaArtifact(art.formula, dict(carried, stage="decomposition", skipped=False, seconds=seconds,
-                                             decomposition=tree))
 
 
 # ------------------------------------------------------------------------------------------------ the table
@@ -798,6 +887,7 @@ STAGES: dict[str, Stage] = {
         RoundingToZero(),
         CoefficientOptimization(),
         FinalRounding(),
+        StructureSearch(),
         Decomposition(),
     )
 }

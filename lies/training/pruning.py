@@ -389,6 +389,8 @@ MECHANISMS = {
     "scan": "the exp-log motif candidate (`lies.training.motifs.scan_terms`), not a trained restart",
     "decomposition": "the parts of a separable split solved as sub-tasks and recombined (the decomposition stage, "
                      "`lies.symbolic.separability`); it replaces node pruning's mechanism when its formula is kept",
+    "search": "a sparse sum of library terms chosen by description length (the structure_search stage, "
+              "`lies.symbolic.search`); it replaces node pruning's mechanism when its formula is kept",
 }
 
 

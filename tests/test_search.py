@@ -1,0 +1,102 @@
+"""The structure search (lies.symbolic.search) and its stage: sparse sums of library terms chosen by description
+length on validation rows."""
+
+import numpy as np
+import sympy
+
+from lies.data.dataset import Dataset
+from lies.data.tasks import TaskData, TaskSpec
+from lies.core.seeding import task_seed
+from lies.params import RuntimeParams, StructureSearchParams
+from lies.pipeline.artifacts import FormulaArtifact
+from lies.pipeline.stages import STAGES, Upstream
+from lies.symbolic.formula import Formula
+from lies.symbolic.search import library, monomials, search, select_terms
+
+x, z = sympy.symbols("x z")
+
+
+def _floor(y):
+    return (1e-6 * float(np.sqrt(np.mean(y**2)))) ** 2
+
+
+def test_the_library_follows_each_variables_range():
+    X = np.column_stack([np.linspace(-1, 1, 50), np.linspace(0.5, 2, 50)])  # x crosses 0, z > 0
+    monos = monomials([x, z], X, max_degree=4)
+    assert x**2 in monos and x**4 in monos and z**-2 in monos and sympy.sqrt(z) in monos and x * z**3 in monos
+    assert not any(m.has(x) and any(e < 0 or e.q != 1 for b, e in m.as_powers_dict().items() if b == x)
+                   for m in monos)  # no 1/x, no sqrt(x) for a variable that reaches 0
+    assert x**5 not in monos and x**3 * z**2 not in monos  # total degree <= 4
+    terms = library([x, z], X, max_degree=4, unit_degree=2)
+    assert {sympy.sin(x), sympy.cos(x * z), sympy.exp(-x**2), sympy.log(z)} <= set(terms)
+    assert sympy.log(x) not in terms and sympy.sin(x**3) not in terms and len(set(terms)) == len(terms)
+
+
+def test_the_beam_finds_an_exact_set_among_nearly_collinear_terms():
+    rng = np.random.default_rng(0)
+    X = np.column_stack([rng.uniform(-1, 1, 800), rng.uniform(-2, 2, 800)])
+    terms = library([x, z], X, 4, 2)
+    A = np.column_stack([sympy.lambdify([x, z], t)(*X.T) * np.ones(len(X)) for t in terms])
+    y = X[:, 0] ** 3 + X[:, 0] ** 2 + X[:, 0] - np.sin(X[:, 1])  # x, x^2, x^3 look like e^x, sin x on [-1, 1]
+    sets = select_terms(A, y, max_terms=5, beam=StructureSearchParams().beam)
+    assert [len(s) for s in sets] == [1, 2, 3, 4, 5]
+    assert {terms[j] for j in sets[3]} == {x, x**2, x**3, sympy.sin(z)}
+    greedy = select_terms(A, y, max_terms=4, beam=1, swap_rounds=0)[3]
+    assert {terms[j] for j in greedy} != {x, x**2, x**3, sympy.sin(z)}  # what the beam and the elimination are for
+
+
+def test_description_length_chooses_the_exact_sum_not_the_longest():
+    rng = np.random.default_rng(1)
+    X = rng.uniform(-2, 2, (2000, 3))
+    y = X[:, 0] * X[:, 1] + np.sin(X[:, 2]) - 0.5 * X[:, 2] ** 2
+    result = search(["a", "b", "c"], X[:1600], y[:1600], X[1600:], y[1600:], 6, 4, 2, 10, _floor(y))
+    assert len(result.front) == 7 and result.library_size > 50
+    assert len(result.best.terms) == 3 and result.chosen == 3
+    a, b, c = sympy.symbols("a b c")
+    got = sympy.nsimplify(result.best.formula.expr, tolerance=1e-8, rational=True)
+    assert sympy.simplify(got - (a * b + sympy.sin(c) - c**2 / 2)) == 0
+
+
+def test_noise_keeps_the_front_short():
+    rng = np.random.default_rng(2)
+    X = rng.uniform(-1, 1, (2000, 1))
+    y = 2 * X[:, 0] ** 2 + rng.normal(0, 0.05, 2000)
+    result = search(["x"], X[:1600], y[:1600], X[1600:], y[1600:], 6, 4, 2, 10, _floor(y))
+    assert result.best.terms and len(result.best.terms) <= 2  # more terms fit the noise, and pay for their nodes
+
+
+def _task(f, box=(-1.0, 1.0), n=3000):
+    X = np.random.default_rng(3).uniform(*box, (n + 500, 2))
+    spec = TaskSpec(name="t", trial=0, seed=task_seed(0, 0, "t"), csv="t.csv", target="y")
+    return TaskData(spec, Dataset(X[:n], f(X[:n]), ["x", "z"], "y"), Dataset(X[n:], f(X[n:]), ["x", "z"], "y"))
+
+
+def _run(art, task, **params):
+    upstream = Upstream.of(STAGES["structure_search"], [], {}, (), 0)  # the built-in final rounding, its defaults
+    return STAGES["structure_search"].run([art], [task], StructureSearchParams(**params),
+                                          RuntimeParams(n_jobs=1, progress=False), upstream=upstream)[0]
+
+
+def test_the_stage_replaces_an_inexact_formula_with_a_shorter_exact_sum():
+    task = _task(lambda X: X[:, 0] ** 3 + X[:, 0] ** 2 + X[:, 0] - np.sin(X[:, 1]))
+    messy = Formula("1.7*exp(0.9*x) - 1.6 - 0.98*sin(z) + 0.01*z**2", ["x", "z"])  # R^2 about 0.99
+    art = _run(FormulaArtifact(messy, {"stage": "final_rounding", "r2_train_before": 0.9}), task)
+    assert art.formula.expr == sympy.sympify("x**3 + x**2 + x - sin(z)", locals={"x": x, "z": z})
+    record = art.summary["structure_search"]
+    assert art.summary["mechanism"] == "search" and record["chosen"] == "search" and record["chosen_terms"] == 4
+    assert record["description_length"]["search"] < record["description_length"]["input"]
+    assert "r2_train_before" not in art.summary
+
+
+def test_the_stage_leaves_an_exact_formula_and_a_shorter_one_alone():
+    task = _task(lambda X: X[:, 0] ** 3 + X[:, 0] ** 2 + X[:, 0] - np.sin(X[:, 1]))
+    exact = Formula("x**3 + x**2 + x - sin(z)", ["x", "z"])
+    art = _run(FormulaArtifact(exact, {"stage": "final_rounding"}), task)
+    assert art.formula == exact and art.summary["structure_search"] == {"tried": False, "chosen": "input",
+                                                                        "why": "already exact"}
+    # x * z is no sum of library terms of degree <= 1: the input, a short exact-but-for-noise product, stays
+    task = _task(lambda X: np.exp(X[:, 0] * np.sin(X[:, 1])))
+    close = Formula("exp(x*sin(z)) + 1e-4*x", ["x", "z"])
+    art = _run(FormulaArtifact(close, {"stage": "final_rounding"}), task, max_degree=1)
+    assert art.formula == close and art.summary["structure_search"]["chosen"] == "input"
+    assert "mechanism" not in art.summary and len(art.summary["structure_search"]["front"]) == 7
