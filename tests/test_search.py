@@ -94,9 +94,24 @@ def test_the_stage_leaves_an_exact_formula_and_a_shorter_one_alone():
     art = _run(FormulaArtifact(exact, {"stage": "final_rounding"}), task)
     assert art.formula == exact and art.summary["structure_search"] == {"tried": False, "chosen": "input",
                                                                         "why": "already exact"}
-    # x * z is no sum of library terms of degree <= 1: the input, a short exact-but-for-noise product, stays
+    # exp(x sin z) is no sum of library terms: the input, a short exact-but-for-noise formula, stays
     task = _task(lambda X: np.exp(X[:, 0] * np.sin(X[:, 1])))
     close = Formula("exp(x*sin(z)) + 1e-4*x", ["x", "z"])
-    art = _run(FormulaArtifact(close, {"stage": "final_rounding"}), task, max_degree=1)
+    art = _run(FormulaArtifact(close, {"stage": "final_rounding"}), task, outers=["identity"])
     assert art.formula == close and art.summary["structure_search"]["chosen"] == "input"
     assert "mechanism" not in art.summary and len(art.summary["structure_search"]["front"]) == 7
+
+
+def test_an_outer_function_turns_a_product_or_a_ratio_into_a_sum():
+    """ln y = x sin z under the Exp outer; 1/y = x^2 - z^2 under the inverse, each found from the data alone."""
+    task = _task(lambda X: np.exp(X[:, 0] * np.sin(X[:, 1])))
+    close = Formula("exp(x*sin(z)) + 1e-4*x", ["x", "z"])
+    art = _run(FormulaArtifact(close, {"stage": "final_rounding"}), task)
+    assert art.formula.expr == sympy.exp(x * sympy.sin(z)) and art.summary["mechanism"] == "search"
+    outers = {c["outer"] for c in art.summary["structure_search"]["front"]}
+    assert outers == {"identity", "inverse", "exp"}
+    task = _task(lambda X: 1 / (X[:, 0] ** 2 - X[:, 1] ** 2), box=(1.0, 2.0))
+    task = TaskData(task.spec, *(Dataset(np.column_stack([d.X[:, 0] + 2, d.X[:, 1]]), 1 / ((d.X[:, 0] + 2) ** 2
+                                         - d.X[:, 1] ** 2), d.variables, "y") for d in (task.train, task.test)))
+    art = _run(FormulaArtifact(Formula("0.1/x + 0.01*z", ["x", "z"]), {"stage": "final_rounding"}), task)
+    assert art.formula.expr == 1 / (x**2 - z**2) and art.summary["structure_search"]["chosen"] == "search"

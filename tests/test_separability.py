@@ -137,3 +137,14 @@ def _runtime():
     from lies.params import RuntimeParams
 
     return RuntimeParams(n_jobs=1, progress=False)
+
+
+def test_a_part_is_never_named_after_one_of_its_inputs():
+    """An output y with an input y_0: the part's target gets a name of its own (the Dataset refuses a clash)."""
+    task = _task(lambda X: X[:, 0] * X[:, 1] * np.sin(X[:, 2]), names=("y_0", "b", "c"))
+    close = Formula("y_0*b*(1.001*sin(c))", task.variables)
+    upstream = _Solved({("y_0",): "1.3*y_0", ("b",): "0.7*b", ("c",): "2.1*sin(c) + 1e-3*c"})
+    STAGES["decomposition"].run([FormulaArtifact(close, {"stage": "final_rounding"})], [task],
+                                DecompositionParams(), _runtime(), upstream=upstream)
+    assert [t.variables for t in upstream.seen] == [("y_0",), ("b",), ("c",)]
+    assert all(t.train.target not in t.variables for t in upstream.seen)

@@ -716,7 +716,8 @@ def _search_task(art, task: TaskData, params: StructureSearchParams, upstream: U
     def found() -> tuple[SearchResult, Formula]:
         floor = (params.exact_below * float(np.sqrt(np.mean(val.y**2)))) ** 2
         result = search(task.variables, fit.train.X, fit.train.y, val.X, val.y, params.max_terms,
-                        params.max_degree, params.unit_degree, params.beam, floor)
+                        params.max_degree, params.unit_degree, params.beam, floor,
+                        params.outers)
         best = result.best.formula
         return result, upstream.polish(best, fit, ("final_rounding",)) if upstream is not None else best
 
@@ -819,6 +820,8 @@ class Decomposition(Stage):
                 subtasks.append(None)  # the part does not vary: f at the reference point stands for it
                 continue
             target = f"{task.train.target}_{len(subtasks)}"
+            while target in task.variables:  # an output y with an input named y_0
+                target += "_"
             spec = TaskSpec(name=f"{task.name}[{','.join(names)}]", trial=task.spec.trial,
                             seed=task_seed(task.spec.seed, depth, ",".join(names)))
             subtasks.append(TaskData(spec, Dataset(rows[:, group], part_y, names, target),

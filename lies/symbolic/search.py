@@ -18,8 +18,9 @@ The library is fixed by the units and the inputs' ranges, not by any benchmark's
   exp(-m)) on each monomial of total degree at most ``unit_degree``, the Log unit on each positive variable;
 - a unit of a one-variable monomial times a variable or its inverse (x sin y, x e^(-x), cos(z) / y).
 
-Products and quotients of such sums are what the LIES network itself (in log space) and the decomposition stage
-(product splits) find; the search covers sums.
+A candidate may also have an outer function, y = outer(sum), the sum fitted to its inverse of y (`OUTERS`): 1/y
+(ratios such as 1 / (a^2 - b^2)) and ln |y| (the Exp unit at the output: products of powers times exponentials).
+Products of such sums are what the decomposition stage (product splits) finds, its parts searched again.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from __future__ import annotations
 import itertools
 import math
 from dataclasses import dataclass, field
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 import sympy
@@ -38,8 +39,7 @@ from lies.symbolic.separability import description_length
 #: The exponents a monomial's variables may carry (before the range rules of the module docstring).
 EXPONENTS: tuple[sympy.Rational, ...] = tuple(sympy.Rational(p) for p in ("-2", "-1", "-1/2", "1/2", "1", "2", "3", "4"))
 
-#: A term whose values exceed this many times the target's RMS on the fit rows is left out (an overflow, not a
-#: shape).
+#: A term whose values exceed this on the fit rows is left out (an overflow, not a shape).
 _MAX_TERM_SCALE = 1e8
 
 
@@ -53,16 +53,19 @@ class Candidate:
     complexity: int
     mse: float
     description_length: float
+    outer: str = "identity"  # y = outer(sum): `OUTERS`
 
     def to_dict(self) -> dict:
         finite = {k: (v if math.isfinite(v) else None) for k, v in
                   (("mse", self.mse), ("description_length", self.description_length))}
-        return {"terms": len(self.terms), "formula": self.formula.text, "complexity": self.complexity, **finite}
+        return {"outer": self.outer, "terms": len(self.terms), "formula": self.formula.text,
+                "complexity": self.complexity, **finite}
 
 
 @dataclass
 class SearchResult:
-    """The front (one candidate per number of terms, 0 = the mean) and the index of the chosen one."""
+    """The front (one candidate per outer function and number of terms, 0 = the mean) and the index of the chosen
+    one."""
 
     front: list[Candidate] = field(default_factory=list)
     chosen: int = 0
@@ -196,30 +199,64 @@ def _swapped(A: np.ndarray, y: np.ndarray, chosen: list[int], rounds: int, norms
     return tuple(chosen)
 
 
+@dataclass(frozen=True)
+class Outer:
+    """An outer function of a candidate, y = outer(sum): the sum is fitted to ``inverse(y)`` where ``applies(y)``."""
+
+    name: str
+    inverse: Callable[[np.ndarray], np.ndarray]
+    outer: Callable[[sympy.Expr], sympy.Expr]
+    applies: Callable[[np.ndarray], bool]
+
+
+#: The outer functions tried: none; the power -1 (a ratio: 1/y a sum); the Exp unit (ln |y| a sum, the sign kept:
+#: products of powers times exponentials).
+OUTERS: dict[str, Outer] = {
+    "identity": Outer("identity", lambda y: y, lambda e: e, lambda y: True),
+    "inverse": Outer("inverse", lambda y: 1 / y, lambda e: 1 / e, lambda y: bool(np.all(y > 0) or np.all(y < 0))),
+    "exp": Outer("exp", lambda y: np.log(np.abs(y)), lambda e: sympy.exp(e),
+                 lambda y: bool(np.all(y > 0) or np.all(y < 0))),
+}
+
+
 def search(variables: Sequence[str], X_fit: np.ndarray, y_fit: np.ndarray, X_val: np.ndarray, y_val: np.ndarray,
-           max_terms: int, max_degree: int, unit_degree: int, beam: int, floor: float) -> SearchResult:
-    """The front of sparse sums on the fit rows and the candidate of shortest description length on the validation
-    rows (``floor``: the MSE below which errors count as equal, squared units of y)."""
+           max_terms: int, max_degree: int, unit_degree: int, beam: int, floor: float,
+           outers: Sequence[str] = ("identity",)) -> SearchResult:
+    """The front of sparse sums on the fit rows, under each outer function of ``outers`` (`OUTERS`) the data
+    allow, and the candidate of shortest description length on the validation rows in the target's own units
+    (``floor``: the MSE below which errors count as equal, squared units of y)."""
     symbols = [sympy.Symbol(v) for v in variables]
     terms = library(symbols, np.concatenate([X_fit, X_val]), max_degree, unit_degree)
     A = term_values(terms, symbols, X_fit)
-    scale = float(np.sqrt(np.mean(y_fit**2))) or 1.0
-    usable = np.all(np.isfinite(A), axis=0) & (np.max(np.abs(A), axis=0) <= _MAX_TERM_SCALE * max(scale, 1.0))
+    usable = np.all(np.isfinite(A), axis=0) & (np.max(np.abs(A), axis=0) <= _MAX_TERM_SCALE)
     with np.errstate(all="ignore"):
         usable &= np.std(A, axis=0) > 0
     index = np.flatnonzero(usable)
     terms, A = [terms[j] for j in index], A[:, index]
     result = SearchResult(library_size=len(terms))
-    for columns in [()] + select_terms(A, y_fit, max_terms, beam):
-        coef, _ = _fit(A, y_fit, columns)
-        expr = sympy.Float(coef[0]) + sum((sympy.Float(c) * terms[j] for c, j in zip(coef[1:], columns)),
-                                          sympy.Integer(0))
-        formula = Formula(expr, symbols)
+    relative_floor = math.sqrt(floor) / (float(np.sqrt(np.mean(y_val**2))) or 1.0)
+    sign = 1.0 if np.all(y_fit > 0) or not np.all(y_fit < 0) else -1.0
+    for outer in (OUTERS[name] for name in outers):
+        if not (outer.applies(y_fit) and outer.applies(y_val)):
+            continue
         with np.errstate(all="ignore"):
-            prediction = formula(X_val)
-        complexity = count_nodes(formula.expr)
-        mse = float(np.mean((prediction - y_val) ** 2)) if np.all(np.isfinite(prediction)) else math.inf
-        length = description_length(y_val, prediction, complexity, floor)
-        result.front.append(Candidate(tuple(columns), formula, complexity, mse, length))
+            target = outer.inverse(y_fit)
+        # a part of the sum this much below the (transformed) target's RMS is the fit's round-off: dropped, or
+        # 1/(x^2 - z^2 + 1e-14) would stay a rational function of large numbers after sympy's normal form
+        negligible = 1e-3 * relative_floor * float(np.sqrt(np.mean(target**2)))
+        for columns in [()] + select_terms(A, target, max_terms, beam):
+            coef, _ = _fit(A, target, columns)
+            sizes = np.abs(coef) * np.concatenate([[1.0], np.max(np.abs(A[:, list(columns)]), axis=0)])
+            coef = np.where(sizes > negligible, coef, 0.0)
+            inner = sympy.Float(coef[0]) + sum((sympy.Float(c) * terms[j] for c, j in zip(coef[1:], columns)),
+                                               sympy.Integer(0))
+            expr = outer.outer(inner) * (sign if outer.name == "exp" else 1)
+            formula = Formula(expr, symbols)
+            with np.errstate(all="ignore"):
+                prediction = formula(X_val)
+            complexity = count_nodes(formula.expr)
+            mse = float(np.mean((prediction - y_val) ** 2)) if np.all(np.isfinite(prediction)) else math.inf
+            length = description_length(y_val, prediction, complexity, floor)
+            result.front.append(Candidate(tuple(columns), formula, complexity, mse, length, outer.name))
     result.chosen = min(range(len(result.front)), key=lambda k: (result.front[k].description_length, k))
     return result
