@@ -164,7 +164,8 @@ def _gradient_round(
             dist = abs(theta[k] - r)
             if dist != 0.0 and not spent.spend(2):
                 return numbers, threshold, f_ref
-            bound = 0.0 if dist == 0.0 else dist * _derivative_bound(par, Xd, theta, k, r)
+            with np.errstate(over="ignore"):  # an infinite bound only rules the change out
+                bound = 0.0 if dist == 0.0 else dist * _derivative_bound(par, Xd, theta, k, r)
             if bound < threshold:
                 scored.append((bound, k, r))
         accepted = False
