@@ -190,3 +190,18 @@ def test_noise_table_has_a_row_per_level_and_the_ssr_ratio(smoke, tmp_path):
     assert list(table["noise"]) == ["0", "0.01"] and list(table["SSR / SSR at 0"]) == [1.0, 1.0]
     assert "| noise |" in write_noise_report({0.0: smoke, 0.01: smoke}, tmp_path)
     assert (tmp_path / "noise.csv").exists()
+
+
+def test_the_report_names_the_code_the_run_started_from(monkeypatch):
+    """The commit is read once: a commit made while a long benchmark runs does not relabel its report."""
+    import subprocess
+
+    from lies.bench.benchmark import code_version
+
+    code_version.cache_clear()
+    first = code_version()
+    monkeypatch.setattr(subprocess, "run", lambda *a, **k: subprocess.CompletedProcess(a, 0, "later-commit\n", ""))
+    assert code_version() == first != "later-commit"
+    code_version.cache_clear()
+    assert code_version() == "later-commit"
+    code_version.cache_clear()

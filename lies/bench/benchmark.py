@@ -10,6 +10,7 @@ Peers (`lies.bench.peers`) fit the very same training samples and go through the
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 import platform
@@ -173,6 +174,7 @@ def run_benchmark(
     say = on_progress or (lambda message: None)
     done = on_result or (lambda result: None)
     start = time.perf_counter()
+    code_version()  # read now: the report names the code the run started from, not a later commit
     seconds: dict[str, float] = {}
 
     def on_stage(name: str, s: float) -> None:
@@ -345,8 +347,10 @@ __all__ = ["run_benchmark", "run_ablation", "rerun_from", "run_peer", "summary_t
            "markdown", "TABLE_I", "STAGES"]
 
 
+@functools.cache
 def code_version() -> str:
-    """The commit the library was run from (``-dirty`` when its files differ from it), or "unknown" outside git."""
+    """The commit the library was run from (``-dirty`` when its files differ from it), or "unknown" outside git;
+    read once per process (a long run's report keeps the commit it started at)."""
     import subprocess
 
     try:
