@@ -33,6 +33,7 @@ from typing import Callable, Sequence
 import numpy as np
 import sympy
 
+from lies.core.checks import target_sign
 from lies.symbolic.formula import Formula, count_nodes
 from lies.symbolic.separability import description_length
 
@@ -201,21 +202,25 @@ def _swapped(A: np.ndarray, y: np.ndarray, chosen: list[int], rounds: int, norms
 
 @dataclass(frozen=True)
 class Outer:
-    """An outer function of a candidate, y = outer(sum): the sum is fitted to ``inverse(y)`` where ``applies(y)``."""
+    """An outer function of a candidate, y = outer(sum, sign): the sum is fitted to ``inverse(y)`` where
+    ``applies(y)``; ``sign`` is the target's (`lies.core.checks.target_sign`)."""
 
     name: str
     inverse: Callable[[np.ndarray], np.ndarray]
-    outer: Callable[[sympy.Expr], sympy.Expr]
+    outer: Callable[[sympy.Expr, float], sympy.Expr]
     applies: Callable[[np.ndarray], bool]
+
+
+def _one_sign(y: np.ndarray) -> bool:
+    return bool(np.all(y > 0) or np.all(y < 0))
 
 
 #: The outer functions tried: none; the power -1 (a ratio: 1/y a sum); the Exp unit (ln |y| a sum, the sign kept:
 #: products of powers times exponentials).
 OUTERS: dict[str, Outer] = {
-    "identity": Outer("identity", lambda y: y, lambda e: e, lambda y: True),
-    "inverse": Outer("inverse", lambda y: 1 / y, lambda e: 1 / e, lambda y: bool(np.all(y > 0) or np.all(y < 0))),
-    "exp": Outer("exp", lambda y: np.log(np.abs(y)), lambda e: sympy.exp(e),
-                 lambda y: bool(np.all(y > 0) or np.all(y < 0))),
+    "identity": Outer("identity", lambda y: y, lambda e, sign: e, lambda y: True),
+    "inverse": Outer("inverse", lambda y: 1 / y, lambda e, sign: 1 / e, _one_sign),
+    "exp": Outer("exp", lambda y: np.log(np.abs(y)), lambda e, sign: sign * sympy.exp(e), _one_sign),
 }
 
 
@@ -235,7 +240,7 @@ def search(variables: Sequence[str], X_fit: np.ndarray, y_fit: np.ndarray, X_val
     terms, A = [terms[j] for j in index], A[:, index]
     result = SearchResult(library_size=len(terms))
     relative_floor = math.sqrt(floor) / (float(np.sqrt(np.mean(y_val**2))) or 1.0)
-    sign = 1.0 if np.all(y_fit > 0) or not np.all(y_fit < 0) else -1.0
+    sign = float(target_sign(y_fit))
     for outer in (OUTERS[name] for name in outers):
         if not (outer.applies(y_fit) and outer.applies(y_val)):
             continue
@@ -250,8 +255,7 @@ def search(variables: Sequence[str], X_fit: np.ndarray, y_fit: np.ndarray, X_val
             coef = np.where(sizes > negligible, coef, 0.0)
             inner = sympy.Float(coef[0]) + sum((sympy.Float(c) * terms[j] for c, j in zip(coef[1:], columns)),
                                                sympy.Integer(0))
-            expr = outer.outer(inner) * (sign if outer.name == "exp" else 1)
-            formula = Formula(expr, symbols)
+            formula = Formula(outer.outer(inner, sign), symbols)
             with np.errstate(all="ignore"):
                 prediction = formula(X_val)
             complexity = count_nodes(formula.expr)
