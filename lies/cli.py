@@ -472,8 +472,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--trials", type=int, help="trials per formula, each with its own seed (tasks.trials)")
     run.add_argument("--seed", type=int, help="base seed (tasks.seed)")
     run.add_argument("--skip", nargs="+", metavar="STAGE",
-                     help="stages to pass through (ablation.skip): oversampling, gradient_pruning, "
-                          "node_pruning, rounding_to_zero, coefficient_optimization, final_rounding")
+                     help="stages to pass through (ablation.skip), e.g. oversampling or decomposition; a name "
+                          "that is not a skippable stage is refused with the list of those that are")
     run.add_argument("--params", type=Path, metavar="FILE", help="a params.yaml (whole or partial) over the defaults")
     run.add_argument("-S", "--set", action="append", metavar="SECTION.KEY=VALUE",
                      help="change one parameter, e.g. -S weak_admm.epochs=10 (repeatable)")

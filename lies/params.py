@@ -305,9 +305,8 @@ def check_skip(skip: str | Sequence[str] | None) -> tuple[str, ...]:
 class AblationParams(StageParams):
     """``ablation.skip``: stages that pass their input through (a bare string is one stage, as ``dvc exp -S`` sets)."""
 
-    skip: list[str] = Field([], description="stages to pass through (Table I of the paper): oversampling, "
-        "gradient_pruning, node_pruning, rounding_to_zero, coefficient_optimization, final_rounding, structure_search, "
-        "decomposition")
+    skip: list[str] = Field([], description="stages to pass through (Table I of the paper and more): "
+                           + ", ".join(SKIPPABLE_STAGES))
 
     @pydantic.field_validator("skip", mode="before")
     @classmethod

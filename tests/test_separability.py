@@ -95,8 +95,17 @@ class _Solved:
     polish = Upstream.polish
 
     def solve(self, subtasks, runtime, floor=0.0):
+        """Each part's formula; a part given as (formula, [alternatives]) also has those in its search's front."""
         self.seen.extend(subtasks)
-        return [FormulaArtifact(Formula(self.parts[t.variables], t.variables), {"r2_train": 1.0}) for t in subtasks]
+        out = []
+        for t in subtasks:
+            text, front = (self.parts[t.variables], []) if isinstance(self.parts[t.variables], str) \
+                else self.parts[t.variables]
+            front = [{"outer": "identity", "terms": 1, "formula": f, "complexity": Formula(f, t.variables).complexity}
+                     for f in front]
+            out.append(FormulaArtifact(Formula(text, t.variables), {"r2_train": 1.0,
+                                                                    "structure_search": {"front": front}}))
+        return out
 
 
 def _task(f, names=("a", "b", "c"), n=3000, seed=3):
@@ -116,6 +125,40 @@ def test_the_stage_replaces_an_inexact_formula_with_its_recombined_parts():
     assert [t.variables for t in upstream.seen] == [("a",), ("b",), ("c",)]
     assert art.summary["mechanism"] == "decomposition" and art.summary["decomposition"]["split"] == "product"
     np.testing.assert_allclose(art.formula(task.test.X), task.test.y, rtol=1e-6)
+
+
+def _decomposed(f, parts: dict, inexact: str):
+    task = _task(f)
+    upstream = _Solved(parts)
+    art = STAGES["decomposition"].run([FormulaArtifact(Formula(inexact, task.variables), {"stage": "final_rounding"})],
+                                      [task], DecompositionParams(), _runtime(), upstream=upstream)[0]
+    return art, task
+
+
+def test_offsets_a_part_takes_from_an_inexact_oracle_are_rounded_away():
+    """Parts fitted to an oracle that is not exact carry small offsets (a - 0.024): the recombined whole refitted on
+    the data drives them to nothing, and rounding to zero drops them; final rounding's normal form alone made each
+    offset the fixed 1 of its sum, 1e-33 (1e16 a + 1)(4e16 b + 1) sin(c), which no check calls a b sin(c)."""
+    art, task = _decomposed(lambda X: X[:, 0] * X[:, 1] * np.sin(X[:, 2]),
+                            {("a",): "1.76*a - 0.024", ("b",): "1.76*b + 0.066", ("c",): "9.07*sin(c)"},
+                            "a*b*(1.02*sin(c) + 0.01)")
+    assert art.summary["mechanism"] == "decomposition"
+    assert art.formula.expr == Formula("a*b*sin(c)", task.variables).expr
+
+
+def test_the_data_choose_a_simpler_alternative_of_a_part_from_its_front():
+    """A part fitted to an inexact oracle is the oracle's curve (here a cubic with its error); its search's front
+    holds simpler candidates, and the whole refitted on the data, not the oracle, picks the one that describes
+    them in fewer nats; the tree says which."""
+    c = np.linspace(1.0, 3.0, 200)
+    cubic = np.polyfit(c, np.sin(c) + 0.01 * c**2, 3)  # the oracle's error in this part: 1 % of a curve
+    overfit = " + ".join(f"{float(k)!r}*c**{3 - i}" for i, k in enumerate(cubic))
+    art, task = _decomposed(lambda X: X[:, 0] * X[:, 1] * np.sin(X[:, 2]),
+                            {("a",): "1.3*a", ("b",): "0.7*b", ("c",): (overfit, ["0.9*c", "0.1 + 2.1*sin(c)"])},
+                            "a*b*(1.01*sin(c) + 0.01)")
+    assert art.formula.expr == Formula("a*b*sin(c)", task.variables).expr
+    parts = {tuple(p["variables"]): p for p in art.summary["decomposition"]["parts"]}
+    assert "sin(c)" in parts[("c",)]["alternative"] and "alternative" not in parts[("a",)]
 
 
 def test_the_stage_keeps_an_exact_formula_and_a_better_one():

@@ -27,6 +27,7 @@ import numpy as np
 import sympy
 import torch
 
+from lies.core.errors import LiesError
 from lies.core.seeding import Purpose, generator, rng, task_seed
 from lies.core.timeout import TIME_LIMIT_ERRORS, call_with_timeout
 from lies.data.dataset import Dataset, box_points
@@ -56,7 +57,7 @@ from lies.params import (
 from lies.pipeline.artifacts import Artifact, FormulaArtifact, NetworkArtifact, TaskArtifact
 from lies.pipeline.engine import by_model, map_tasks
 from lies.symbolic.coefficients import optimize_coefficients
-from lies.symbolic.formula import Formula
+from lies.symbolic.formula import Formula, parse_formula
 from lies.symbolic.metrics import r2_score
 from lies.symbolic.rounding import final_round, round_to_zero
 from lies.symbolic.search import SearchResult, search
@@ -599,10 +600,9 @@ class Upstream:
     def param(self, name: str):
         return self.params[name]
 
-    def polish(self, formula: Formula, task: TaskData,
-               names: Sequence[str] = ("coefficient_optimization", "final_rounding")) -> Formula:
-        """``formula`` through the run's own formula stages ``names`` (those it has and does not skip), with their
-        params, on ``task``'s training rows."""
+    def polish(self, formula: Formula, task: TaskData, names: Sequence[str]) -> Formula:
+        """``formula`` through the run's own formula stages ``names`` (those it has and does not skip), in pipeline
+        order, with their params, on ``task``'s training rows."""
         for stage in self.stages:
             if stage.name in names and stage.name not in self.skip:
                 out = stage.transform(FormulaArtifact(formula), task, self.param(stage.name))
@@ -843,11 +843,11 @@ def _decompose_task(art, task: TaskData, plan, parts: list, params: Decompositio
     tree = {"tried": True, "split": split.kind, "sigma": plan.sigma,
             "reference": dict(zip(task.variables, map(float, plan.reference))), "at_reference": plan.at_reference,
             "parts": []}
-    exprs = []
+    choices = []  # per part: its formula, then the simpler alternatives its own search found
     for group, sub, part in zip(split.groups, plan.subtasks, parts):
         names = [task.variables[k] for k in group]
         if sub is None:
-            exprs.append(sympy.Float(plan.at_reference))
+            choices.append([sympy.Float(plan.at_reference)])
             tree["parts"].append({"variables": names, "formula": "constant"})
             continue
         formula = getattr(part, "formula", None)
@@ -856,14 +856,16 @@ def _decompose_task(art, task: TaskData, plan, parts: list, params: Decompositio
                               "decomposition": part.summary.get("decomposition")})
         if formula is None:
             return _kept("decomposition", art, tree, "a part has no formula", seconds + time.perf_counter() - start)
-        exprs.append(formula.expr)
-    whole = Formula(recombine(split.kind, exprs, plan.at_reference), task.variables)
+        choices.append(_part_alternatives(part, formula))
     fit, val = _validation_split(task, Purpose.DECOMPOSITION, params.validation_fraction)
     try:
-        if upstream is not None:  # the pipeline's own polish, with its params
-            whole = upstream.polish(whole, fit)
+        whole, chosen = _recombined(split.kind, choices, plan.at_reference, task.variables, fit, val, upstream,
+                                    params.exact_below)
     except TIME_LIMIT_ERRORS:
         return _kept("decomposition", art, tree, "the refit ran out of time", seconds + time.perf_counter() - start)
+    for record, alternatives, index in zip(tree["parts"], choices, chosen):
+        if index:  # the data chose one of the part's simpler alternatives over its own formula
+            record["alternative"] = str(alternatives[index])
     dl_input, dl_whole = _lengths(val, [art.formula, whole], params.exact_below)
     tree.update(formula=str(whole.expr), description_length={"input": dl_input, "decomposition": dl_whole})
     if not dl_whole < dl_input:
@@ -873,6 +875,52 @@ def _decompose_task(art, task: TaskData, plan, parts: list, params: Decompositio
     summary = _formula_summary("decomposition", whole, task, seconds + time.perf_counter() - start,
                                mechanism="decomposition", decomposition=tree)
     return FormulaArtifact(whole, summary)
+
+
+def _part_alternatives(part, formula: Formula) -> list[sympy.Expr]:
+    """A part's formula, then the simpler candidates of its own structure search's front (fewer nodes, at least one
+    term), simplest first: fitted to an oracle that is not exact, a part's best formula is the oracle's, errors
+    included; the simpler candidates may be the data's."""
+    front = (part.summary.get("structure_search") or {}).get("front") or []
+    out = [formula.expr]
+    for candidate in sorted(front, key=lambda c: c["complexity"]):
+        if candidate["terms"] and candidate["complexity"] < formula.complexity:
+            try:
+                expr = parse_formula(candidate["formula"], formula.variable_names)
+            except LiesError:
+                continue
+            if expr not in out:
+                out.append(expr)
+    return out
+
+
+def _recombined(kind: str, choices: list[list[sympy.Expr]], at_reference: float, variables: Sequence[str],
+                fit: TaskData, val: Dataset, upstream: Upstream | None, exact_below: float) -> tuple[Formula, list[int]]:
+    """The whole from its parts (`recombine`), each part chosen among its ``choices`` one part at a time (the
+    others held) by the description length of the refitted whole on the validation rows: the oracle proposes
+    the parts, the data choose. Then the pipeline's own polish: refit, round to zero, refit, snap (a part fitted to
+    an inexact oracle carries offsets the data do not have; only after a refit has driven them to nothing can
+    round-to-zero see it, and final rounding's normal form would otherwise make such an offset the fixed 1 of its
+    sum: ``(2e16 F + 1)``). Returns the whole and the index chosen for each part."""
+    def refit(index: list[int]) -> tuple[Formula, float]:
+        whole = Formula(recombine(kind, [c[i] for c, i in zip(choices, index)], at_reference), variables)
+        if upstream is not None:
+            whole = upstream.polish(whole, fit, ("coefficient_optimization",))
+        return whole, _lengths(val, [whole], exact_below)[0]
+
+    index = [0] * len(choices)
+    whole, length = refit(index)
+    for part, alternatives in enumerate(choices):
+        if upstream is None:
+            break
+        for j in range(1, len(alternatives)):
+            trial = index[:part] + [j] + index[part + 1:]
+            candidate, trial_length = refit(trial)
+            if trial_length < length:
+                index, whole, length = trial, candidate, trial_length
+    if upstream is not None:
+        whole = upstream.polish(whole, fit, ("rounding_to_zero", "coefficient_optimization", "final_rounding"))
+    return whole, index
 
 
 # ------------------------------------------------------------------------------------------------ the table
