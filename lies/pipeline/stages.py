@@ -756,8 +756,9 @@ class Decomposition(Stage):
     """AI Feynman's decomposition with the fitted formula as the oracle (`lies.symbolic.separability`): a formula
     that is not exact is tested for a split of its variables into parts that add or multiply; each part becomes a
     sub-task (the oracle along the part's variables, the others at a reference point) solved by the stages before
-    this one and this one again (``max_depth``); the parts recombined, refitted on the training rows but a
-    validation share, rounded, and kept when their description length on the validation rows is shorter than the
+    this one and this one again (``max_depth``); the parts recombined (each its formula or a simpler candidate of
+    its search's front, as the data choose: `_recombined`), refitted on the training rows but a validation share,
+    rounded, and kept when their description length on the validation rows is shorter than the
     input formula's. The summary's ``decomposition`` holds the tree."""
 
     name = "decomposition"
