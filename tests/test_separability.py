@@ -161,6 +161,18 @@ def test_the_data_choose_a_simpler_alternative_of_a_part_from_its_front():
     assert "sin(c)" in parts[("c",)]["alternative"] and "alternative" not in parts[("a",)]
 
 
+def test_a_part_may_be_its_sub_tasks_power_law():
+    """Parts with no search front, fitted to the oracle's errors: the log-linear hypothesis on each part's sub-task
+    (c a^p, fitted to the oracle along the part) is an alternative the data can choose, its exponent refitted on the
+    data and snapped."""
+    art, task = _decomposed(lambda X: X[:, 0] * X[:, 1] ** 2 * np.sin(X[:, 2]),
+                            {("a",): "1.3*a + 0.01*exp(a)", ("b",): "0.7*b**2 + 0.02*cos(b)", ("c",): "2.1*sin(c)"},
+                            "a*b**2*(1.02*sin(c) + 0.01)")
+    assert art.formula.expr == Formula("a*b**2*sin(c)", task.variables).expr
+    parts = {tuple(p["variables"]): p for p in art.summary["decomposition"]["parts"]}
+    assert "alternative" in parts[("a",)] and "alternative" in parts[("b",)] and "alternative" not in parts[("c",)]
+
+
 def test_the_stage_keeps_an_exact_formula_and_a_better_one():
     task = _task(lambda X: X[:, 0] * X[:, 1] + X[:, 2])
     exact = Formula("a*b + c", task.variables)
@@ -168,8 +180,10 @@ def test_the_stage_keeps_an_exact_formula_and_a_better_one():
     art = STAGES["decomposition"].run([FormulaArtifact(exact, {"stage": "final_rounding"})], [task],
                                       DecompositionParams(), _runtime(), upstream=upstream)[0]
     assert art.formula == exact and not art.summary["decomposition"]["tried"] and not upstream.seen
-    # parts that recombine worse than the input: the input stays, and the summary says why
-    close = Formula("a*b + 1.001*c", task.variables)
+    # parts that recombine worse than the input (no power law of c is sin c): the input stays, and the summary
+    # says why
+    task = _task(lambda X: X[:, 0] * X[:, 1] + np.sin(X[:, 2]))
+    close = Formula("a*b + 1.001*sin(c)", task.variables)
     upstream = _Solved({("a", "b"): "a*b + 0.3", ("c",): "2*log(c)"})
     art = STAGES["decomposition"].run([FormulaArtifact(close, {"stage": "final_rounding"})], [task],
                                       DecompositionParams(), _runtime(), upstream=upstream)[0]

@@ -757,7 +757,7 @@ class Decomposition(Stage):
     that is not exact is tested for a split of its variables into parts that add or multiply; each part becomes a
     sub-task (the oracle along the part's variables, the others at a reference point) solved by the stages before
     this one and this one again (``max_depth``); the parts recombined (each its formula or a simpler candidate of
-    its search's front, as the data choose: `_recombined`), refitted on the training rows but a validation share,
+    its search's front or its sub-task's power law, as the data choose: `_recombined`), refitted on the training rows but a validation share,
     rounded, and kept when their description length on the validation rows is shorter than the
     input formula's. The summary's ``decomposition`` holds the tree."""
 
@@ -857,7 +857,7 @@ def _decompose_task(art, task: TaskData, plan, parts: list, params: Decompositio
                               "decomposition": part.summary.get("decomposition")})
         if formula is None:
             return _kept("decomposition", art, tree, "a part has no formula", seconds + time.perf_counter() - start)
-        choices.append(_part_alternatives(part, formula))
+        choices.append(_part_alternatives(part, formula) + _power_law(sub.train))
     fit, val = _validation_split(task, Purpose.DECOMPOSITION, params.validation_fraction)
     try:
         whole, chosen = _recombined(split.kind, choices, plan.at_reference, task.variables, fit, val, upstream,
@@ -893,6 +893,22 @@ def _part_alternatives(part, formula: Formula) -> list[sympy.Expr]:
             if expr not in out:
                 out.append(expr)
     return out
+
+
+def _power_law(part: Dataset) -> list[sympy.Expr]:
+    """The log-linear hypothesis on a part's sub-task, c prod x_i^a_i fitted to log |y| by least squares (exponents
+    as Floats, which the whole's refit moves and final rounding snaps), where the part's inputs are positive and its
+    values of one sign; else nothing."""
+    X, y = part.X, part.y
+    if not (np.all(X > 0) and (np.all(y > 0) or np.all(y < 0))):
+        return []
+    design = np.column_stack([np.ones(len(y)), np.log(X)])
+    coef, *_ = np.linalg.lstsq(design, np.log(np.abs(y)), rcond=None)
+    if not np.all(np.isfinite(coef)):
+        return []
+    symbols = [sympy.Symbol(v) for v in part.variables]
+    return [sympy.Float(float(np.sign(y[0]) * np.exp(coef[0])))
+            * sympy.Mul(*[v ** sympy.Float(float(a)) for v, a in zip(symbols, coef[1:])])]
 
 
 def _recombined(kind: str, choices: list[list[sympy.Expr]], at_reference: float, variables: Sequence[str],
