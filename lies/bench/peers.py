@@ -47,6 +47,7 @@ import sympy
 
 from lies.core.checks import check_finite, check_names, check_rows, check_shapes
 from lies.core.errors import LiesError
+from lies.symbolic.coefficients import log_linear_fit
 
 __all__ = [
     "GPLEARN_BUDGETS",
@@ -432,14 +433,13 @@ def fit_loglinear(
     symbols = _symbols(variables)
     X, y = _check_data(X, y, variables)
     start = time.perf_counter()
-    sign = -1 if (y < 0).all() else 1  # a target of one sign is a product of powers with that sign
-    if (X <= 0).any() or (sign * y <= 0).any():
+    fitted = log_linear_fit(X, y)  # a target of one sign is a product of powers with that sign
+    if fitted is None:
         return PeerResult(method="loglinear", expr=sympy.Float(float(y.mean())),
                           seconds=time.perf_counter() - start, budget={})
-    log_x, log_y = np.log(X), np.log(sign * y)
-    design = np.column_stack([log_x, np.ones(len(y))])
-    exponents = np.round(np.linalg.lstsq(design, log_y, rcond=None)[0][:-1], 1)
-    constant = float(np.mean(log_y - log_x @ exponents))
+    sign, exponents, _ = fitted
+    exponents = np.round(exponents, 1)
+    constant = float(np.mean(np.log(sign * y) - np.log(X) @ exponents))
     seconds = time.perf_counter() - start
     expr = sympy.Float(sign * math.exp(constant)) * sympy.Mul(
         *[s ** sympy.Rational(str(a)) for s, a in zip(symbols, exponents) if a != 0])

@@ -56,7 +56,7 @@ from lies.params import (
 )
 from lies.pipeline.artifacts import Artifact, FormulaArtifact, NetworkArtifact, TaskArtifact
 from lies.pipeline.engine import by_model, map_tasks
-from lies.symbolic.coefficients import optimize_coefficients
+from lies.symbolic.coefficients import log_linear_fit, optimize_coefficients
 from lies.symbolic.formula import Formula, parse_formula
 from lies.symbolic.metrics import r2_score
 from lies.symbolic.rounding import final_round, round_to_zero
@@ -756,10 +756,10 @@ class Decomposition(Stage):
     """AI Feynman's decomposition with the fitted formula as the oracle (`lies.symbolic.separability`): a formula
     that is not exact is tested for a split of its variables into parts that add or multiply; each part becomes a
     sub-task (the oracle along the part's variables, the others at a reference point) solved by the stages before
-    this one and this one again (``max_depth``); the parts recombined (each its formula or a simpler candidate of
-    its search's front or its sub-task's power law, as the data choose: `_recombined`), refitted on the training rows but a validation share,
-    rounded, and kept when their description length on the validation rows is shorter than the
-    input formula's. The summary's ``decomposition`` holds the tree."""
+    this one and this one again (``max_depth``); the parts recombined (each its formula, a simpler candidate of its
+    search's front or its sub-task's power law, as the data choose: `_recombined`), refitted on the training rows
+    but a validation share, rounded, and kept when their description length on the validation rows is shorter
+    than the input formula's. The summary's ``decomposition`` holds the tree."""
 
     name = "decomposition"
     Params = DecompositionParams
@@ -844,7 +844,7 @@ def _decompose_task(art, task: TaskData, plan, parts: list, params: Decompositio
     tree = {"tried": True, "split": split.kind, "sigma": plan.sigma,
             "reference": dict(zip(task.variables, map(float, plan.reference))), "at_reference": plan.at_reference,
             "parts": []}
-    choices = []  # per part: its formula, then the simpler alternatives its own search found
+    choices = []  # per part: its formula, then the alternatives the data may choose instead
     for group, sub, part in zip(split.groups, plan.subtasks, parts):
         names = [task.variables[k] for k in group]
         if sub is None:
@@ -896,19 +896,16 @@ def _part_alternatives(part, formula: Formula) -> list[sympy.Expr]:
 
 
 def _power_law(part: Dataset) -> list[sympy.Expr]:
-    """The log-linear hypothesis on a part's sub-task, c prod x_i^a_i fitted to log |y| by least squares (exponents
-    as Floats, which the whole's refit moves and final rounding snaps), where the part's inputs are positive and its
-    values of one sign; else nothing."""
-    X, y = part.X, part.y
-    if not (np.all(X > 0) and (np.all(y > 0) or np.all(y < 0))):
+    """The log-linear hypothesis on a part's sub-task (`log_linear_fit`), its exponents Floats that the whole's
+    refit moves and final rounding snaps; nothing where the part's inputs are not positive or its values change
+    sign."""
+    fitted = log_linear_fit(part.X, part.y)
+    if fitted is None or not np.all(np.isfinite(fitted[1])) or not math.isfinite(fitted[2]):
         return []
-    design = np.column_stack([np.ones(len(y)), np.log(X)])
-    coef, *_ = np.linalg.lstsq(design, np.log(np.abs(y)), rcond=None)
-    if not np.all(np.isfinite(coef)):
-        return []
+    sign, exponents, log_c = fitted
     symbols = [sympy.Symbol(v) for v in part.variables]
-    return [sympy.Float(float(np.sign(y[0]) * np.exp(coef[0])))
-            * sympy.Mul(*[v ** sympy.Float(float(a)) for v, a in zip(symbols, coef[1:])])]
+    return [sympy.Float(sign * math.exp(log_c)) * sympy.Mul(*[v ** sympy.Float(float(a))
+                                                              for v, a in zip(symbols, exponents)])]
 
 
 def _recombined(kind: str, choices: list[list[sympy.Expr]], at_reference: float, variables: Sequence[str],
@@ -927,17 +924,15 @@ def _recombined(kind: str, choices: list[list[sympy.Expr]], at_reference: float,
 
     index = [0] * len(choices)
     whole, length = refit(index)
+    if upstream is None:  # nothing refits: the parts' own formulas, as they are
+        return whole, index
     for part, alternatives in enumerate(choices):
-        if upstream is None:
-            break
         for j in range(1, len(alternatives)):
             trial = index[:part] + [j] + index[part + 1:]
             candidate, trial_length = refit(trial)
             if trial_length < length:
                 index, whole, length = trial, candidate, trial_length
-    if upstream is not None:
-        whole = upstream.polish(whole, fit, ("rounding_to_zero", "coefficient_optimization", "final_rounding"))
-    return whole, index
+    return upstream.polish(whole, fit, ("rounding_to_zero", "coefficient_optimization", "final_rounding")), index
 
 
 # ------------------------------------------------------------------------------------------------ the table

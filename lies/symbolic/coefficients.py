@@ -25,7 +25,7 @@ from scipy.optimize import least_squares
 from lies.core.seeding import sorted_row_subset
 from lies.symbolic.formula import Formula, Parametrized, check_X, evaluations_for, parametrize
 
-__all__ = ["optimize_coefficients", "refit_parameters"]
+__all__ = ["optimize_coefficients", "refit_parameters", "log_linear_fit"]
 
 
 class _Deadline(Exception):
@@ -197,3 +197,15 @@ def _levenberg_marquardt(residuals, x0: np.ndarray, max_nfev: int | None) -> Non
 
     least_squares(fun, np.append(x0, 0.0), jac=jac, method="lm", x_scale="jac",
                   max_nfev=max_nfev if max_nfev is not None else 100 * k)
+
+
+def log_linear_fit(X: np.ndarray, y: np.ndarray) -> tuple[int, np.ndarray, float] | None:
+    """The log-linear hypothesis y = sign C prod x_k^a_k by least squares of ln(sign y) on [ln x, 1]: (sign, the
+    exponents a (n,), ln C); None where an input is not positive or the target is not of one sign (0 included).
+    X: (N, n), y: (N,)."""
+    sign = -1 if (y < 0).all() else 1
+    if (X <= 0).any() or (sign * y <= 0).any():
+        return None
+    design = np.column_stack([np.log(X), np.ones(len(y))])
+    coef = np.linalg.lstsq(design, np.log(sign * y), rcond=None)[0]
+    return sign, coef[:-1], float(coef[-1])
