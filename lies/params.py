@@ -278,6 +278,9 @@ class DecompositionParams(StageParams):
         "this many times the oracle's RMS error (twice the RMS an exact separable function shows through it)")
     validation_fraction: float = Field(0.2, gt=0, lt=1, description="training rows held out from the recombined "
         "formula's refit, on which the two formulas' description lengths are compared")
+    scaling: bool = Field(False, description="also test each part of at least two positive variables (the whole "
+        "task when it does not split) for f = P g(u), u and P products of powers of its variables "
+        "(`lies.symbolic.scaling`); such a part's sub-task is g, a function of u alone")
 
 
 # ------------------------------------------------------------------------------------------------ the rest

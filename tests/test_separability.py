@@ -205,3 +205,30 @@ def test_a_part_is_never_named_after_one_of_its_inputs():
                                 DecompositionParams(), _runtime(), upstream=upstream)
     assert [t.variables for t in upstream.seen] == [("y_0",), ("b",), ("c",)]
     assert all(t.train.target not in t.variables for t in upstream.seen)
+
+
+@pytest.mark.parametrize(("f", "parts", "inexact", "expected", "seen"), [
+    # a product split, then its (b, c) part a function of b / c alone
+    (lambda X: X[:, 0] * np.exp(-X[:, 1] / X[:, 2]), {("a",): "1.3*a", ("u",): "0.7*exp(-u)"},
+     "a*(1.02*exp(-b/c) + 0.001)", "a*exp(-b/c)", [("a",), ("u",)]),
+    # no split: the whole a function of a b / c, times a prefactor a
+    (lambda X: X[:, 0] * np.exp(-X[:, 0] * X[:, 1] / X[:, 2]), {("u",): "1.2*exp(-u)"},
+     "a*(1.001*exp(-a*b/c) + 0.0002*b)", "a*exp(-a*b/c)", [("u",)]),
+])
+def test_a_part_that_depends_on_one_product_of_powers_is_solved_in_it(f, parts, inexact, expected, seen):
+    """With ``scaling`` on, a part (or the whole) that is P g(u) becomes a sub-task in u alone; its formula, u and
+    P substituted back, is refitted and chosen like any other part; the tree records u and P."""
+    task = _task(f)
+    upstream = _Solved(parts)
+    art = STAGES["decomposition"].run([FormulaArtifact(Formula(inexact, task.variables), {"stage": "final_rounding"})],
+                                      [task], DecompositionParams(scaling=True), _runtime(), upstream=upstream)[0]
+    assert [t.variables for t in upstream.seen] == seen
+    assert art.summary["mechanism"] == "decomposition"
+    assert art.formula.expr == Formula(expected, task.variables).expr
+    reduced = [p for p in art.summary["decomposition"]["parts"] if "u" in p]
+    assert len(reduced) == 1 and reduced[0]["scaling_score"] <= 1
+    # off (the default), the same task splits no further than separability does
+    upstream = _Solved({("a",): "1.3*a", ("b", "c"): "0.7*exp(-b/c)"} if len(seen) == 2 else {})
+    STAGES["decomposition"].run([FormulaArtifact(Formula(inexact, task.variables), {"stage": "final_rounding"})],
+                                [task], DecompositionParams(), _runtime(), upstream=upstream)
+    assert all("u" not in t.variables for t in upstream.seen)

@@ -61,7 +61,8 @@ from lies.symbolic.formula import Formula, parse_formula
 from lies.symbolic.metrics import r2_score
 from lies.symbolic.rounding import final_round, round_to_zero
 from lies.symbolic.search import SearchResult, search
-from lies.symbolic.separability import description_length, find_split, part_rows, recombine
+from lies.symbolic.scaling import Reduction, find_reduction
+from lies.symbolic.separability import Split, description_length, find_split, part_rows, recombine
 from lies.training.admm import fraction_small, log_r2
 from lies.training.kinds import NetworkKind, check_kind, kind_for
 from lies.training.oversampling import ModelData, oversample
@@ -743,13 +744,15 @@ def _search_task(art, task: TaskData, params: StructureSearchParams, upstream: U
 @dataclass(frozen=True)
 class _Plan:
     """One task's decomposition before its parts are solved: the split, the reference point and the oracle's
-    value there, the parts' sub-tasks (None for a constant part, whose value is f at the reference point)."""
+    value there, the parts' sub-tasks (None for a constant part, whose value is f at the reference point) and
+    their scale reductions (None where the sub-task has the part's own variables, else its one variable is u)."""
 
-    split: object  # lies.symbolic.separability.Split
+    split: Split
     reference: np.ndarray
     at_reference: float
     subtasks: tuple
     sigma: float
+    reductions: tuple[Reduction | None, ...]
 
 
 class Decomposition(Stage):
@@ -802,7 +805,9 @@ class Decomposition(Stage):
 
         split = find_split(oracle, X, sigma, draw, params.test_rows, params.error_multiple)
         if split is None:
-            return "no separable split"
+            if not params.scaling:
+                return "no separable split"
+            split = Split("whole", (tuple(range(len(task.variables))),), ())
         reference = np.median(X, axis=0)
         at_reference = float(oracle(reference[None])[0])
         if not np.isfinite(at_reference) or (split.kind == "product" and abs(at_reference) <= 1e-12 * scale):
@@ -811,7 +816,11 @@ class Decomposition(Stage):
         held = X[params.n_rows : params.n_rows + max(10, params.n_rows // 10)]
         if held.shape[0] < 10:
             held = X[-10:]
-        subtasks = []
+        relative = bool(np.all(task.train.y > 0) or np.all(task.train.y < 0))  # the oracle's error as a fraction
+        if relative:
+            with np.errstate(all="ignore"):
+                relative_sigma = float(np.sqrt(np.mean((formula(X) / task.train.y - 1) ** 2)))
+        subtasks, reductions = [], []
         for group in split.groups:
             names = [task.variables[k] for k in group]
             part_y, held_y = oracle(part_rows(rows, group, reference)), oracle(part_rows(held, group, reference))
@@ -819,17 +828,34 @@ class Decomposition(Stage):
                 return "oracle not finite on a part"
             if float(np.std(part_y)) <= params.exact_below * max(abs(at_reference), 1e-300):
                 subtasks.append(None)  # the part does not vary: f at the reference point stands for it
+                reductions.append(None)
                 continue
             target = f"{task.train.target}_{len(subtasks)}"
             while target in task.variables:  # an output y with an input named y_0
                 target += "_"
             spec = TaskSpec(name=f"{task.name}[{','.join(names)}]", trial=task.spec.trial,
                             seed=task_seed(task.spec.seed, depth, ",".join(names)))
-            subtasks.append(TaskData(spec, Dataset(rows[:, group], part_y, names, target),
-                                     Dataset(held[:, group], held_y, names, target)))
+            reduction = None
+            if params.scaling and len(group) >= 2:
+                def on_part(Z: np.ndarray, group=group) -> np.ndarray:  # the oracle along the part's variables
+                    full = np.tile(reference, (Z.shape[0], 1))
+                    full[:, list(group)] = Z
+                    return oracle(full)
+
+                reduction = find_reduction(on_part, rows[:, group], relative_sigma if relative else sigma, draw,
+                                           params.test_rows, params.error_multiple, relative=relative)
+            reductions.append(reduction)
+            if reduction is None:
+                subtasks.append(TaskData(spec, Dataset(rows[:, group], part_y, names, target),
+                                         Dataset(held[:, group], held_y, names, target)))
+                continue
+            u_name = ("u",)
+            reduced = [Dataset(reduction.u(Z[:, group])[:, None], v / reduction.P(Z[:, group]), u_name, target)
+                       for Z, v in ((rows, part_y), (held, held_y))]
+            subtasks.append(TaskData(spec, *reduced))
         if all(s is None for s in subtasks):
             return "no part varies"
-        return _Plan(split, reference, at_reference, tuple(subtasks), sigma)
+        return _Plan(split, reference, at_reference, tuple(subtasks), sigma, tuple(reductions))
 
 
 def _decompose_task(art, task: TaskData, plan, parts: list, params: DecompositionParams, upstream: Upstream | None,
@@ -845,19 +871,25 @@ def _decompose_task(art, task: TaskData, plan, parts: list, params: Decompositio
             "reference": dict(zip(task.variables, map(float, plan.reference))), "at_reference": plan.at_reference,
             "parts": []}
     choices = []  # per part: its formula, then the alternatives the data may choose instead
-    for group, sub, part in zip(split.groups, plan.subtasks, parts):
+    for group, sub, part, reduction in zip(split.groups, plan.subtasks, parts, plan.reductions):
         names = [task.variables[k] for k in group]
         if sub is None:
             choices.append([sympy.Float(plan.at_reference)])
             tree["parts"].append({"variables": names, "formula": "constant"})
             continue
         formula = getattr(part, "formula", None)
-        tree["parts"].append({"variables": names, "formula": str(formula.expr) if formula is not None else None,
-                              "r2_train": part.summary.get("r2_train"), "kind": part.summary.get("kind_chosen"),
-                              "decomposition": part.summary.get("decomposition")})
+        record = {"variables": names, "formula": str(formula.expr) if formula is not None else None,
+                  "r2_train": part.summary.get("r2_train"), "kind": part.summary.get("kind_chosen"),
+                  "decomposition": part.summary.get("decomposition")}
+        tree["parts"].append(record)
         if formula is None:
             return _kept("decomposition", art, tree, "a part has no formula", seconds + time.perf_counter() - start)
-        choices.append(_part_alternatives(part, formula) + _power_law(sub.train))
+        alternatives = _part_alternatives(part, formula) + _power_law(sub.train)
+        if reduction is not None:  # a function of u: the part is P g(u(x))
+            u, prefactor = reduction.expressions(names)
+            record.update(u=str(u), prefactor=str(prefactor), scaling_score=reduction.score)
+            alternatives = [prefactor * e.subs(sympy.Symbol(sub.variables[0]), u) for e in alternatives]
+        choices.append(alternatives)
     fit, val = _validation_split(task, Purpose.DECOMPOSITION, params.validation_fraction)
     try:
         whole, chosen = _recombined(split.kind, choices, plan.at_reference, task.variables, fit, val, upstream,

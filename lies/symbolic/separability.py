@@ -39,8 +39,8 @@ ORACLE_FLOOR = 1e-9
 
 @dataclass(frozen=True)
 class Split:
-    """A separable split of the variables: ``kind`` "sum" (f = sum of parts) or "product" (f = product of
-    parts); ``groups`` the variable indices of each part (at least two parts), in column order;
+    """A separable split of the variables: ``kind`` "sum" (f = sum of parts), "product" (f = product of parts)
+    or "whole" (one part: all the variables); ``groups`` the variable indices of each part, in column order;
     ``interaction[i][j]`` the pair's four-point difference in units of its threshold (> 1: interacting)."""
 
     kind: str
@@ -128,6 +128,8 @@ def recombine(kind: str, parts: Sequence[sympy.Expr], at_reference: float) -> sy
     f = sum(parts) - (k - 1) f(x0) for a sum, f = prod(parts) / f(x0)^(k - 1) for a product."""
     k = len(parts)
     c = sympy.Float(at_reference)
+    if kind == "whole" and k == 1:
+        return parts[0]
     if kind == "sum":
         return sympy.Add(*parts) - (k - 1) * c
     if kind == "product":
