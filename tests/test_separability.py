@@ -65,7 +65,7 @@ def test_recombined_parts_give_the_function_back(kind):
     whole = sympy.lambdify([x], recombine(kind, parts, at_reference))
     X = _rows()
     np.testing.assert_allclose(whole(X.T), fn(X.T), rtol=1e-10)
-    rows = part_rows(X[:5], (2,), reference)
+    rows = part_rows(X[:5, [2]], (2,), reference)
     assert np.all(rows[:, 2] == X[:5, 2]) and np.all(rows[:, [0, 1, 3]] == reference[[0, 1, 3]])
 
 

@@ -816,14 +816,15 @@ class Decomposition(Stage):
         held = X[params.n_rows : params.n_rows + max(10, params.n_rows // 10)]
         if held.shape[0] < 10:
             held = X[-10:]
-        relative = bool(np.all(task.train.y > 0) or np.all(task.train.y < 0))  # the oracle's error as a fraction
-        if relative:
+        if params.scaling:  # the oracle's error as a fraction of |f| where the data are of one sign
+            relative = bool(np.all(task.train.y > 0) or np.all(task.train.y < 0))
             with np.errstate(all="ignore"):
-                relative_sigma = float(np.sqrt(np.mean((formula(X) / task.train.y - 1) ** 2)))
+                scaling_sigma = float(np.sqrt(np.mean((oracle(X) / task.train.y - 1) ** 2))) if relative else sigma
         subtasks, reductions = [], []
         for group in split.groups:
             names = [task.variables[k] for k in group]
-            part_y, held_y = oracle(part_rows(rows, group, reference)), oracle(part_rows(held, group, reference))
+            part_y = oracle(part_rows(rows[:, group], group, reference))
+            held_y = oracle(part_rows(held[:, group], group, reference))
             if not (np.all(np.isfinite(part_y)) and np.all(np.isfinite(held_y))):
                 return "oracle not finite on a part"
             if float(np.std(part_y)) <= params.exact_below * max(abs(at_reference), 1e-300):
@@ -837,20 +838,15 @@ class Decomposition(Stage):
                             seed=task_seed(task.spec.seed, depth, ",".join(names)))
             reduction = None
             if params.scaling and len(group) >= 2:
-                def on_part(Z: np.ndarray, group=group) -> np.ndarray:  # the oracle along the part's variables
-                    full = np.tile(reference, (Z.shape[0], 1))
-                    full[:, list(group)] = Z
-                    return oracle(full)
-
-                reduction = find_reduction(on_part, rows[:, group], relative_sigma if relative else sigma, draw,
-                                           params.test_rows, params.error_multiple, relative=relative)
+                along_part = lambda values, group=group: oracle(part_rows(values, group, reference))  # noqa: E731
+                reduction = find_reduction(along_part, rows[:, group], scaling_sigma, draw, params.test_rows,
+                                           params.error_multiple, relative=relative)
             reductions.append(reduction)
             if reduction is None:
                 subtasks.append(TaskData(spec, Dataset(rows[:, group], part_y, names, target),
                                          Dataset(held[:, group], held_y, names, target)))
                 continue
-            u_name = ("u",)
-            reduced = [Dataset(reduction.u(Z[:, group])[:, None], v / reduction.P(Z[:, group]), u_name, target)
+            reduced = [Dataset(reduction.u(Z[:, group])[:, None], v / reduction.P(Z[:, group]), ("u",), target)
                        for Z, v in ((rows, part_y), (held, held_y))]
             subtasks.append(TaskData(spec, *reduced))
         if all(s is None for s in subtasks):

@@ -128,7 +128,7 @@ def pair_score(oracle: Oracle, X: np.ndarray, reduction: tuple[Sequence[Fraction
     relative, gives two points); the second point of each pair is a row of ``X`` moved along one variable (the
     first, by decreasing |a_i|, that keeps it inside the rows' box) until its u is the first point's. Infinite
     when too few pairs stay in the box."""
-    a, p = (np.array([float(c) for c in e]) for e in reduction)
+    a = np.array([float(c) for c in reduction[0]])
     low, high = X.min(axis=0), X.max(axis=0)
     first, second = X[rng.integers(0, X.shape[0], 4 * rows)], X[rng.integers(0, X.shape[0], 4 * rows)]
     log_gap = np.log(first) @ a - np.log(second) @ a  # ln u(first) - ln u(second)
@@ -144,7 +144,7 @@ def pair_score(oracle: Oracle, X: np.ndarray, reduction: tuple[Sequence[Fraction
         return math.inf
     first, moved = first[ok][:rows], moved[ok][:rows]
     with np.errstate(all="ignore"):
-        p_first, p_moved = np.exp(np.log(first) @ p), np.exp(np.log(moved) @ p)
+        p_first, p_moved = _power_product(first, reduction[1]), _power_product(moved, reduction[1])
         if relative:
             diff = np.log(np.abs(oracle(first) / p_first)) - np.log(np.abs(oracle(moved) / p_moved))
             expected = np.full(diff.shape, sigma * math.sqrt(2))

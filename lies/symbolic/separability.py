@@ -115,11 +115,11 @@ def find_split(oracle: Oracle, X: np.ndarray, sigma: float, rng: np.random.Gener
     return best
 
 
-def part_rows(X: np.ndarray, group: Sequence[int], reference: np.ndarray) -> np.ndarray:
-    """The rows of a part's sub-task: the data's values of the part's variables, every other variable at the
-    reference point (N, n)."""
-    rows = np.tile(np.asarray(reference, dtype=float), (X.shape[0], 1))
-    rows[:, list(group)] = X[:, list(group)]
+def part_rows(values: np.ndarray, group: Sequence[int], reference: np.ndarray) -> np.ndarray:
+    """Full rows (N, n) for a part: its variables ``group`` take ``values`` (N, len(group)), every other variable
+    the reference point."""
+    rows = np.tile(np.asarray(reference, dtype=float), (values.shape[0], 1))
+    rows[:, list(group)] = values
     return rows
 
 
