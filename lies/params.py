@@ -263,8 +263,8 @@ class StructureSearchParams(FormulaStageParams):
 
 
 class DecompositionParams(StageParams):
-    """Decomposition (AI Feynman's separability tests, `lies.symbolic.separability`) with the fitted formula as the
-    oracle: when the formula is not exact, the variables are split into parts that add or multiply, each part is
+    """Decomposition (AI Feynman's separability tests, `lies.symbolic.separability`) through an oracle (the fitted
+    formula or a dense surrogate of the data): when the formula is not exact, the variables are split into parts that add or multiply, each part is
     solved as a sub-task by the stages before this one, and the recombined formula replaces the input when its
     description length on validation rows is shorter."""
 
@@ -278,6 +278,14 @@ class DecompositionParams(StageParams):
         "this many times the oracle's RMS error (twice the RMS an exact separable function shows through it)")
     validation_fraction: float = Field(0.2, gt=0, lt=1, description="training rows held out from the recombined "
         "formula's refit, on which the two formulas' description lengths are compared")
+    oracle: Literal["best", "formula", "surrogate"] = Field("best", description="what the tests and the parts' "
+        "sub-tasks read: the fitted formula, a dense network fitted to the training rows (`lies.networks.surrogate`), "
+        "or whichever of the two errs less on the held-out rows")
+    surrogate_width: int = Field(64, ge=1, description="the surrogate's units per hidden layer")
+    surrogate_depth: int = Field(3, ge=1, description="the surrogate's hidden layers")
+    surrogate_steps: int = Field(3_000, ge=1, description="the surrogate's Adam steps (cosine schedule)")
+    surrogate_batch: int = Field(1_024, ge=1, description="rows per surrogate step")
+    surrogate_lr: float = Field(3e-3, gt=0, description="the surrogate's initial learning rate")
     scaling: bool = Field(False, description="also test each part of at least two positive variables (the whole "
         "task when it does not split) for f = P g(u), u and P products of powers of its variables "
         "(`lies.symbolic.scaling`); such a part's sub-task is g, a function of u alone")

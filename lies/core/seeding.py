@@ -48,6 +48,7 @@ class Purpose(IntEnum):
     MOTIFS = 7  # node_pruning: the rows the exp-log motif scan fits (lies.training.motifs)
     DECOMPOSITION = 8  # decomposition: the four-point tests and the validation rows (lies.symbolic.separability)
     STRUCTURE_SEARCH = 9  # structure_search: the rows it fits and the validation rows (lies.symbolic.search)
+    SURROGATE = 10  # decomposition: the dense surrogate's initial weights and mini-batches (lies.networks.surrogate)
 
 
 def entropy(seed: int, purpose: Purpose, restart: int = 0) -> list[int]:

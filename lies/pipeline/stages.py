@@ -35,6 +35,7 @@ from lies.data.tasks import TaskData, TaskSpec, add_noise, log_space, prepare_ta
 from lies.data.transforms import Transform, positive_target_rows
 from lies.networks.base import Network, add_constant_column
 from lies.networks.extraction import extract_formula
+from lies.networks.surrogate import fit_surrogate
 from lies.params import (
     SKIPPABLE_STAGES,
     ByKind,
@@ -753,6 +754,7 @@ class _Plan:
     subtasks: tuple
     sigma: float
     reductions: tuple[Reduction | None, ...]
+    oracle: str  # "formula" or "surrogate": what the tests read (`_oracle`)
 
 
 class Decomposition(Stage):
@@ -773,7 +775,8 @@ class Decomposition(Stage):
     def run(self, inputs, tasks, params: DecompositionParams, runtime, upstream: Upstream | None = None) -> list:
         start = time.perf_counter()
         depth = upstream.depth if upstream is not None else params.max_depth
-        plans = [self._plan(a, t, params, depth) for a, t in zip(inputs, tasks)]
+        plans = map_tasks(self._plan, [(a, t, params, depth) for a, t in zip(inputs, tasks)], runtime,
+                          torch.device("cpu"), desc=f"{self.name} tests")
         subtasks = [s for p in plans if isinstance(p, _Plan) for s in p.subtasks if s is not None]
         solved = iter(upstream.solve(subtasks, runtime, params.exact_below) if subtasks else [])
         seconds = (time.perf_counter() - start) / max(1, len(tasks))
@@ -793,16 +796,12 @@ class Decomposition(Stage):
             return "one variable"
         if depth >= params.max_depth:
             return f"max_depth {depth} reached"
-        sigma, why = _exactness(formula, task, params.exact_below)
+        _, why = _exactness(formula, task, params.exact_below)
         if why is not None:
             return why
         X, scale = task.train.X, float(np.sqrt(np.mean(task.train.y**2)))
         draw = rng(task.spec.seed, Purpose.DECOMPOSITION)
-
-        def oracle(rows: np.ndarray) -> np.ndarray:
-            with np.errstate(all="ignore"):
-                return np.broadcast_to(np.asarray(formula(rows), dtype=float), (rows.shape[0],))
-
+        oracle, sigma, relative_sigma, oracle_kind = _oracle(formula, task, params)
         split = find_split(oracle, X, sigma, draw, params.test_rows, params.error_multiple)
         if split is None:
             if not params.scaling:
@@ -816,10 +815,7 @@ class Decomposition(Stage):
         held = X[params.n_rows : params.n_rows + max(10, params.n_rows // 10)]
         if held.shape[0] < 10:
             held = X[-10:]
-        if params.scaling:  # the oracle's error as a fraction of |f| where the data are of one sign
-            relative = bool(np.all(task.train.y > 0) or np.all(task.train.y < 0))
-            with np.errstate(all="ignore"):
-                scaling_sigma = float(np.sqrt(np.mean((oracle(X) / task.train.y - 1) ** 2))) if relative else sigma
+        relative = relative_sigma is not None  # scaling tests ln|f| where the data are of one sign
         subtasks, reductions = [], []
         for group in split.groups:
             names = [task.variables[k] for k in group]
@@ -839,7 +835,7 @@ class Decomposition(Stage):
             reduction = None
             if params.scaling and len(group) >= 2:
                 along_part = lambda values, group=group: oracle(part_rows(values, group, reference))  # noqa: E731
-                reduction = find_reduction(along_part, rows[:, group], scaling_sigma, draw, params.test_rows,
+                reduction = find_reduction(along_part, rows[:, group], relative_sigma if relative else sigma, draw, params.test_rows,
                                            params.error_multiple, relative=relative)
             reductions.append(reduction)
             if reduction is None:
@@ -851,7 +847,39 @@ class Decomposition(Stage):
             subtasks.append(TaskData(spec, *reduced))
         if all(s is None for s in subtasks):
             return "no part varies"
-        return _Plan(split, reference, at_reference, tuple(subtasks), sigma, tuple(reductions))
+        return _Plan(split, reference, at_reference, tuple(subtasks), sigma, tuple(reductions), oracle_kind)
+
+
+def _oracle(formula: Formula, task: TaskData, params: DecompositionParams
+            ) -> tuple[Callable[[np.ndarray], np.ndarray], float, float | None, str]:
+    """(the oracle, its RMS error on the held-out rows, that error as a fraction of |y| for a formula where the
+    training targets are of one sign and ``scaling`` is on (else None), its kind): the fitted formula or a dense surrogate fitted to the other training
+    rows (`fit_surrogate`), as ``params.oracle`` says; "best" keeps the one that errs less on the held-out rows."""
+    fit, held = _validation_split(task, Purpose.DECOMPOSITION, params.validation_fraction)
+    candidates: dict[str, Callable[[np.ndarray], np.ndarray]] = {}
+    if params.oracle in ("best", "formula"):
+        candidates["formula"] = formula
+    if params.oracle in ("best", "surrogate"):
+        candidates["surrogate"] = fit_surrogate(
+            fit.train.X, fit.train.y, generator(task.spec.seed, Purpose.SURROGATE), params.surrogate_width,
+            params.surrogate_depth, params.surrogate_steps, params.surrogate_batch, params.surrogate_lr)
+    errors = {}
+    for kind, f in candidates.items():
+        with np.errstate(all="ignore"):
+            error = float(np.sqrt(np.mean((np.asarray(f(held.X), dtype=float) - held.y) ** 2)))
+        errors[kind] = error if math.isfinite(error) else math.inf
+    kind = min(errors, key=lambda k: (errors[k], k))
+    chosen = candidates[kind]
+
+    def oracle(rows: np.ndarray) -> np.ndarray:
+        with np.errstate(all="ignore"):
+            return np.broadcast_to(np.asarray(chosen(rows), dtype=float), (rows.shape[0],))
+
+    relative = None  # the surrogate is fitted by squared error in y's units: its error is absolute
+    if params.scaling and kind == "formula" and (np.all(task.train.y > 0) or np.all(task.train.y < 0)):
+        with np.errstate(all="ignore"):
+            relative = float(np.sqrt(np.mean((oracle(held.X) / held.y - 1) ** 2)))
+    return oracle, errors[kind], relative, kind
 
 
 def _decompose_task(art, task: TaskData, plan, parts: list, params: DecompositionParams, upstream: Upstream | None,
@@ -863,7 +891,7 @@ def _decompose_task(art, task: TaskData, plan, parts: list, params: Decompositio
     if not isinstance(plan, _Plan):
         return _kept("decomposition", art, {"tried": False}, plan, seconds)
     split = plan.split
-    tree = {"tried": True, "split": split.kind, "sigma": plan.sigma,
+    tree = {"tried": True, "split": split.kind, "oracle": plan.oracle, "sigma": plan.sigma,
             "reference": dict(zip(task.variables, map(float, plan.reference))), "at_reference": plan.at_reference,
             "parts": []}
     choices = []  # per part: its formula, then the alternatives the data may choose instead

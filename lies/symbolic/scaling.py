@@ -180,8 +180,11 @@ def find_reduction(oracle: Oracle, X: np.ndarray, sigma: float, rng: np.random.G
     direction = leading_direction(gradients)  # f = g(u): every gradient is a multiple of a
     if direction is not None:
         proposals += [(a, zero) for a in snapped(direction, max_denominator)]
-    if one_sign:  # f = P g(u): the gradients of ln|f| less their mean are multiples of a
-        log_gradient = gradients / f[:, None]
+    # f = P g(u): the gradients of ln|f| less their mean are multiples of a; read on the rows of larger |f|
+    # (where f is near 0 an oracle's absolute error is a large one in ln|f|, and may even flip its sign)
+    large = np.abs(f) >= np.median(np.abs(f))
+    if np.all(f[large] > 0) or np.all(f[large] < 0):
+        log_gradient = gradients[large] / f[large, None]
         direction = leading_direction(log_gradient - log_gradient.mean(axis=0))
         if direction is not None:
             mean = log_gradient.mean(axis=0)
