@@ -232,3 +232,24 @@ def test_a_part_that_depends_on_one_product_of_powers_is_solved_in_it(f, parts, 
     STAGES["decomposition"].run([FormulaArtifact(Formula(inexact, task.variables), {"stage": "final_rounding"})],
                                 [task], DecompositionParams(), _runtime(), upstream=upstream)
     assert all("u" not in t.variables for t in upstream.seen)
+
+
+def test_a_poor_formula_gives_way_to_the_surrogate_as_the_oracle():
+    """The fitted formula a b c / 4 + 1 is a poor fit of a + b c (and a product, so through it every variable
+    splits off); the dense surrogate errs far less on the held-out rows, so ``oracle: best`` tests through it and
+    finds the true split, a + (b, c); ``oracle: formula`` reads the formula's own structure."""
+    task = _task(lambda X: X[:, 0] + X[:, 1] * X[:, 2])
+    poor = Formula("a*b*c/4 + 1", task.variables)
+    parts = {("a",): "a + 0.1", ("b", "c"): "b*c + 0.2", ("b",): "b", ("c",): "c"}
+    runs = {}
+    for oracle in ("best", "formula"):
+        upstream = _Solved(parts)
+        art = STAGES["decomposition"].run([FormulaArtifact(poor, {"stage": "final_rounding"})], [task],
+                                          DecompositionParams(oracle=oracle, surrogate_steps=1000), _runtime(),
+                                          upstream=upstream)[0]
+        runs[oracle] = art.summary["decomposition"], [t.variables for t in upstream.seen], art
+    tree, seen, art = runs["best"]
+    assert tree["oracle"] == "surrogate" and tree["split"] == "sum" and seen == [("a",), ("b", "c")]
+    assert art.formula.expr == Formula("a + b*c", task.variables).expr
+    tree, seen, _ = runs["formula"]
+    assert tree["oracle"] == "formula" and seen != [("a",), ("b", "c")]

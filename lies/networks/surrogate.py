@@ -62,11 +62,10 @@ def fit_surrogate(X: np.ndarray, y: np.ndarray, generator: torch.Generator, widt
     y_mean, y_scale = float(np.mean(y)), float(np.std(y)) or 1.0
     layers: list[nn.Module] = []
     n_in = X.shape[1]
-    for _ in range(depth):
-        layers += [nn.Linear(n_in, width), nn.SiLU()]
-        n_in = width
-    layers.append(nn.Linear(n_in, 1))
-    net = nn.Sequential(*layers)
+    for n_out in [width] * depth + [1]:  # no default initialisation: it would draw from torch's global stream
+        layers += [nn.utils.skip_init(nn.Linear, n_in, n_out, dtype=torch.float32), nn.SiLU()]
+        n_in = n_out
+    net = nn.Sequential(*layers[:-1])
     with torch.no_grad():  # LeCun-normal weights, zero biases, from the caller's generator alone
         for p in net.parameters():
             p.copy_(torch.randn(p.shape, generator=generator) / math.sqrt(p.shape[-1]) if p.dim() == 2
