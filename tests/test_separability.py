@@ -186,7 +186,7 @@ def test_the_stage_keeps_an_exact_formula_and_a_better_one():
     close = Formula("a*b + 1.001*sin(c)", task.variables)
     upstream = _Solved({("a", "b"): "a*b + 0.3", ("c",): "2*log(c)"})
     art = STAGES["decomposition"].run([FormulaArtifact(close, {"stage": "final_rounding"})], [task],
-                                      DecompositionParams(), _runtime(), upstream=upstream)[0]
+                                      DecompositionParams(scaling=False), _runtime(), upstream=upstream)[0]
     assert art.formula == close and art.summary["decomposition"]["chosen"] == "input"
 
 
@@ -227,10 +227,10 @@ def test_a_part_that_depends_on_one_product_of_powers_is_solved_in_it(f, parts, 
     assert art.formula.expr == Formula(expected, task.variables).expr
     reduced = [p for p in art.summary["decomposition"]["parts"] if "u" in p]
     assert len(reduced) == 1 and reduced[0]["scaling_score"] <= 1
-    # off (the default), the same task splits no further than separability does
+    # off, the same task splits no further than separability does
     upstream = _Solved({("a",): "1.3*a", ("b", "c"): "0.7*exp(-b/c)"} if len(seen) == 2 else {})
     STAGES["decomposition"].run([FormulaArtifact(Formula(inexact, task.variables), {"stage": "final_rounding"})],
-                                [task], DecompositionParams(), _runtime(), upstream=upstream)
+                                [task], DecompositionParams(scaling=False), _runtime(), upstream=upstream)
     assert all("u" not in t.variables for t in upstream.seen)
 
 
@@ -245,7 +245,7 @@ def test_a_poor_formula_gives_way_to_the_surrogate_as_the_oracle():
     for oracle in ("best", "formula"):
         upstream = _Solved(parts)
         art = STAGES["decomposition"].run([FormulaArtifact(poor, {"stage": "final_rounding"})], [task],
-                                          DecompositionParams(oracle=oracle, surrogate_steps=1000), _runtime(),
+                                          DecompositionParams(oracle=oracle, surrogate_steps=1000, scaling=False), _runtime(),
                                           upstream=upstream)[0]
         runs[oracle] = art.summary["decomposition"], [t.variables for t in upstream.seen], art
     tree, seen, art = runs["best"]

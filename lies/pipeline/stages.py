@@ -758,8 +758,9 @@ class _Plan:
 
 
 class Decomposition(Stage):
-    """AI Feynman's decomposition with the fitted formula as the oracle (`lies.symbolic.separability`): a formula
-    that is not exact is tested for a split of its variables into parts that add or multiply; each part becomes a
+    """AI Feynman's decomposition (`lies.symbolic.separability`) through an oracle, the fitted formula or a dense
+    surrogate of the data, whichever errs less on held-out rows (`_oracle`): a formula that is not exact is tested
+    for a split of its variables into parts that add or multiply; each part becomes a
     sub-task (the oracle along the part's variables, the others at a reference point) solved by the stages before
     this one and this one again (``max_depth``); the parts recombined (each its formula, a simpler candidate of its
     search's front or its sub-task's power law, as the data choose: `_recombined`), refitted on the training rows
