@@ -264,9 +264,9 @@ class StructureSearchParams(FormulaStageParams):
 
 class DecompositionParams(StageParams):
     """Decomposition (AI Feynman's separability tests, `lies.symbolic.separability`) through an oracle (the fitted
-    formula or a dense surrogate of the data): when the formula is not exact, the variables are split into parts that add or multiply, each part is
-    solved as a sub-task by the stages before this one, and the recombined formula replaces the input when its
-    description length on validation rows is shorter."""
+    formula or a dense surrogate of the data): when the formula is not exact, the variables are split into parts
+    that add or multiply, each part is solved as a sub-task by the stages before this one, and the recombined
+    formula replaces the input when its description length on validation rows is shorter."""
 
     exact_below: float = Field(1e-6, ge=0, description="a formula whose RMS error on the training rows is below "
         "this fraction of the target's RMS is exact: kept as it is, no decomposition tried")

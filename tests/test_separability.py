@@ -245,8 +245,8 @@ def test_a_poor_formula_gives_way_to_the_surrogate_as_the_oracle():
     for oracle in ("best", "formula"):
         upstream = _Solved(parts)
         art = STAGES["decomposition"].run([FormulaArtifact(poor, {"stage": "final_rounding"})], [task],
-                                          DecompositionParams(oracle=oracle, surrogate_steps=1000, scaling=False), _runtime(),
-                                          upstream=upstream)[0]
+                                          DecompositionParams(oracle=oracle, surrogate_steps=1000, scaling=False),
+                                          _runtime(), upstream=upstream)[0]
         runs[oracle] = art.summary["decomposition"], [t.variables for t in upstream.seen], art
     tree, seen, art = runs["best"]
     assert tree["oracle"] == "surrogate" and tree["split"] == "sum" and seen == [("a",), ("b", "c")]

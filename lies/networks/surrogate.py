@@ -38,15 +38,19 @@ class Surrogate:
     y_scale: float
 
     def features(self, X: np.ndarray) -> torch.Tensor:
-        X = np.asarray(X, dtype=float)
-        with np.errstate(all="ignore"):
-            Z = np.where(self.logs, np.log(np.where(self.logs, X, 1.0)), X)
-        return torch.as_tensor((Z - self.mean) / self.scale, dtype=torch.float32)
+        return torch.as_tensor((_logged(X, self.logs) - self.mean) / self.scale, dtype=torch.float32)
 
     def __call__(self, X: np.ndarray) -> np.ndarray:
         with torch.no_grad():
             out = self.net(self.features(X)).squeeze(-1).double().numpy()
         return self.y_mean + self.y_scale * out
+
+
+def _logged(X: np.ndarray, logs: np.ndarray) -> np.ndarray:
+    """(N, n): the columns ``logs`` of X as their logarithm, the others as they are."""
+    X = np.asarray(X, dtype=float)
+    with np.errstate(all="ignore"):
+        return np.where(logs, np.log(np.where(logs, X, 1.0)), X)
 
 
 def fit_surrogate(X: np.ndarray, y: np.ndarray, generator: torch.Generator, width: int = 64, depth: int = 3,
@@ -55,8 +59,7 @@ def fit_surrogate(X: np.ndarray, y: np.ndarray, generator: torch.Generator, widt
     Adam steps on mini-batches of ``batch`` rows; every random draw from ``generator``."""
     X, y = np.asarray(X, dtype=float), np.asarray(y, dtype=float)
     logs = np.all(X > 0, axis=0)
-    with np.errstate(all="ignore"):
-        Z = np.where(logs, np.log(np.where(logs, X, 1.0)), X)
+    Z = _logged(X, logs)
     mean, scale = Z.mean(axis=0), Z.std(axis=0)
     scale = np.where(scale > 0, scale, 1.0)
     y_mean, y_scale = float(np.mean(y)), float(np.std(y)) or 1.0

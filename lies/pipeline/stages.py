@@ -760,12 +760,12 @@ class _Plan:
 class Decomposition(Stage):
     """AI Feynman's decomposition (`lies.symbolic.separability`) through an oracle, the fitted formula or a dense
     surrogate of the data, whichever errs less on held-out rows (`_oracle`): a formula that is not exact is tested
-    for a split of its variables into parts that add or multiply; each part becomes a
-    sub-task (the oracle along the part's variables, the others at a reference point) solved by the stages before
-    this one and this one again (``max_depth``); the parts recombined (each its formula, a simpler candidate of its
-    search's front or its sub-task's power law, as the data choose: `_recombined`), refitted on the training rows
-    but a validation share, rounded, and kept when their description length on the validation rows is shorter
-    than the input formula's. The summary's ``decomposition`` holds the tree."""
+    for a split of its variables into parts that add or multiply; each part becomes a sub-task (the oracle along the
+    part's variables, the others at a reference point) solved by the stages before this one and this one again
+    (``max_depth``); the parts recombined (each its formula, a simpler candidate of its search's front or its
+    sub-task's power law, as the data choose: `_recombined`), refitted on the training rows but a validation share,
+    rounded, and kept when their description length on the validation rows is shorter than the input formula's. The
+    summary's ``decomposition`` holds the tree."""
 
     name = "decomposition"
     Params = DecompositionParams
@@ -836,8 +836,8 @@ class Decomposition(Stage):
             reduction = None
             if params.scaling and len(group) >= 2:
                 along_part = lambda values, group=group: oracle(part_rows(values, group, reference))  # noqa: E731
-                reduction = find_reduction(along_part, rows[:, group], relative_sigma if relative else sigma, draw, params.test_rows,
-                                           params.error_multiple, relative=relative)
+                reduction = find_reduction(along_part, rows[:, group], relative_sigma if relative else sigma, draw,
+                                           params.test_rows, params.error_multiple, relative=relative)
             reductions.append(reduction)
             if reduction is None:
                 subtasks.append(TaskData(spec, Dataset(rows[:, group], part_y, names, target),
@@ -854,8 +854,9 @@ class Decomposition(Stage):
 def _oracle(formula: Formula, task: TaskData, params: DecompositionParams
             ) -> tuple[Callable[[np.ndarray], np.ndarray], float, float | None, str]:
     """(the oracle, its RMS error on the held-out rows, that error as a fraction of |y| for a formula where the
-    training targets are of one sign and ``scaling`` is on (else None), its kind): the fitted formula or a dense surrogate fitted to the other training
-    rows (`fit_surrogate`), as ``params.oracle`` says; "best" keeps the one that errs less on the held-out rows."""
+    training targets are of one sign and ``scaling`` is on (else None), its kind): the fitted formula or a dense
+    surrogate fitted to the other training rows (`fit_surrogate`), as ``params.oracle`` says; "best" keeps the one
+    that errs less on the held-out rows."""
     fit, held = _validation_split(task, Purpose.DECOMPOSITION, params.validation_fraction)
     candidates: dict[str, Callable[[np.ndarray], np.ndarray]] = {}
     if params.oracle in ("best", "formula"):
