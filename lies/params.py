@@ -286,6 +286,9 @@ class DecompositionParams(StageParams):
     surrogate_steps: int = Field(3_000, ge=1, description="the surrogate's Adam steps (cosine schedule)")
     surrogate_batch: int = Field(1_024, ge=1, description="rows per surrogate step")
     surrogate_lr: float = Field(3e-3, gt=0, description="the surrogate's initial learning rate")
+    choice_passes: int = Field(3, ge=1, description="passes of the part-by-part choice of the recombined formula: "
+        "each pass re-chooses every part, the others held at their current choice, until a pass changes none (a "
+        "part's best choice depends on how good the others are)")
     scaling: bool = Field(True, description="also test each part of at least two positive variables (the whole "
         "task when it does not split) for f = P g(u), u and P products of powers of its variables "
         "(`lies.symbolic.scaling`); such a part's sub-task is g, a function of u alone")

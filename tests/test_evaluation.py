@@ -35,3 +35,15 @@ def test_the_row_names_the_mechanism_node_pruning_recorded_and_restart_without_o
     summaries = {"node_pruning": {"seconds": 1.0, "mechanism": "scan"}}
     assert evaluate_task(task, summaries, None)["mechanism"] == "scan"
     assert evaluate_task(task, {"node_pruning": {"seconds": 1.0, "skipped": True}}, None)["mechanism"] == "restart"
+
+
+def test_the_row_names_the_oracle_a_chosen_decomposition_read():
+    task = SimpleNamespace(name="I.12.1-t0", spec=SimpleNamespace(equation="I.12.1", trial=0))
+    chosen = {"tried": True, "oracle": "surrogate", "chosen": "decomposition"}
+    row = evaluate_task(task, {"decomposition": {"seconds": 1.0, "mechanism": "decomposition",
+                                                 "decomposition": chosen}}, None)
+    assert (row["mechanism"], row["oracle"]) == ("decomposition", "surrogate")
+    kept = {**chosen, "chosen": "input"}  # the tree was read but the input formula kept: no oracle made it
+    row = evaluate_task(task, {"node_pruning": {"seconds": 1.0, "mechanism": "scan"},
+                               "decomposition": {"seconds": 1.0, "decomposition": kept}}, None)
+    assert (row["mechanism"], row["oracle"]) == ("scan", "")

@@ -13,7 +13,8 @@ from lies.params import DecompositionParams
 from lies.pipeline.artifacts import FormulaArtifact
 from lies.pipeline.stages import STAGES, Upstream
 from lies.symbolic.formula import Formula
-from lies.symbolic.separability import components, description_length, find_split, part_rows, recombine
+from lies.symbolic.separability import (components, description_length, find_split, part_rows, recombine,
+                                       reference_point)
 
 
 def _rows(n=2000, dims=4, low=1.0, high=3.0, seed=0):
@@ -67,6 +68,18 @@ def test_recombined_parts_give_the_function_back(kind):
     np.testing.assert_allclose(whole(X.T), fn(X.T), rtol=1e-10)
     rows = part_rows(X[:5, [2]], (2,), reference)
     assert np.all(rows[:, 2] == X[:5, 2]) and np.all(rows[:, [0, 1, 3]] == reference[[0, 1, 3]])
+
+
+def test_the_reference_point_avoids_a_zero_of_the_function():
+    X = _rows(low=1.0, high=5.0)
+    log_ratio = lambda Z: Z[:, 0] * np.log(Z[:, 2] / Z[:, 1])  # noqa: E731  0 where x1 = x2, as at their median
+    median = np.median(X, axis=0)
+    assert abs(log_ratio(median[None])[0]) < 0.1 * np.median(np.abs(log_ratio(X)))
+    x0 = reference_point(log_ratio, X)
+    assert abs(log_ratio(x0[None])[0]) >= np.median(np.abs(log_ratio(X)))
+    assert any(np.array_equal(x0, row) for row in X)  # a row of the data, inside their box
+    product = lambda Z: Z[:, 0] * Z[:, 1]  # noqa: E731  the median is far from any zero: kept
+    assert np.array_equal(reference_point(product, X), median)
 
 
 def test_description_length_trades_error_against_size():

@@ -72,6 +72,8 @@ def evaluate_task(task: TaskData, summaries: Mapping[str, dict], formula, symbol
         "mechanism": next((s["mechanism"] for s in reversed(list(summaries.values())) if s.get("mechanism")),
                           "restart"),
     }
+    tree = summaries.get("decomposition", {}).get("decomposition") or {}
+    row["oracle"] = tree.get("oracle", "") if tree.get("chosen") == "decomposition" else ""  # what it read
     timed_out: list[str] = []  # the symbolic checks stopped by their timeout
     if formula is None or out_of_time:
         row.update(r2_test=math.nan, r2_train=math.nan, symbolic_solution=False, symbolic_solution_positive=False,

@@ -63,7 +63,8 @@ from lies.symbolic.metrics import r2_score
 from lies.symbolic.rounding import final_round, round_to_zero
 from lies.symbolic.search import SearchResult, search
 from lies.symbolic.scaling import Reduction, find_reduction
-from lies.symbolic.separability import Split, description_length, find_split, part_rows, recombine
+from lies.symbolic.separability import (Split, description_length, find_split, part_rows, recombine,
+                                       reference_point)
 from lies.training.admm import fraction_small, log_r2
 from lies.training.kinds import NetworkKind, check_kind, kind_for
 from lies.training.oversampling import ModelData, oversample
@@ -774,17 +775,19 @@ class Decomposition(Stage):
     uses_upstream = True
 
     def run(self, inputs, tasks, params: DecompositionParams, runtime, upstream: Upstream | None = None) -> list:
-        start = time.perf_counter()
         depth = upstream.depth if upstream is not None else params.max_depth
-        plans = map_tasks(self._plan, [(a, t, params, depth) for a, t in zip(inputs, tasks)], runtime,
+        timed = map_tasks(_timed, [(self._plan, a, t, params, depth) for a, t in zip(inputs, tasks)], runtime,
                           torch.device("cpu"), desc=f"{self.name} tests")
+        plans = [plan for plan, _ in timed]
+        counts = [sum(s is not None for s in p.subtasks) if isinstance(p, _Plan) else 0 for p in plans]
         subtasks = [s for p in plans if isinstance(p, _Plan) for s in p.subtasks if s is not None]
+        start = time.perf_counter()
         solved = iter(upstream.solve(subtasks, runtime, params.exact_below) if subtasks else [])
-        seconds = (time.perf_counter() - start) / max(1, len(tasks))
+        per_subtask = (time.perf_counter() - start) / max(1, len(subtasks))  # the sub-tasks run as one batch
         jobs = []
-        for art, task, plan in zip(inputs, tasks, plans):
+        for art, task, plan, (_, planned), count in zip(inputs, tasks, plans, timed, counts):
             parts = [next(solved) if s is not None else None for s in plan.subtasks] if isinstance(plan, _Plan) else []
-            jobs.append((art, task, plan, parts, params, upstream, seconds))
+            jobs.append((art, task, plan, parts, params, upstream, planned + count * per_subtask))
         return map_tasks(_decompose_task, jobs, runtime, torch.device("cpu"), desc=self.name)
 
     @staticmethod
@@ -808,7 +811,7 @@ class Decomposition(Stage):
             if not params.scaling:
                 return "no separable split"
             split = Split("whole", (tuple(range(len(task.variables))),), ())
-        reference = np.median(X, axis=0)
+        reference = reference_point(oracle, X[: params.n_rows])
         at_reference = float(oracle(reference[None])[0])
         if not np.isfinite(at_reference) or (split.kind == "product" and abs(at_reference) <= 1e-12 * scale):
             return "oracle 0 at reference"
@@ -849,6 +852,12 @@ class Decomposition(Stage):
         if all(s is None for s in subtasks):
             return "no part varies"
         return _Plan(split, reference, at_reference, tuple(subtasks), sigma, tuple(reductions), oracle_kind)
+
+
+def _timed(fn: Callable, *args):
+    """(``fn(*args)``, the seconds it took), in a worker: a task's own share of a stage that fans its tasks out."""
+    start = time.perf_counter()
+    return fn(*args), time.perf_counter() - start
 
 
 def _oracle(formula: Formula, task: TaskData, params: DecompositionParams
@@ -919,7 +928,7 @@ def _decompose_task(art, task: TaskData, plan, parts: list, params: Decompositio
     fit, val = _validation_split(task, Purpose.DECOMPOSITION, params.validation_fraction)
     try:
         whole, chosen = _recombined(split.kind, choices, plan.at_reference, task.variables, fit, val, upstream,
-                                    params.exact_below)
+                                    params.exact_below, params.choice_passes)
     except TIME_LIMIT_ERRORS:
         return _kept("decomposition", art, tree, "the refit ran out of time", seconds + time.perf_counter() - start)
     for record, alternatives, index in zip(tree["parts"], choices, chosen):
@@ -967,10 +976,11 @@ def _power_law(part: Dataset) -> list[sympy.Expr]:
 
 
 def _recombined(kind: str, choices: list[list[sympy.Expr]], at_reference: float, variables: Sequence[str],
-                fit: TaskData, val: Dataset, upstream: Upstream | None, exact_below: float) -> tuple[Formula, list[int]]:
+                fit: TaskData, val: Dataset, upstream: Upstream | None, exact_below: float,
+                passes: int = 1) -> tuple[Formula, list[int]]:
     """The whole from its parts (`recombine`), each part chosen among its ``choices`` one part at a time (the
-    others held) by the description length of the refitted whole on the validation rows: the oracle proposes
-    the parts, the data choose. Then the pipeline's own polish: refit, round to zero, refit, snap (a part fitted to
+    others held at their current choice) by the description length of the refitted whole on the validation rows,
+    in up to ``passes`` passes over the parts: the oracle proposes the parts, the data choose. Then the pipeline's own polish: refit, round to zero, refit, snap (a part fitted to
     an inexact oracle carries offsets the data do not have; only after a refit has driven them to nothing can
     round-to-zero see it, and final rounding's normal form would otherwise make such an offset the fixed 1 of its
     sum: ``(2e16 F + 1)``). Returns the whole and the index chosen for each part."""
@@ -984,12 +994,20 @@ def _recombined(kind: str, choices: list[list[sympy.Expr]], at_reference: float,
     whole, length = refit(index)
     if upstream is None:  # nothing refits: the parts' own formulas, as they are
         return whole, index
-    for part, alternatives in enumerate(choices):
-        for j in range(1, len(alternatives)):
-            trial = index[:part] + [j] + index[part + 1:]
-            candidate, trial_length = refit(trial)
-            if trial_length < length:
-                index, whole, length = trial, candidate, trial_length
+    tried = {tuple(index)}
+    for _ in range(passes):
+        before = list(index)
+        for part, alternatives in enumerate(choices):
+            for j in range(len(alternatives)):
+                trial = index[:part] + [j] + index[part + 1:]
+                if tuple(trial) in tried:
+                    continue
+                tried.add(tuple(trial))
+                candidate, trial_length = refit(trial)
+                if trial_length < length:
+                    index, whole, length = trial, candidate, trial_length
+        if index == before:
+            break
     return upstream.polish(whole, fit, ("rounding_to_zero", "coefficient_optimization", "final_rounding")), index
 
 

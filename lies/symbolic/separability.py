@@ -115,6 +115,25 @@ def find_split(oracle: Oracle, X: np.ndarray, sigma: float, rng: np.random.Gener
     return best
 
 
+def reference_point(oracle: Oracle, X: np.ndarray) -> np.ndarray:
+    """The point x0 at which a part's other variables are held: the median of the rows ``X`` (N, n), unless |f| there
+    is below a tenth of the median of |f| over the rows; then the row nearest the median (each column in units of
+    its spread) among those where |f| is at least that median. A part is f along its variables divided by f(x0) in
+    a product, so x0 must not sit near a zero of f (the median of V1 and V2 is such a zero of ln(V2/V1))."""
+    X = np.asarray(X, dtype=float)
+    median = np.median(X, axis=0)
+    with np.errstate(all="ignore"):
+        size = np.abs(oracle(X))
+        at_median = abs(float(oracle(median[None])[0]))
+    typical = float(np.median(size[np.isfinite(size)])) if np.any(np.isfinite(size)) else 0.0
+    if at_median >= 0.1 * typical or not math.isfinite(typical):
+        return median
+    spread = np.std(X, axis=0)
+    distance = np.sum(((X - median) / np.where(spread > 0, spread, 1.0)) ** 2, axis=1)
+    distance[~(size >= typical)] = np.inf
+    return X[int(np.argmin(distance))].copy()
+
+
 def part_rows(values: np.ndarray, group: Sequence[int], reference: np.ndarray) -> np.ndarray:
     """Full rows (N, n) for a part: its variables ``group`` take ``values`` (N, len(group)), every other variable
     the reference point."""
