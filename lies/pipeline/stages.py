@@ -778,16 +778,15 @@ class Decomposition(Stage):
         depth = upstream.depth if upstream is not None else params.max_depth
         timed = map_tasks(_timed, [(self._plan, a, t, params, depth) for a, t in zip(inputs, tasks)], runtime,
                           torch.device("cpu"), desc=f"{self.name} tests")
-        plans = [plan for plan, _ in timed]
-        counts = [sum(s is not None for s in p.subtasks) if isinstance(p, _Plan) else 0 for p in plans]
-        subtasks = [s for p in plans if isinstance(p, _Plan) for s in p.subtasks if s is not None]
+        subtasks = [s for p, _ in timed if isinstance(p, _Plan) for s in p.subtasks if s is not None]
         start = time.perf_counter()
         solved = iter(upstream.solve(subtasks, runtime, params.exact_below) if subtasks else [])
         per_subtask = (time.perf_counter() - start) / max(1, len(subtasks))  # the sub-tasks run as one batch
         jobs = []
-        for art, task, plan, (_, planned), count in zip(inputs, tasks, plans, timed, counts):
+        for art, task, (plan, planned) in zip(inputs, tasks, timed):
             parts = [next(solved) if s is not None else None for s in plan.subtasks] if isinstance(plan, _Plan) else []
-            jobs.append((art, task, plan, parts, params, upstream, planned + count * per_subtask))
+            share = per_subtask * sum(p is not None for p in parts)
+            jobs.append((art, task, plan, parts, params, upstream, planned + share))
         return map_tasks(_decompose_task, jobs, runtime, torch.device("cpu"), desc=self.name)
 
     @staticmethod
@@ -977,13 +976,14 @@ def _power_law(part: Dataset) -> list[sympy.Expr]:
 
 def _recombined(kind: str, choices: list[list[sympy.Expr]], at_reference: float, variables: Sequence[str],
                 fit: TaskData, val: Dataset, upstream: Upstream | None, exact_below: float,
-                passes: int = 1) -> tuple[Formula, list[int]]:
+                passes: int) -> tuple[Formula, list[int]]:
     """The whole from its parts (`recombine`), each part chosen among its ``choices`` one part at a time (the
     others held at their current choice) by the description length of the refitted whole on the validation rows,
-    in up to ``passes`` passes over the parts: the oracle proposes the parts, the data choose. Then the pipeline's own polish: refit, round to zero, refit, snap (a part fitted to
-    an inexact oracle carries offsets the data do not have; only after a refit has driven them to nothing can
-    round-to-zero see it, and final rounding's normal form would otherwise make such an offset the fixed 1 of its
-    sum: ``(2e16 F + 1)``). Returns the whole and the index chosen for each part."""
+    in up to ``passes`` passes over the parts: the oracle proposes the parts, the data choose. Then the pipeline's
+    own polish: refit, round to zero, refit, snap (a part fitted to an inexact oracle carries offsets the data do
+    not have; only after a refit has driven them to nothing can round-to-zero see it, and final rounding's normal
+    form would otherwise make such an offset the fixed 1 of its sum: ``(2e16 F + 1)``). Returns the whole and the
+    index chosen for each part."""
     def refit(index: list[int]) -> tuple[Formula, float]:
         whole = Formula(recombine(kind, [c[i] for c, i in zip(choices, index)], at_reference), variables)
         if upstream is not None:
