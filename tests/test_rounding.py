@@ -5,7 +5,15 @@ import pytest
 import sympy
 
 from lies.symbolic.formula import REFERENCE_NODES, Formula, count_nodes, evaluations_for
-from lies.symbolic.rounding import description_length, final_round, resolve_scale, round_to_zero, scale_free
+from lies.symbolic.metrics import is_symbolic_solution
+from lies.symbolic.rounding import (
+    description_length,
+    final_round,
+    positive_log_ratios,
+    resolve_scale,
+    round_to_zero,
+    scale_free,
+)
 
 x, y = sympy.symbols("x y")
 F = sympy.Float
@@ -243,3 +251,13 @@ def test_a_noisy_coefficient_snaps_to_the_simple_value_not_to_a_root_it_happens_
     noisy = truth + rng.normal(0, 0.01 * np.sqrt(np.mean(truth**2)), truth.shape)
     f = Formula(F(0.49835) * x ** F(1.0002) * y, ["x", "y"])
     assert final_round(f, X2, noisy).expr == x * y / 2
+
+
+def test_final_round_turns_a_ratio_over_to_take_a_log_s_minus_sign(X2):
+    # -c*log(x/y) and c*log(y/x) are one formula on positive data, but not to SRBench's plain-symbol check.
+    f = Formula(F(-1.50001) * x * sympy.log(x / y), ["x", "y"])
+    g = final_round(f, X2, -1.5 * X2[:, 0] * np.log(X2[:, 0] / X2[:, 1]))
+    assert is_symbolic_solution(g, "3/2*x*log(y/x)")
+    assert not is_symbolic_solution(g, "-3/2*x*log(x/y)")
+    np.testing.assert_allclose(g(X2), f(X2), rtol=1e-4)
+    assert positive_log_ratios(-2 * sympy.log(x)) == -2 * sympy.log(x)  # a log of no ratio keeps its sign

@@ -337,6 +337,29 @@ def fold_exp_constants(expr: sympy.Expr) -> sympy.Expr:
                         and any(t.is_number for t in e.args[0].args) and not e.args[0].is_number, split)
 
 
+def positive_log_ratios(expr: sympy.Expr) -> sympy.Expr:
+    """``-c*log(a/b)`` -> ``c*log(b/a)``: a product with a negative coefficient and one log of a ratio takes the
+    sign into the log by turning the ratio over. Equal for a positive ratio, which the log needs anyway.
+
+    A formula is written with a positive coefficient before a log of a ratio (the ratio is chosen that way round),
+    and SRBench's check, with plain (complex) symbols, does not see ``-log(a/b)`` and ``log(b/a)`` as one formula.
+    A log of no ratio (``-c*log(x)``) stays: ``log(1/x)`` is not the usual way to write it.
+    """
+
+    def turned(term: sympy.Expr) -> sympy.Expr:
+        coef, rest = term.as_coeff_Mul()
+        logs = [f for f in sympy.Mul.make_args(rest) if isinstance(f, sympy.log)]
+        if not (coef.is_negative and len(logs) == 1):
+            return term
+        num, den = logs[0].args[0].as_numer_denom()
+        if den == 1:
+            return term
+        others = [f for f in sympy.Mul.make_args(rest) if f is not logs[0]]
+        return sympy.Mul(-coef, sympy.log(den / num), *others)
+
+    return expr.replace(lambda e: e.is_Mul, turned)
+
+
 def scale_free(expr: sympy.Expr) -> sympy.Expr:
     """``expr`` with every sum inside a product or a power brought to a normal form: its constant term's (else its
     largest term's) coefficient 1, the factor moved into the product's coefficient. Equal in value.
@@ -525,6 +548,7 @@ def _simplified(formula: Formula, X: np.ndarray, timeout: float | None, max_node
         return formula
     except Exception:  # sympy can fail in odd ways on odd input; the unsimplified form is still right
         return formula
+    expr = positive_log_ratios(expr)
     if expr == formula.expr or expr.has(sympy.nan, sympy.zoo):
         return formula
     candidate = formula.with_expr(expr)
