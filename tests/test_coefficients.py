@@ -1,6 +1,7 @@
 """lies.symbolic.coefficients: least-squares refit of the constants (III-F), with fixed structure."""
 
 import time
+import warnings
 
 import numpy as np
 import sympy
@@ -176,3 +177,16 @@ def test_an_ill_conditioned_fit_does_not_depend_on_what_the_process_did_before()
     after = run("used heap", *["I.6.2b", "I.8.14"] * 3)  # the heap's contents differ at each turn
     assert len(alone) == 1 and "Float" in alone[0]
     assert after[1::2] == alone * 3
+
+
+def test_a_start_whose_cost_overflows_comes_back_without_warnings():
+    # exp(100 x) on these rows: finite residuals, a sum of squares past float64. Least squares cannot improve on an
+    # infinite cost, so the input comes back, and a user sees no RuntimeWarning from numpy or scipy on the way.
+    X = np.random.default_rng(0).uniform(1.0, 5.0, (500, 1))
+    start = Formula(F(1.0) * sympy.exp(F(100.0) * x), ["x"])
+    with np.errstate(over="ignore"):
+        assert np.all(np.isfinite(start(X))) and not np.isfinite(np.sum(start(X) ** 2))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        fit = optimize_coefficients(start, X, np.exp(3 * X[:, 0]))
+    assert fit == start

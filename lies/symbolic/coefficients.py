@@ -110,7 +110,8 @@ def refit_parameters(
     r0 = par.evaluate(X, theta0) - y
     if not free.any() or not np.all(np.isfinite(r0)):
         return None
-    best = {"theta": theta0, "cost": float(r0 @ r0)}
+    with np.errstate(over="ignore"):  # an overflowing cost is +inf
+        best = {"theta": theta0, "cost": float(r0 @ r0)}
     start_cost = best["cost"]
 
     def defined(theta: np.ndarray) -> bool:
@@ -142,17 +143,19 @@ def refit_parameters(
         return r
 
     if start_cost > 0.0:
-        try:
-            # Levenberg-Marquardt (MINPACK, as curve_fit in the reference) needs rows >= constants; its QR is
-            # plain C, while "trf" does a threaded-BLAS SVD per iteration that was 10x slower here.
-            if X.shape[0] >= int(free.sum()):
-                _levenberg_marquardt(residuals, theta0[free], max_nfev)
-            else:
-                least_squares(residuals, theta0[free], method="trf", x_scale="jac", max_nfev=max_nfev)
-        except _Deadline:
-            pass
-        except (ValueError, ArithmeticError, np.linalg.LinAlgError):
-            pass  # e.g. a non-finite Jacobian: keep the best point seen
+        # A trial step may overflow: the solver rejects it and the best point stays; no warning for the user.
+        with np.errstate(all="ignore"):
+            try:
+                # Levenberg-Marquardt (MINPACK, as curve_fit in the reference) needs rows >= constants; its QR is
+                # plain C, while "trf" does a threaded-BLAS SVD per iteration that was 10x slower here.
+                if X.shape[0] >= int(free.sum()):
+                    _levenberg_marquardt(residuals, theta0[free], max_nfev)
+                else:
+                    least_squares(residuals, theta0[free], method="trf", x_scale="jac", max_nfev=max_nfev)
+            except _Deadline:
+                pass
+            except (ValueError, ArithmeticError, np.linalg.LinAlgError):
+                pass  # e.g. a non-finite Jacobian: keep the best point seen
     if not best["cost"] < start_cost:
         return None
     return best["theta"]
