@@ -136,8 +136,7 @@ def refit_parameters(
         theta = full(values)
         r = par.evaluate(X, theta) - y
         if np.all(np.isfinite(r)):
-            with np.errstate(over="ignore"):  # an overflowing cost is +inf: never the best
-                cost = float(r @ r)
+            cost = float(r @ r)  # an overflowing cost is +inf: never the best (the solvers run under errstate)
             if cost < best["cost"] and defined(theta):
                 best["theta"], best["cost"] = theta, cost
         return r
