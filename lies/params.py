@@ -289,6 +289,11 @@ class DecompositionParams(StageParams):
     choice_passes: int = Field(3, ge=1, description="passes of the part-by-part choice of the recombined formula: "
         "each pass re-chooses every part, the others held at their current choice, until a pass changes none (a "
         "part's best choice depends on how good the others are)")
+    choice_rows: int = Field(1_000, ge=10, description="rows (a seeded subset of the fit's) each trial refit of the "
+        "part-by-part choice sees; the chosen whole is then refitted on all of them (the choice ranks, the full refit "
+        "fits)")
+    choice_evaluations: int = Field(1_000, ge=1, description="the bound on each trial refit of the choice, in "
+        "evaluations of the formula (coefficient_optimization's own bound, when lower)")
     scaling: bool = Field(True, description="also test each part of at least two positive variables (the whole "
         "task when it does not split) for f = P g(u), u and P products of powers of its variables "
         "(`lies.symbolic.scaling`); such a part's sub-task is g, a function of u alone")

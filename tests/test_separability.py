@@ -98,14 +98,16 @@ class _Solved:
     refit, choice) without training networks."""
 
     def __init__(self, parts: dict[tuple[str, ...], str]):
-        self.parts, self.seen = parts, []
+        self.parts, self.seen, self.polished = parts, [], []
         real = Upstream.of(STAGES["decomposition"], [], {}, (), 0)
         self.stages, self.params, self.skip, self.depth = real.stages, real.params, real.skip, 0
 
     def param(self, name):
         return self.params[name]
 
-    polish = Upstream.polish
+    def polish(self, formula, task, names, updates=None):
+        self.polished.append((tuple(names), updates or {}))
+        return Upstream.polish(self, formula, task, names, updates)
 
     def solve(self, subtasks, runtime, floor=0.0):
         """Each part's formula; a part given as (formula, [alternatives]) also has those in its search's front."""
@@ -140,11 +142,11 @@ def test_the_stage_replaces_an_inexact_formula_with_its_recombined_parts():
     np.testing.assert_allclose(art.formula(task.test.X), task.test.y, rtol=1e-6)
 
 
-def _decomposed(f, parts: dict, inexact: str):
+def _decomposed(f, parts: dict, inexact: str, params: DecompositionParams | None = None, upstream=None):
     task = _task(f)
-    upstream = _Solved(parts)
+    upstream = upstream or _Solved(parts)
     art = STAGES["decomposition"].run([FormulaArtifact(Formula(inexact, task.variables), {"stage": "final_rounding"})],
-                                      [task], DecompositionParams(), _runtime(), upstream=upstream)[0]
+                                      [task], params or DecompositionParams(), _runtime(), upstream=upstream)[0]
     return art, task
 
 
@@ -157,6 +159,21 @@ def test_offsets_a_part_takes_from_an_inexact_oracle_are_rounded_away():
                             "a*b*(1.02*sin(c) + 0.01)")
     assert art.summary["mechanism"] == "decomposition"
     assert art.formula.expr == Formula("a*b*sin(c)", task.variables).expr
+
+
+def test_the_choice_s_trial_refits_are_bounded_and_the_chosen_whole_is_refitted_in_full():
+    """The part-by-part choice only ranks: its refits see ``choice_rows`` rows and ``choice_evaluations``
+    evaluations; then the chosen whole is refitted on all the fit's rows, rounded to zero and snapped."""
+    parts = {("a",): "1.76*a - 0.024", ("b",): "1.76*b + 0.066", ("c",): "9.07*sin(c)"}
+    upstream = _Solved(parts)
+    art, task = _decomposed(lambda X: X[:, 0] * X[:, 1] * np.sin(X[:, 2]), parts, "a*b*(1.02*sin(c) + 0.01)",
+                            DecompositionParams(choice_rows=50, choice_evaluations=300), upstream)
+    assert art.formula.expr == Formula("a*b*sin(c)", task.variables).expr
+    trials = [u for names, u in upstream.polished if u]
+    assert trials and all(u == {"coefficient_optimization": {"max_rows": 50, "max_evaluations": 300}}
+                          for u in trials)
+    assert upstream.polished[-2:] == [(("coefficient_optimization",), {}),
+                                      (("rounding_to_zero", "coefficient_optimization", "final_rounding"), {})]
 
 
 def test_the_data_choose_a_simpler_alternative_of_a_part_from_its_front():

@@ -603,12 +603,16 @@ class Upstream:
     def param(self, name: str):
         return self.params[name]
 
-    def polish(self, formula: Formula, task: TaskData, names: Sequence[str]) -> Formula:
+    def polish(self, formula: Formula, task: TaskData, names: Sequence[str],
+               updates: Mapping[str, dict] | None = None) -> Formula:
         """``formula`` through the run's own formula stages ``names`` (those it has and does not skip), in pipeline
-        order, with their params, on ``task``'s training rows."""
+        order, with their params (changed by ``updates``: stage name -> fields), on ``task``'s training rows."""
         for stage in self.stages:
             if stage.name in names and stage.name not in self.skip:
-                out = stage.transform(FormulaArtifact(formula), task, self.param(stage.name))
+                params = self.param(stage.name)
+                if updates and stage.name in updates:
+                    params = params.model_copy(update=updates[stage.name])
+                out = stage.transform(FormulaArtifact(formula), task, params)
                 formula = out[0] if isinstance(out, tuple) else out
         return formula
 
@@ -927,7 +931,7 @@ def _decompose_task(art, task: TaskData, plan, parts: list, params: Decompositio
     fit, val = _validation_split(task, Purpose.DECOMPOSITION, params.validation_fraction)
     try:
         whole, chosen = _recombined(split.kind, choices, plan.at_reference, task.variables, fit, val, upstream,
-                                    params.exact_below, params.choice_passes)
+                                    params)
     except TIME_LIMIT_ERRORS:
         return _kept("decomposition", art, tree, "the refit ran out of time", seconds + time.perf_counter() - start)
     for record, alternatives, index in zip(tree["parts"], choices, chosen):
@@ -975,27 +979,35 @@ def _power_law(part: Dataset) -> list[sympy.Expr]:
 
 
 def _recombined(kind: str, choices: list[list[sympy.Expr]], at_reference: float, variables: Sequence[str],
-                fit: TaskData, val: Dataset, upstream: Upstream | None, exact_below: float,
-                passes: int) -> tuple[Formula, list[int]]:
+                fit: TaskData, val: Dataset, upstream: Upstream | None,
+                params: DecompositionParams) -> tuple[Formula, list[int]]:
     """The whole from its parts (`recombine`), each part chosen among its ``choices`` one part at a time (the
     others held at their current choice) by the description length of the refitted whole on the validation rows,
-    in up to ``passes`` passes over the parts: the oracle proposes the parts, the data choose. Then the pipeline's
-    own polish: refit, round to zero, refit, snap (a part fitted to an inexact oracle carries offsets the data do
-    not have; only after a refit has driven them to nothing can round-to-zero see it, and final rounding's normal
-    form would otherwise make such an offset the fixed 1 of its sum: ``(2e16 F + 1)``). Returns the whole and the
-    index chosen for each part."""
+    in up to ``choice_passes`` passes over the parts: the oracle proposes the parts, the data choose. The trial
+    refits are bounded (``choice_rows``, ``choice_evaluations``): they rank the candidates, and only the chosen
+    whole is refitted in full. Then the pipeline's own polish: round to zero, refit, snap (a part fitted to an
+    inexact oracle carries offsets the data do not have; only after a refit has driven them to nothing can
+    round-to-zero see it, and final rounding's normal form would otherwise make such an offset the fixed 1 of its
+    sum: ``(2e16 F + 1)``). Returns the whole and the index chosen for each part."""
+    def assembled(index: list[int]) -> Formula:
+        return Formula(recombine(kind, [c[i] for c, i in zip(choices, index)], at_reference), variables)
+
+    if upstream is None:  # nothing refits: the parts' own formulas, as they are
+        index = [0] * len(choices)
+        return assembled(index), index
+    optimization = upstream.params.get("coefficient_optimization")
+    bounded = {} if optimization is None else {"coefficient_optimization": {
+        "max_rows": min(params.choice_rows, optimization.max_rows),
+        "max_evaluations": min(params.choice_evaluations, optimization.max_evaluations)}}
+
     def refit(index: list[int]) -> tuple[Formula, float]:
-        whole = Formula(recombine(kind, [c[i] for c, i in zip(choices, index)], at_reference), variables)
-        if upstream is not None:
-            whole = upstream.polish(whole, fit, ("coefficient_optimization",))
-        return whole, _lengths(val, [whole], exact_below)[0]
+        whole = upstream.polish(assembled(index), fit, ("coefficient_optimization",), bounded)
+        return whole, _lengths(val, [whole], params.exact_below)[0]
 
     index = [0] * len(choices)
     whole, length = refit(index)
-    if upstream is None:  # nothing refits: the parts' own formulas, as they are
-        return whole, index
     tried = {tuple(index)}
-    for _ in range(passes):
+    for _ in range(params.choice_passes):
         before = list(index)
         for part, alternatives in enumerate(choices):
             for j in range(len(alternatives)):
@@ -1008,6 +1020,7 @@ def _recombined(kind: str, choices: list[list[sympy.Expr]], at_reference: float,
                     index, whole, length = trial, candidate, trial_length
         if index == before:
             break
+    whole = upstream.polish(whole, fit, ("coefficient_optimization",))  # from the screened coefficients, in full
     return upstream.polish(whole, fit, ("rounding_to_zero", "coefficient_optimization", "final_rounding")), index
 
 
