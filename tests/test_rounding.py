@@ -1,5 +1,7 @@
 """lies.symbolic.rounding: gradient-based rounding (III-E, Theorem 2), to zero and to one decimal."""
 
+import warnings
+
 import numpy as np
 import pytest
 import sympy
@@ -64,6 +66,9 @@ def test_resolve_scale():
     assert resolve_scale(v, "absolute") == 1.0
     with pytest.raises(ValueError):
         resolve_scale(v, "mad")
+    with warnings.catch_warnings():  # finite values whose squares overflow: the unit is 1, and nothing is printed
+        warnings.simplefilter("error")
+        assert resolve_scale(np.array([1e200, -3e200]), "std") == resolve_scale(np.array([1e200]), "rms") == 1.0
 
 
 def test_zero_that_would_break_the_formula_is_refused(X2):

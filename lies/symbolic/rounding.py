@@ -66,9 +66,10 @@ def resolve_scale(values: np.ndarray, scale: str | float) -> float:
     v = values[np.isfinite(values)]
     if scale not in ("std", "rms"):
         raise ValueError(f"scale must be 'std', 'rms', 'absolute' or a positive number, got {scale!r}")
-    rms = float(np.sqrt(np.mean(v**2))) if v.size else 0.0
+    with np.errstate(over="ignore"):  # finite values past 1e154 square to inf: then the unit is 1
+        rms = float(np.sqrt(np.mean(v**2))) if v.size else 0.0
+        std = float(np.std(v)) if v.size and scale == "std" else 0.0
     if scale == "std":
-        std = float(np.std(v)) if v.size else 0.0
         # relative test: a std lost in floating-point noise means f is constant on X
         if np.isfinite(std) and std > 1e-12 * max(rms, 1e-300):
             return std
