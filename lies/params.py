@@ -253,9 +253,9 @@ class StructureSearchParams(FormulaStageParams):
         "no search)")
     max_degree: int = Field(4, ge=1, description="the largest total degree |a| + |b| of a monomial x^a y^b")
     unit_degree: int = Field(2, ge=1, description="the largest total degree of a monomial inside sin, cos and exp")
-    outers: list[Literal["identity", "inverse", "exp"]] = Field(["identity", "inverse", "exp"], min_length=1,
-        description="outer functions of a candidate, y = outer(sum): identity, inverse (1/sum), exp (exp(sum), its "
-        "sign the target's); each where the target allows it")
+    outers: list[Literal["identity", "inverse", "sqrt", "exp"]] = Field(["identity", "inverse", "sqrt", "exp"],
+        min_length=1, description="outer functions of a candidate, y = outer(sum): identity, inverse (1/sum), sqrt "
+        "(sqrt(sum)) and exp (exp(sum)), the last two with the target's sign; each where the target allows it")
     beam: int = Field(20, ge=1, description="sets of terms kept per size while the search grows them (1: greedy)")
     n_rows: int = Field(2_000, ge=10, description="training rows the search uses (fit and validation together)")
     validation_fraction: float = Field(0.2, gt=0, lt=1, description="of those rows, the share held out from the "
@@ -297,6 +297,9 @@ class DecompositionParams(StageParams):
     scaling: bool = Field(True, description="also test each part of at least two positive variables (the whole "
         "task when it does not split) for f = P g(u), u and P products of powers of its variables "
         "(`lies.symbolic.scaling`); such a part's sub-task is g, a function of u alone")
+    translation: bool = Field(True, description="where a part (the whole task when it does not split) has no such "
+        "u, test each pair of its variables for f depending on x_i - x_j or x_i + x_j alone "
+        "(`lies.symbolic.translation`), variables of any sign; the sub-task has the difference or sum in their place")
 
 
 # ------------------------------------------------------------------------------------------------ the rest

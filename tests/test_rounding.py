@@ -6,12 +6,13 @@ import numpy as np
 import pytest
 import sympy
 
-from lies.symbolic.formula import REFERENCE_NODES, Formula, count_nodes, evaluations_for
+from lies.symbolic.formula import REFERENCE_NODES, Formula, count_nodes, evaluations_for, parametrize
 from lies.symbolic.metrics import is_symbolic_solution
 from lies.symbolic.rounding import (
     description_length,
     final_round,
     positive_log_ratios,
+    released,
     resolve_scale,
     round_to_zero,
     scale_free,
@@ -266,3 +267,16 @@ def test_final_round_turns_a_ratio_over_to_take_a_log_s_minus_sign(X2):
     assert not is_symbolic_solution(g, "-3/2*x*log(x/y)")
     np.testing.assert_allclose(g(X2), f(X2), rtol=1e-4)
     assert positive_log_ratios(-2 * sympy.log(x)) == -2 * sympy.log(x)  # a log of no ratio keeps its sign
+
+
+def test_released_frees_the_numbers_rounding_fixed_but_not_the_exponents():
+    """A part rounded against an inexact oracle, 0.02 sqrt(1756 u^2 + 1755 v^2 + 1): its integers (the normal
+    form's fixed 1 among them) become constants a refit can move; the square root, the squares and pi stay."""
+    u, v = sympy.symbols("u v")
+    part = sympy.Float(0.02) * sympy.sqrt(1756 * u**2 + 1755 * v**2 + 1) + sympy.pi * u / 3
+    free = released(part)
+    assert parametrize(Formula(part, [u, v])).values.size == 1
+    assert parametrize(Formula(free, [u, v])).values.size == 5  # 0.02, 1756, 1755, 1 and 1/3
+    assert free.has(sympy.pi) and {p.exp for p in free.atoms(sympy.Pow)} == {sympy.Rational(1, 2), 2}
+    X = np.random.default_rng(0).uniform(-2, 2, (100, 2))
+    np.testing.assert_allclose(Formula(free, [u, v])(X), Formula(part, [u, v])(X), rtol=1e-12, atol=1e-12)

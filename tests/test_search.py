@@ -57,6 +57,22 @@ def test_description_length_chooses_the_exact_sum_not_the_longest():
     assert sympy.simplify(got - (a * b + sympy.sin(c) - c**2 / 2)) == 0
 
 
+def test_the_square_root_outer_finds_a_length_of_signed_differences():
+    """y = sqrt(u^2 + 4 v^2) of signed u, v is no sum of library terms; y^2 is, and the sqrt outer gives y back.
+    Without that outer (the search before it) the best candidate is not exact."""
+    rng = np.random.default_rng(3)
+    X = rng.uniform(-2, 2, (2000, 2))
+    y = np.sqrt(X[:, 0] ** 2 + 4 * X[:, 1] ** 2)
+    result = search(["u", "v"], X[:1600], y[:1600], X[1600:], y[1600:], 6, 4, 2, 10, _floor(y),
+                    ("identity", "inverse", "sqrt", "exp"))
+    u, v = sympy.symbols("u v")
+    got = sympy.nsimplify(result.best.formula.expr, tolerance=1e-8, rational=True)
+    assert result.best.outer == "sqrt" and sympy.simplify(got - sympy.sqrt(u**2 + 4 * v**2)) == 0
+    without = search(["u", "v"], X[:1600], y[:1600], X[1600:], y[1600:], 6, 4, 2, 10, _floor(y),
+                     ("identity", "inverse", "exp"))
+    assert without.best.mse > 1e3 * max(result.best.mse, 1e-30)
+
+
 def test_noise_keeps_the_front_short():
     rng = np.random.default_rng(2)
     X = rng.uniform(-1, 1, (2000, 1))
@@ -109,7 +125,7 @@ def test_an_outer_function_turns_a_product_or_a_ratio_into_a_sum():
     art = _run(FormulaArtifact(close, {"stage": "final_rounding"}), task)
     assert art.formula.expr == sympy.exp(x * sympy.sin(z)) and art.summary["mechanism"] == "search"
     outers = {c["outer"] for c in art.summary["structure_search"]["front"]}
-    assert outers == {"identity", "inverse", "exp"}
+    assert outers == {"identity", "inverse", "sqrt", "exp"}
     task = _task(lambda X: 1 / (X[:, 0] ** 2 - X[:, 1] ** 2), box=(1.0, 2.0))
     task = TaskData(task.spec, *(Dataset(np.column_stack([d.X[:, 0] + 2, d.X[:, 1]]), 1 / ((d.X[:, 0] + 2) ** 2
                                          - d.X[:, 1] ** 2), d.variables, "y") for d in (task.train, task.test)))

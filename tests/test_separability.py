@@ -260,8 +260,39 @@ def test_a_part_that_depends_on_one_product_of_powers_is_solved_in_it(f, parts, 
     # off, the same task splits no further than separability does
     upstream = _Solved({("a",): "1.3*a", ("b", "c"): "0.7*exp(-b/c)"} if len(seen) == 2 else {})
     STAGES["decomposition"].run([FormulaArtifact(Formula(inexact, task.variables), {"stage": "final_rounding"})],
-                                [task], DecompositionParams(scaling=False), _runtime(), upstream=upstream)
+                                [task], DecompositionParams(scaling=False, translation=False), _runtime(),
+                                upstream=upstream)
     assert all("u" not in t.variables for t in upstream.seen)
+
+
+@pytest.mark.parametrize(("f", "parts", "inexact", "expected", "seen"), [
+    # a product split, then its (b, c) part a function of b - c alone (its sub-task's one variable is signed)
+    (lambda X: X[:, 0] * np.exp(-((X[:, 1] - X[:, 2]) ** 2)), {("a",): "1.3*a", ("u",): "0.7*exp(-u**2)"},
+     "a*(1.02*exp(-(b - c)**2) + 0.001*b)", "a*exp(-(b - c)**2)", [("a",), ("u",)]),
+    # no split and no product of powers: the whole a function of a and b - c (a Gaussian of width a)
+    (lambda X: np.exp(-((X[:, 1] - X[:, 2]) / X[:, 0]) ** 2) / X[:, 0], {("a", "u"): "1.1*exp(-u**2/a**2)/a"},
+     "(1.001*exp(-(b - c)**2/a**2) + 0.0002*b)/a", "exp(-(b - c)**2/a**2)/a", [("a", "u")]),
+])
+def test_a_part_that_depends_on_a_difference_is_solved_in_it(f, parts, inexact, expected, seen):
+    """With ``translation`` on, a part (or the whole) that depends on b and c only through b - c becomes a sub-task
+    with u = b - c in their place; its formula, b - c substituted back, is refitted and chosen like any other part;
+    the tree records what u stands for. Off, no sub-task has u."""
+    task = _task(f)
+    upstream = _Solved(parts)
+    art = STAGES["decomposition"].run([FormulaArtifact(Formula(inexact, task.variables), {"stage": "final_rounding"})],
+                                      [task], DecompositionParams(), _runtime(), upstream=upstream)[0]
+    assert [t.variables for t in upstream.seen] == seen
+    u = [t for t in upstream.seen if "u" in t.variables][0]
+    np.testing.assert_allclose(u.train.X[:, u.variables.index("u")],
+                               task.train.X[: u.train.n_samples, 1] - task.train.X[: u.train.n_samples, 2])
+    assert art.summary["mechanism"] == "decomposition"
+    assert art.formula.expr == Formula(expected, task.variables).expr
+    reduced = [p for p in art.summary["decomposition"]["parts"] if "translation" in p]
+    assert len(reduced) == 1 and reduced[0]["translation"] == {"u": "b - c"}
+    upstream = _Solved({("a",): "1.3*a", ("b", "c"): "0.7*exp(-(b - c)**2)", ("a", "b", "c"): inexact})
+    STAGES["decomposition"].run([FormulaArtifact(Formula(inexact, task.variables), {"stage": "final_rounding"})],
+                                [task], DecompositionParams(translation=False), _runtime(), upstream=upstream)
+    assert upstream.seen and all("u" not in t.variables for t in upstream.seen)
 
 
 def test_a_poor_formula_gives_way_to_the_surrogate_as_the_oracle():

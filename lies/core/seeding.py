@@ -49,6 +49,7 @@ class Purpose(IntEnum):
     DECOMPOSITION = 8  # decomposition: the four-point tests and the validation rows (lies.symbolic.separability)
     STRUCTURE_SEARCH = 9  # structure_search: the rows it fits and the validation rows (lies.symbolic.search)
     SURROGATE = 10  # decomposition: the dense surrogate's initial weights and mini-batches (lies.networks.surrogate)
+    TRANSLATION = 11  # decomposition: the shifts of the translation tests (lies.symbolic.translation)
 
 
 def entropy(seed: int, purpose: Purpose, restart: int = 0) -> list[int]:

@@ -60,9 +60,10 @@ from lies.pipeline.engine import by_model, map_tasks
 from lies.symbolic.coefficients import log_linear_fit, optimize_coefficients
 from lies.symbolic.formula import Formula, parse_formula
 from lies.symbolic.metrics import r2_score
-from lies.symbolic.rounding import final_round, round_to_zero
+from lies.symbolic.rounding import final_round, released, round_to_zero
 from lies.symbolic.search import SearchResult, search
 from lies.symbolic.scaling import Reduction, find_reduction
+from lies.symbolic.translation import Translation, find_translation
 from lies.symbolic.separability import (Split, description_length, find_split, part_rows, recombine,
                                        reference_point)
 from lies.training.admm import fraction_small, log_r2
@@ -751,21 +752,24 @@ def _search_task(art, task: TaskData, params: StructureSearchParams, upstream: U
 class _Plan:
     """One task's decomposition before its parts are solved: the split, the reference point and the oracle's
     value there, the parts' sub-tasks (None for a constant part, whose value is f at the reference point) and
-    their scale reductions (None where the sub-task has the part's own variables, else its one variable is u)."""
+    their reductions (None where the sub-task has the part's own variables; else a scale reduction, whose sub-task's
+    one variable is u, or a translation, whose sub-task has a difference or sum in place of two variables)."""
 
     split: Split
     reference: np.ndarray
     at_reference: float
     subtasks: tuple
     sigma: float
-    reductions: tuple[Reduction | None, ...]
+    reductions: tuple[Reduction | Translation | None, ...]
     oracle: str  # "formula" or "surrogate": what the tests read (`_oracle`)
 
 
 class Decomposition(Stage):
     """AI Feynman's decomposition (`lies.symbolic.separability`) through an oracle, the fitted formula or a dense
     surrogate of the data, whichever errs less on held-out rows (`_oracle`): a formula that is not exact is tested
-    for a split of its variables into parts that add or multiply; each part becomes a sub-task (the oracle along the
+    for a split of its variables into parts that add or multiply; each part (the whole, when nothing splits) is
+    tested for fewer variables: one product of powers u (`find_reduction`), else a difference or sum of two variables
+    in their place (`find_translation`); each part becomes a sub-task (the oracle along the
     part's variables, the others at a reference point) solved by the stages before this one and this one again
     (``max_depth``); the parts recombined (each its formula, a simpler candidate of its search's front or its
     sub-task's power law, as the data choose: `_recombined`), refitted on the training rows but a validation share,
@@ -808,10 +812,11 @@ class Decomposition(Stage):
             return why
         X, scale = task.train.X, float(np.sqrt(np.mean(task.train.y**2)))
         draw = rng(task.spec.seed, Purpose.DECOMPOSITION)
+        shifts = rng(task.spec.seed, Purpose.TRANSLATION)  # its own stream: the other tests draw as they did before it
         oracle, sigma, relative_sigma, oracle_kind = _oracle(formula, task, params)
         split = find_split(oracle, X, sigma, draw, params.test_rows, params.error_multiple)
         if split is None:
-            if not params.scaling:
+            if not (params.scaling or params.translation):
                 return "no separable split"
             split = Split("whole", (tuple(range(len(task.variables))),), ())
         reference = reference_point(oracle, X[: params.n_rows])
@@ -840,17 +845,20 @@ class Decomposition(Stage):
             spec = TaskSpec(name=f"{task.name}[{','.join(names)}]", trial=task.spec.trial,
                             seed=task_seed(task.spec.seed, depth, ",".join(names)))
             reduction = None
+            along_part = lambda values, group=group: oracle(part_rows(values, group, reference))  # noqa: E731
             if params.scaling and len(group) >= 2:
-                along_part = lambda values, group=group: oracle(part_rows(values, group, reference))  # noqa: E731
                 reduction = find_reduction(along_part, rows[:, group], relative_sigma if relative else sigma, draw,
                                            params.test_rows, params.error_multiple, relative=relative)
+            if reduction is None and params.translation and len(group) >= 2:
+                reduction = find_translation(along_part, rows[:, group], sigma, shifts, params.test_rows,
+                                             params.error_multiple)
             reductions.append(reduction)
             if reduction is None:
                 subtasks.append(TaskData(spec, Dataset(rows[:, group], part_y, names, target),
                                          Dataset(held[:, group], held_y, names, target)))
                 continue
-            reduced = [Dataset(reduction.u(Z[:, group])[:, None], v / reduction.P(Z[:, group]), ("u",), target)
-                       for Z, v in ((rows, part_y), (held, held_y))]
+            reduced = [Dataset(reduction.rows(Z[:, group]), reduction.target(Z[:, group], v),
+                               reduction.variables(names), target) for Z, v in ((rows, part_y), (held, held_y))]
             subtasks.append(TaskData(spec, *reduced))
         if all(s is None for s in subtasks):
             return "no part varies"
@@ -923,10 +931,9 @@ def _decompose_task(art, task: TaskData, plan, parts: list, params: Decompositio
         if formula is None:
             return _kept("decomposition", art, tree, "a part has no formula", seconds + time.perf_counter() - start)
         alternatives = _part_alternatives(part, formula) + _power_law(sub.train)
-        if reduction is not None:  # a function of u: the part is P g(u(x))
-            u, prefactor = reduction.expressions(names)
-            record.update(u=str(u), prefactor=str(prefactor), scaling_score=reduction.score)
-            alternatives = [prefactor * e.subs(sympy.Symbol(sub.variables[0]), u) for e in alternatives]
+        if reduction is not None:  # the sub-task had fewer variables: P g(u(x)), or g(x_i - x_j, ...)
+            record.update(reduction.describe(names))
+            alternatives = [reduction.expression(e, names) for e in alternatives]
         choices.append(alternatives)
     fit, val = _validation_split(task, Purpose.DECOMPOSITION, params.validation_fraction)
     try:
@@ -951,9 +958,10 @@ def _decompose_task(art, task: TaskData, plan, parts: list, params: Decompositio
 def _part_alternatives(part, formula: Formula) -> list[sympy.Expr]:
     """A part's formula, then the simpler candidates of its own structure search's front (fewer nodes, at least one
     term), simplest first: fitted to an oracle that is not exact, a part's best formula is the oracle's, errors
-    included; the simpler candidates may be the data's."""
+    included; the simpler candidates may be the data's. The part's formula comes with the numbers its own final
+    rounding fixed `released`: the whole's refit on the data may move them (and round-to-zero drop an offset)."""
     front = (part.summary.get("structure_search") or {}).get("front") or []
-    out = [formula.expr]
+    out = [released(formula.expr)]
     for candidate in sorted(front, key=lambda c: c["complexity"]):
         if candidate["terms"] and candidate["complexity"] < formula.complexity:
             try:

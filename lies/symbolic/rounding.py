@@ -325,6 +325,20 @@ def final_round(
     return _simplified(new, X, simplify_timeout, simplify_max_nodes, report)
 
 
+def released(expr: sympy.Expr) -> sympy.Expr:
+    """``expr`` with the exact numbers final rounding leaves (integer and rational coefficients and constant terms,
+    the fixed 1 of `scale_free`'s normal form included) made Floats again, exponents kept: the constants a refit
+    may move. A formula rounded against one set of values (a decomposition's part, fitted to an inexact oracle)
+    keeps the oracle's offsets in numbers no later refit would touch: ``sqrt(1756 u**2 + 1755 v**2 + 1)``."""
+    if isinstance(expr, (sympy.Integer, sympy.Rational)) and not isinstance(expr, sympy.Float):
+        return sympy.Float(expr) if expr != 0 else expr
+    if expr.is_Atom:
+        return expr
+    if expr.is_Pow:
+        return sympy.Pow(released(expr.base), expr.exp)
+    return expr.func(*[released(a) for a in expr.args])
+
+
 def fold_exp_constants(expr: sympy.Expr) -> sympy.Expr:
     """exp(c + g) -> C * exp(g), C = exp(c) as a Float, for the numeric terms c of an exponent: a constant inside
     an exp is a factor that merges into the coefficient, and SRBench's check only sees a constant factor as one."""

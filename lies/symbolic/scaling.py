@@ -58,6 +58,29 @@ class Reduction:
                                       for s, c in zip(symbols, e) if c])
         return power(self.exponents), power(self.prefactor)
 
+    # the sub-task a reduction makes, and back (`lies.symbolic.translation.Translation` has the same four)
+    def variables(self, names: Sequence[str]) -> tuple[str, ...]:
+        """The sub-task's one variable, u."""
+        return ("u",)
+
+    def rows(self, X: np.ndarray) -> np.ndarray:
+        """The sub-task's inputs at the rows ``X`` (N, k) of the group's variables: u, (N, 1)."""
+        return self.u(X)[:, None]
+
+    def target(self, X: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """The sub-task's target: g = f / P."""
+        return y / self.P(X)
+
+    def expression(self, expr: sympy.Expr, names: Sequence[str]) -> sympy.Expr:
+        """A sub-task's formula g(u) as the group's P(x) g(u(x))."""
+        u, prefactor = self.expressions(names)
+        return prefactor * expr.subs(sympy.Symbol("u"), u)
+
+    def describe(self, names: Sequence[str]) -> dict:
+        """The artifact's record: u, P and the score."""
+        u, prefactor = self.expressions(names)
+        return {"u": str(u), "prefactor": str(prefactor), "scaling_score": self.score}
+
 
 def _power_product(X: np.ndarray, exponents: Sequence[Fraction]) -> np.ndarray:
     return np.exp(np.log(np.asarray(X, dtype=float)) @ np.array([float(c) for c in exponents]))

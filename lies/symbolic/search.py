@@ -19,7 +19,8 @@ The library is fixed by the units and the inputs' ranges, not by any benchmark's
 - a unit of a one-variable monomial times a variable or its inverse (x sin y, x e^(-x), cos(z) / y).
 
 A candidate may also have an outer function, y = outer(sum), the sum fitted to its inverse of y (`OUTERS`): 1/y
-(ratios such as 1 / (a^2 - b^2)) and ln |y| (the Exp unit at the output: products of powers times exponentials).
+(ratios such as 1 / (a^2 - b^2)), y^2 (the power 1/2, a Log and an Exp unit at the output: lengths and magnitudes,
+sqrt(a^2 + b^2)) and ln |y| (the Exp unit at the output: products of powers times exponentials).
 Products of such sums are what the decomposition stage (product splits) finds, its parts searched again.
 """
 
@@ -215,11 +216,12 @@ def _one_sign(y: np.ndarray) -> bool:
     return bool(np.all(y > 0) or np.all(y < 0))
 
 
-#: The outer functions tried: none; the power -1 (a ratio: 1/y a sum); the Exp unit (ln |y| a sum, the sign kept:
-#: products of powers times exponentials).
+#: The outer functions tried: none; the power -1 (a ratio: 1/y a sum); the power 1/2 (y^2 a sum, the sign kept); the
+#: Exp unit (ln |y| a sum, the sign kept: products of powers times exponentials).
 OUTERS: dict[str, Outer] = {
     "identity": Outer("identity", lambda y: y, lambda e, sign: e, lambda y: True),
     "inverse": Outer("inverse", lambda y: 1 / y, lambda e, sign: 1 / e, _one_sign),
+    "sqrt": Outer("sqrt", lambda y: y**2, lambda e, sign: sign * sympy.sqrt(e), _one_sign),
     "exp": Outer("exp", lambda y: np.log(np.abs(y)), lambda e, sign: sign * sympy.exp(e), _one_sign),
 }
 
