@@ -63,9 +63,9 @@ from lies.symbolic.metrics import r2_score
 from lies.symbolic.rounding import final_round, released, round_to_zero
 from lies.symbolic.search import SearchResult, search
 from lies.symbolic.scaling import Reduction, find_reduction
-from lies.symbolic.translation import Translation, find_translation
 from lies.symbolic.separability import (Split, description_length, find_split, part_rows, recombine,
                                        reference_point)
+from lies.symbolic.translation import Translation, find_translation
 from lies.training.admm import fraction_small, log_r2
 from lies.training.kinds import NetworkKind, check_kind, kind_for
 from lies.training.oversampling import ModelData, oversample
