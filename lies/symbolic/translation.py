@@ -42,14 +42,16 @@ class Translation:
     def _dropped(self) -> set[int]:
         return {j for _, j, _ in self.pairs}
 
+    def _renamed(self, names: Sequence[str]) -> dict[int, str]:
+        """Each variable the sub-task keeps (its index in the group) -> its name there: a pair's x_i gets a name
+        none of ``names`` has (u, u1, ...), the others keep theirs."""
+        fresh = (n for n in ("u", *(f"u{k}" for k in range(1, len(names) + 2))) if n not in names)
+        new = {i: next(fresh) for i, _, _ in self.pairs}
+        return {k: new.get(k, n) for k, n in enumerate(names) if k not in self._dropped()}
+
     def variables(self, names: Sequence[str]) -> tuple[str, ...]:
-        """The sub-task's variable names: each pair's x_i renamed to a name none of ``names`` has (u, u1, ...)."""
-        taken, renamed = set(names), {}
-        for i, _, _ in self.pairs:
-            name = next(n for n in ("u", *(f"u{k}" for k in range(1, len(names) + 2))) if n not in taken)
-            taken.add(name)
-            renamed[i] = name
-        return tuple(renamed.get(k, n) for k, n in enumerate(names) if k not in self._dropped())
+        """The sub-task's variable names: the group's, each pair's x_i renamed (u, u1, ...), each x_j dropped."""
+        return tuple(self._renamed(names).values())
 
     def rows(self, X: np.ndarray) -> np.ndarray:
         """The sub-task's inputs at the rows ``X`` (N, k) of the group's variables: (N, k - len(pairs))."""
@@ -65,17 +67,14 @@ class Translation:
 
     def expression(self, expr: sympy.Expr, names: Sequence[str]) -> sympy.Expr:
         """A sub-task's formula ``expr`` as a function of the group's variables ``names``."""
-        symbols = [sympy.Symbol(n) for n in names]
-        new = self.variables(names)
-        kept = [k for k in range(len(names)) if k not in self._dropped()]
-        differences = {i: symbols[i] - sign * symbols[j] for i, j, sign in self.pairs}
-        return expr.subs({sympy.Symbol(n): differences[k] for n, k in zip(new, kept) if k in differences},
+        symbols, renamed = [sympy.Symbol(n) for n in names], self._renamed(names)
+        return expr.subs({sympy.Symbol(renamed[i]): symbols[i] - sign * symbols[j] for i, j, sign in self.pairs},
                          simultaneous=True)
 
     def describe(self, names: Sequence[str]) -> dict:
         """The artifact's record: each new variable and what it stands for, and the scores."""
-        new = dict(zip([k for k in range(len(names)) if k not in self._dropped()], self.variables(names)))
-        return {"translation": {new[i]: f"{names[i]} {'-' if sign > 0 else '+'} {names[j]}"
+        renamed = self._renamed(names)
+        return {"translation": {renamed[i]: f"{names[i]} {'-' if sign > 0 else '+'} {names[j]}"
                                 for i, j, sign in self.pairs},
                 "translation_scores": list(self.scores)}
 
