@@ -300,6 +300,9 @@ class DecompositionParams(StageParams):
     translation: bool = Field(True, description="where a part (the whole task when it does not split) has no such "
         "u, test each pair of its variables for f depending on x_i - x_j or x_i + x_j alone "
         "(`lies.symbolic.translation`), variables of any sign; the sub-task has the difference or sum in their place")
+    resolve_whole: bool = Field(True, description="when nothing splits and the whole task has neither reduction, "
+        "solve it again as its own sub-task on the oracle's values (a second pass of the stages before this one, "
+        "seeded anew, on a smoothed target); off, such a task keeps its formula")
 
 
 # ------------------------------------------------------------------------------------------------ the rest

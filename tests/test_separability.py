@@ -295,6 +295,24 @@ def test_a_part_that_depends_on_a_difference_is_solved_in_it(f, parts, inexact, 
     assert upstream.seen and all("u" not in t.variables for t in upstream.seen)
 
 
+def test_a_whole_that_neither_splits_nor_reduces_is_re_solved_only_when_asked():
+    """ln(a b + c) does not split, is no function of one product of powers and of no difference or sum of two of its
+    variables: with ``resolve_whole`` the whole task is solved again as its own sub-task on the oracle's values;
+    off, no sub-task is solved and the input stays, the summary saying why."""
+    f = lambda X: np.log(X[:, 0] * X[:, 1] + X[:, 2])  # noqa: E731
+    inexact = "1.001*log(a*b + c) + 0.0002*a"
+    upstream = _Solved({("a", "b", "c"): "log(a*b + c)"})
+    art, task = _decomposed(f, {}, inexact, DecompositionParams(resolve_whole=True), upstream)
+    assert [t.variables for t in upstream.seen] == [("a", "b", "c")]
+    assert art.summary["decomposition"]["split"] == "whole"
+    assert art.formula.expr == Formula("log(a*b + c)", task.variables).expr
+    upstream = _Solved({})
+    art, task = _decomposed(f, {}, inexact, DecompositionParams(resolve_whole=False), upstream)
+    assert not upstream.seen and art.formula.expr == Formula(inexact, task.variables).expr
+    assert art.summary["decomposition"] == {"tried": False, "chosen": "input",
+                                            "why": "no separable split and no reduction"}
+
+
 def test_a_poor_formula_gives_way_to_the_surrogate_as_the_oracle():
     """The fitted formula a b c / 4 + 1 is a poor fit of a + b c (and a product, so through it every variable
     splits off); the dense surrogate errs far less on the held-out rows, so ``oracle: best`` tests through it and

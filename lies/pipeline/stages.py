@@ -862,6 +862,8 @@ class Decomposition(Stage):
             subtasks.append(TaskData(spec, *reduced))
         if all(s is None for s in subtasks):
             return "no part varies"
+        if split.kind == "whole" and reductions == [None] and not params.resolve_whole:
+            return "no separable split and no reduction"
         return _Plan(split, reference, at_reference, tuple(subtasks), sigma, tuple(reductions), oracle_kind)
 
 
