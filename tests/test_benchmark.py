@@ -7,7 +7,9 @@ import pandas as pd
 import pytest
 
 from lies.bench.benchmark import (
+    POSITIVE_ONLY,
     ablation_table,
+    check_ceiling,
     failure_causes,
     markdown,
     mechanism_table,
@@ -112,9 +114,12 @@ def test_failure_causes_and_markdown():
          "formula": "y"},
         {"task": "d-t0", "equation": "d", "symbolic_solution": True, "out_of_time": False, "r2_test": 1.0,
          "formula": "z"},
+        {"task": "e-t0", "equation": "e", "symbolic_solution": False, "symbolic_solution_positive": True,
+         "out_of_time": False, "r2_test": 1.0, "formula": "sqrt(a)*sqrt(b)"},
     ]
     causes = failure_causes(rows)
-    assert list(causes["cause"]) == ["time-out", "fits (R^2 > 0.999) but the structure differs", "structure wrong"]
+    assert list(causes["cause"]) == ["time-out", "fits (R^2 > 0.999) but the structure differs", "structure wrong",
+                                     POSITIVE_ONLY]
     md = markdown(pd.DataFrame({"a": [1.25], "b": ["x"]}))
     assert md.splitlines() == ["| a | b |", "|---|---|", "| 1.2 | x |"]
 
@@ -205,3 +210,13 @@ def test_the_report_names_the_code_the_run_started_from(monkeypatch):
     code_version.cache_clear()
     assert code_version() == "later-commit"
     code_version.cache_clear()
+
+
+def test_the_check_s_ceiling_names_the_formulas_whose_own_truth_it_rejects():
+    """SRBench simplifies the model and not the truth: n_0/(e^a + e^-a) given as its own model becomes
+    n_0/(2 cosh a), which plain symbols cannot equate to the truth (positive ones can); 3/(4 pi eps) p cos t sin t
+    becomes 0.12 p sin(2t), whose folded constant no longer rounds to the truth's. A plain product of powers is
+    credited. CSV tasks (no equation) are passed over."""
+    rows = [{"equation": e} for e in ("II.35.18", "II.6.15b", "I.12.1", "I.12.1", "")]
+    assert check_ceiling(rows) == {"plain": ["II.35.18", "II.6.15b"], "positive": ["II.6.15b"]}
+    assert check_ceiling([{"equation": "I.12.1"}]) == {"plain": [], "positive": []}

@@ -312,15 +312,22 @@ def _pretty(stage: str) -> str:
             "final_rounding": "Final Rounding"}.get(stage, stage)
 
 
+#: The cause of an unsolved task whose formula the positive-symbols reading accepts (a notation of powers that
+#: plain symbols cannot equate, such as sqrt(a)*sqrt(b) for sqrt(a*b)).
+POSITIVE_ONLY = "equal to the truth for positive symbols (plain symbols reject it)"
+
+
 def failure_causes(rows: Sequence[dict], main_artifacts: dict | None = None) -> pd.DataFrame:
-    """Unsolved tasks grouped by cause: out of time, diverged, constants off (right structure after rounding the
-    constants away), or structure wrong."""
+    """Unsolved tasks grouped by cause: out of time, equal to the truth only for positive symbols, diverged, a
+    close fit with another structure, or structure wrong."""
     out = []
     for r in rows:
         if r["symbolic_solution"]:
             continue
         if r["out_of_time"]:
             cause = "time-out"
+        elif r.get("symbolic_solution_positive") is True:
+            cause = POSITIVE_ONLY
         elif not math.isfinite(r.get("r2_test", math.nan)) or r.get("r2_test", -1) < 0:
             cause = "numerically broken (R^2 < 0 or NaN)"
         elif r.get("r2_test", 0) > 0.999:
@@ -330,6 +337,38 @@ def failure_causes(rows: Sequence[dict], main_artifacts: dict | None = None) -> 
         out.append({"task": r["task"], "equation": r["equation"], "cause": cause, "r2_test": r["r2_test"],
                     "formula": r["formula"]})
     return pd.DataFrame(out, columns=["task", "equation", "cause", "r2_test", "formula"])
+
+
+#: Seconds each symbolic check of an equation's truth against itself may take (`check_ceiling`; a safety net).
+CEILING_TIMEOUT = 60.0
+
+
+@functools.cache
+def _truth_credited(equation_id: str) -> tuple[bool, bool, tuple[str, ...]]:
+    """(plain, positive, the readings whose check timed out): whether the check credits an equation's own ground
+    truth as the model."""
+    equation, timed_out = get_equation(equation_id), []  # once per equation: a longer safety net than a row's
+    plain, positive = symbolic_flags(equation.expr, equation, 1.0, CEILING_TIMEOUT, timed_out)
+    return plain, positive, tuple(timed_out)
+
+
+def check_ceiling(rows: Sequence[dict]) -> dict[str, list[str]]:
+    """The rows' equations whose own ground truth, given as the model, the symbolic check does not credit, per
+    reading ("plain", "positive"): SRBench simplifies the model and not the truth, so a truth that simplify rewrites
+    (exp(a) + exp(-a) -> 2 cosh(a)) or whose constant it folds before rounding differs from itself by more than the
+    check's rounding. No method can be credited with those formulas; the report says so beside its SSR. A check
+    stopped by its timeout (a wall-clock safety net) is named with "(timeout)"."""
+    ids = sorted({str(r["equation"]) for r in rows if r.get("equation")})
+    missed: dict[str, list[str]] = {"plain": [], "positive": []}
+    for eq in ids:
+        try:
+            *credited, timed_out = _truth_credited(eq)
+        except LiesError:  # a CSV task or an id outside the registries: no ground truth to check
+            continue
+        for reading, ok, check in zip(missed, credited, ("literal", "positive")):
+            if not ok:
+                missed[reading].append(eq + (" (timeout)" if check in timed_out else ""))
+    return missed
 
 
 def markdown(df: pd.DataFrame, floatfmt: str = ".1f") -> str:
@@ -343,7 +382,7 @@ def markdown(df: pd.DataFrame, floatfmt: str = ".1f") -> str:
 
 
 __all__ = ["run_benchmark", "run_ablation", "rerun_from", "run_peer", "summary_table", "ablation_table",
-           "mechanism_table", "failure_causes",
+           "mechanism_table", "failure_causes", "check_ceiling",
            "markdown", "TABLE_I", "STAGES"]
 
 
@@ -393,6 +432,12 @@ def write_report(result: BenchmarkResult, out: str | Path, command: str = "", ru
     if result.ablations:
         lines += ["Ablations (Table I; formulas with at least one solved trial in the main run, percent of trials):",
                   "", markdown(ablation_table(result)), ""]
+    ceiling = check_ceiling(result.main.rows)
+    if any(ceiling.values()):
+        lines += [f"The check's ceiling: its own ground truth, as the model, is not credited for "
+                  + "; ".join(f"{len(ids)} formula(s) with {reading} symbols ({', '.join(ids)})"
+                              for reading, ids in ceiling.items() if ids)
+                  + " (SRBench simplifies the model, not the truth); no method can solve those.", ""]
     causes = failure_causes(result.main.rows)
     if len(causes):
         counts = causes.groupby("cause").size().rename("tasks").reset_index()
