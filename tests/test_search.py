@@ -118,6 +118,16 @@ def test_the_stage_leaves_an_exact_formula_and_a_shorter_one_alone():
     assert "mechanism" not in art.summary and len(art.summary["structure_search"]["front"]) == 7
 
 
+def test_a_formula_that_overflows_on_the_training_rows_is_replaced_not_passed_over():
+    """An extracted formula can overflow in float64 (a power of thousands) where the network's bounded units did
+    not: the search is its only repair, so it runs, and any finite candidate is shorter than an infinite one."""
+    task = _task(lambda X: X[:, 0] ** 3 + X[:, 0] ** 2 + X[:, 0] - np.sin(X[:, 1]))
+    broken = Formula("x**3 + x**2 + x - sin(z) + 1e-9*exp(900*z**2)", ["x", "z"])  # inf where |z| > 0.9
+    art = _run(FormulaArtifact(broken, {"stage": "final_rounding"}), task)
+    assert art.summary["structure_search"]["chosen"] == "search"
+    assert art.formula.expr == sympy.sympify("x**3 + x**2 + x - sin(z)", locals={"x": x, "z": z})
+
+
 def test_an_outer_function_turns_a_product_or_a_ratio_into_a_sum():
     """ln y = x sin z under the Exp outer; 1/y = x^2 - z^2 under the inverse, each found from the data alone."""
     task = _task(lambda X: np.exp(X[:, 0] * np.sin(X[:, 1])))

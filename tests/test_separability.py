@@ -313,6 +313,22 @@ def test_a_whole_that_neither_splits_nor_reduces_is_re_solved_only_when_asked():
                                             "why": "no separable split and no reduction"}
 
 
+def test_a_formula_that_overflows_on_the_training_rows_is_decomposed_through_the_surrogate():
+    """A formula that is not finite on the training rows is no reason to stop: with ``oracle: best`` the dense
+    surrogate is the oracle, the parts are solved and the finite recombined whole replaces it; with the formula as
+    the only oracle there is nothing to test through, and the summary says so."""
+    f = lambda X: X[:, 0] * X[:, 1] * np.sin(X[:, 2])  # noqa: E731
+    broken = "a*b*sin(c) + 1e-9*exp(400*c)"  # inf where c > 1.8
+    upstream = _Solved({("a",): "1.3*a", ("b",): "0.7*b", ("c",): "2.1*sin(c)"})
+    art, task = _decomposed(f, {}, broken, DecompositionParams(surrogate_steps=1000, scaling=False), upstream)
+    assert [t.variables for t in upstream.seen] == [("a",), ("b",), ("c",)]
+    assert art.summary["decomposition"]["oracle"] == "surrogate"
+    np.testing.assert_allclose(art.formula(task.test.X), task.test.y, rtol=1e-6)
+    upstream = _Solved({})
+    art, _ = _decomposed(f, {}, broken, DecompositionParams(oracle="formula"), upstream)
+    assert not upstream.seen and art.summary["decomposition"]["why"] == "oracle not finite"
+
+
 def test_a_poor_formula_gives_way_to_the_surrogate_as_the_oracle():
     """The fitted formula a b c / 4 + 1 is a poor fit of a + b c (and a product, so through it every variable
     splits off); the dense surrogate errs far less on the held-out rows, so ``oracle: best`` tests through it and

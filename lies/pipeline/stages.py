@@ -651,16 +651,16 @@ class Upstream:
 
 
 def _exactness(formula, task: TaskData, exact_below: float) -> tuple[float, str | None]:
-    """(the RMS error of ``formula`` on the training rows, why no structure stage need look at it: out of time, not
-    finite, or exact: below ``exact_below`` of the target's RMS; None: worth a look)."""
+    """(the RMS error of ``formula`` on the training rows, why no structure stage need look at it: out of time, or
+    exact: below ``exact_below`` of the target's RMS; None: worth a look). A formula that is not finite there (an
+    extracted power that overflows in float64 where the network's bounded units did not) is worth a look most of
+    all: the structure stages are its only repair."""
     if formula is None:
         return math.inf, "out of time upstream"
     X, y = task.train.X, task.train.y
     with np.errstate(all="ignore"):
         sigma = float(np.sqrt(np.mean((formula(X) - y) ** 2)))
-    if not np.isfinite(sigma):
-        return sigma, "formula not finite"
-    if sigma <= exact_below * float(np.sqrt(np.mean(y**2))):
+    if np.isfinite(sigma) and sigma <= exact_below * float(np.sqrt(np.mean(y**2))):
         return sigma, "already exact"
     return sigma, None
 
@@ -814,6 +814,8 @@ class Decomposition(Stage):
         draw = rng(task.spec.seed, Purpose.DECOMPOSITION)
         shifts = rng(task.spec.seed, Purpose.TRANSLATION)  # its own stream: the other tests draw as they did before it
         oracle, sigma, relative_sigma, oracle_kind = _oracle(formula, task, params)
+        if not math.isfinite(sigma):  # the formula as the only oracle, and not finite on the held-out rows
+            return "oracle not finite"
         split = find_split(oracle, X, sigma, draw, params.test_rows, params.error_multiple)
         if split is None:
             if not (params.scaling or params.translation):
