@@ -854,6 +854,8 @@ class Decomposition(Stage):
             if reduction is None and params.translation and len(group) >= 2:
                 reduction = find_translation(along_part, rows[:, group], sigma, shifts, params.test_rows,
                                              params.error_multiple)
+            if reduction is None and split.kind == "whole" and not params.resolve_whole:
+                return "no separable split and no reduction"
             reductions.append(reduction)
             if reduction is None:
                 subtasks.append(TaskData(spec, Dataset(rows[:, group], part_y, names, target),
@@ -864,8 +866,6 @@ class Decomposition(Stage):
             subtasks.append(TaskData(spec, *reduced))
         if all(s is None for s in subtasks):
             return "no part varies"
-        if split.kind == "whole" and reductions == [None] and not params.resolve_whole:
-            return "no separable split and no reduction"
         return _Plan(split, reference, at_reference, tuple(subtasks), sigma, tuple(reductions), oracle_kind)
 
 
