@@ -9,6 +9,7 @@ import sympy
 from lies.symbolic.formula import REFERENCE_NODES, Formula, count_nodes, evaluations_for, parametrize
 from lies.symbolic.metrics import is_symbolic_solution
 from lies.symbolic.rounding import (
+    combine_roots,
     description_length,
     final_round,
     positive_log_ratios,
@@ -158,6 +159,33 @@ def test_final_round_simplifies_only_up_to_a_size(X2):
     report = {}
     assert final_round(big, X2, simplify_max_nodes=5, report=report) == big and report["simplify"] == "too large"
     assert final_round(big, X2, report=report).complexity < big.complexity and report["simplify"] == "done"
+
+
+def test_final_round_simplifies_knowing_which_variables_the_data_keep_positive(X2):
+    # x sqrt((x^2 + y^2)/x^2) is sqrt(x^2 + y^2) only where x > 0: shortened on positive data, kept on signed
+    f = Formula(x * sympy.sqrt((x**2 + y**2) / x**2), ["x", "y"])
+    report = {}
+    assert final_round(f, X2, report=report).expr == sympy.sqrt(x**2 + y**2) and report["simplify"] == "done"
+    assert final_round(f, X2 * np.array([[1.0, -1.0]])).expr == sympy.sqrt(x**2 + y**2)  # y's sign does not matter
+    signed = X2 * np.where(np.arange(len(X2)) % 2, 1.0, -1.0)[:, None]
+    kept = final_round(f, signed)
+    assert kept.expr != sympy.sqrt(x**2 + y**2) and np.allclose(kept(signed), f(signed))  # |x|/x stays
+    # positive symbols split sqrt(x y) into sqrt(x) sqrt(y): longer, so the plain form stays
+    g = Formula(3 * sympy.sqrt(x * y), ["x", "y"])
+    assert final_round(g, X2).expr == 3 * sympy.sqrt(x * y)
+    assert all(not s.is_positive for s in final_round(f, X2).expr.free_symbols)  # plain symbols come back
+    # a product of roots of positive bases is one root there (fewer nodes), not on signed data
+    h = Formula(sympy.sqrt(x) * sympy.sqrt(y + 1), ["x", "y"])
+    assert final_round(h, X2).expr == sympy.sqrt(x * (y + 1))
+    assert final_round(h, X2 * np.array([[1.0, -1.0]])).expr == h.expr  # y + 1 < 0 there
+
+
+def test_combine_roots_only_over_bases_known_positive():
+    a, b = sympy.symbols("a b")
+    assert combine_roots(sympy.sqrt(a) * sympy.sqrt(b) / sympy.sqrt(x), (a, b, x)) == sympy.sqrt(a * b / x)
+    assert combine_roots(a ** sympy.Rational(1, 3) * b ** sympy.Rational(2, 3), (a, b)) == (a * b**2) ** sympy.Rational(1, 3)
+    assert combine_roots(sympy.sqrt(a) * sympy.sqrt(b), (a,)) == sympy.sqrt(a) * sympy.sqrt(b)  # b's sign unknown
+    assert combine_roots(sympy.sqrt(a) * b ** sympy.Rational(1, 3), (a, b)) == sympy.sqrt(a) * b ** sympy.Rational(1, 3)
 
 
 def test_no_constants_and_no_rows():

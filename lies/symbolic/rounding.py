@@ -34,7 +34,7 @@ Decisions (documented because they differ from the reference code, spec section 
 from __future__ import annotations
 
 import math
-from typing import Callable
+from typing import Sequence
 
 import numpy as np
 import sympy
@@ -43,7 +43,7 @@ from lies.core.seeding import sorted_row_subset
 from lies.core.timeout import TIME_LIMIT_ERRORS, call_with_timeout
 from lies.params import FinalRoundingParams, RoundingToZeroParams
 from lies.symbolic.coefficients import optimize_coefficients, refit_parameters
-from lies.symbolic.formula import Formula, Parametrized, check_X, evaluations_for, parametrize
+from lies.symbolic.formula import Formula, Parametrized, check_X, count_nodes, evaluations_for, parametrize
 
 _ZERO, _FINAL = RoundingToZeroParams(), FinalRoundingParams()  # the declared defaults (lies.params)
 
@@ -300,7 +300,8 @@ def final_round(
     settled; then one constant at a time, the shortest snap first, its shortest value with the others refitted.
     Exponents snap to rationals only (0 included). ``y`` None: the formula's own values are the data (no noise:
     only exact snaps). Snapped values are exact sympy numbers (1.4142135 -> sqrt(2), 2.0 -> 2). Constants with
-    |c| >= `max_abs` stay (a physical constant). Then `simplify` runs on formulas of at most
+    |c| >= `max_abs` stay (a physical constant). Then `simplify_on_domain` (told which variables are positive on
+    every row of X) runs on formulas of at most
     ``simplify_max_nodes`` nodes (None: all), under ``simplify_timeout`` seconds, a wall-clock safety net
     (`lies.core.timeout`); on timeout or error, and if the simplified form does not evaluate like the unsimplified
     one on X (relative 1e-6), the unsimplified form is kept. ``report``, when given, receives ``snapped`` (number
@@ -548,16 +549,72 @@ def _snap(formula: Formula, par: Parametrized, X: np.ndarray, y: np.ndarray, tol
     return formula
 
 
+def positive_columns(formula: Formula, X: np.ndarray) -> tuple[sympy.Symbol, ...]:
+    """The formula's variables whose column of ``X`` (N, n) is positive on every row (none when X has no rows)."""
+    if X.shape[0] == 0:
+        return ()
+    return tuple(v for v, column in zip(formula.variables, X.T) if np.all(column > 0))
+
+
+def simplify_on_domain(expr: sympy.Expr, positive: Sequence[sympy.Symbol] = ()) -> sympy.Expr:
+    """`sympy.simplify`, and where some variables are positive on all the data, the shorter forms that knowing it
+    allows, in plain symbols.
+
+    A formula fitted on positive data holds only there, and there sqrt(x**2) is x: simplify told so can cancel a
+    variable against itself (``x*sqrt((x**2 + y**2)/x**2)`` -> ``sqrt(x**2 + y**2)``), which it cannot prove for
+    any sign. That form is taken only when it has fewer variable occurrences than the plain one: one that only
+    moves a factor across a root (``c**2/sqrt(1 - v**2/c**2)`` -> ``c**3/sqrt(c**2 - v**2)``) is no simpler to
+    read and holds on less. Then `combine_roots` writes a product of roots as one root where that has fewer nodes."""
+    form = sympy.simplify(expr)
+    if not positive:
+        return form
+    assumed = {v: sympy.Symbol(v.name, positive=True) for v in positive}
+    known = sympy.simplify(expr.xreplace(assumed)).xreplace({p: v for v, p in assumed.items()})
+    if _occurrences(known) < _occurrences(form):
+        form = known
+    rooted = combine_roots(form, positive)
+    return rooted if count_nodes(rooted) < count_nodes(form) else form
+
+
+def _occurrences(expr: sympy.Expr) -> int:
+    """How many times variables occur in ``expr`` (its Symbol leaves)."""
+    return sum(1 for n in sympy.preorder_traversal(expr) if isinstance(n, sympy.Symbol))
+
+
+def combine_roots(expr: sympy.Expr, positive: Sequence[sympy.Symbol]) -> sympy.Expr:
+    """``expr`` with each product of roots of one degree q over bases positive on the domain (their variables among
+    ``positive``) written as one root: sqrt(a) sqrt(b) / sqrt(c) -> sqrt(a b / c), a^(1/3) b^(2/3) -> (a b^2)^(1/3).
+    True only where the bases are positive (for a = b = -1, sqrt(a) sqrt(b) = -1 and sqrt(a b) = 1)."""
+    assumed = {v: sympy.Symbol(v.name, positive=True) for v in positive}
+
+    def one_root(product: sympy.Expr) -> sympy.Expr:
+        roots: dict[int, list[sympy.Expr]] = {}
+        others = []
+        for factor in product.args:
+            e = factor.exp if factor.is_Pow else None
+            if e is not None and e.is_Rational and not e.is_Integer and factor.base.xreplace(assumed).is_positive:
+                roots.setdefault(int(e.q), []).append(factor)
+            else:
+                others.append(factor)
+        for q, factors in roots.items():
+            if len(factors) == 1:
+                others += factors
+            else:
+                others.append(sympy.Pow(sympy.Mul(*[f.base ** (f.exp * q) for f in factors]), sympy.Rational(1, q)))
+        return sympy.Mul(*others)
+
+    return expr.replace(lambda e: e.is_Mul, one_root)
+
+
 def _simplified(formula: Formula, X: np.ndarray, timeout: float | None, max_nodes: int | None = None,
                 report: dict | None = None) -> Formula:
     report = report if report is not None else {}
     if max_nodes is not None and formula.complexity > max_nodes:
         report["simplify"] = "too large"
         return formula
-    simplify: Callable[[sympy.Expr], sympy.Expr] = sympy.simplify
     report["simplify"] = "unchanged"
     try:
-        expr = call_with_timeout(simplify, timeout, formula.expr)
+        expr = call_with_timeout(simplify_on_domain, timeout, formula.expr, positive_columns(formula, X))
     except TIME_LIMIT_ERRORS:
         report["simplify"] = "timeout (wall clock)"
         return formula
