@@ -180,6 +180,20 @@ def test_final_round_simplifies_knowing_which_variables_the_data_keep_positive(X
     assert final_round(h, X2 * np.array([[1.0, -1.0]])).expr == h.expr  # y + 1 < 0 there
 
 
+def test_a_stopped_pass_on_the_domain_keeps_the_plain_simplification(X2, monkeypatch):
+    import lies.symbolic.rounding as rounding
+
+    def stopped(*args):
+        raise TimeoutError("stopped")
+
+    monkeypatch.setattr(rounding, "simplify_on_domain", stopped)
+    f = Formula(x * y / x + x * sympy.sqrt((x**2 + y**2) / x**2), ["x", "y"])
+    report = {}
+    g = final_round(f, X2, report=report)
+    assert g.expr == sympy.simplify(f.expr) != f.expr and report["simplify"] == "done"
+    assert report["simplify_on_domain"] == "timeout (wall clock)"
+
+
 def test_combine_roots_only_over_bases_known_positive():
     a, b = sympy.symbols("a b")
     assert combine_roots(sympy.sqrt(a) * sympy.sqrt(b) / sympy.sqrt(x), (a, b, x)) == sympy.sqrt(a * b / x)

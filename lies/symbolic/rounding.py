@@ -306,7 +306,8 @@ def final_round(
     (`lies.core.timeout`); on timeout or error, and if the simplified form does not evaluate like the unsimplified
     one on X (relative 1e-6), the unsimplified form is kept. ``report``, when given, receives ``snapped`` (number
     of constants), ``noise_mse``, ``simplify`` ("done", "unchanged", "too large", "timeout (wall clock)"),
-    ``evaluations`` and ``stopped_by`` ("done", or "evaluations" when the snaps spent ``max_evaluations``:
+    ``simplify_on_domain`` ("timeout (wall clock)" when the pass with positive variables, which has a safety net of
+    its own, was stopped: the plain simplification stays), ``evaluations`` and ``stopped_by`` ("done", or "evaluations" when the snaps spent ``max_evaluations``:
     evaluations of f on the rows, refits included, counted as `lies.symbolic.formula.evaluations_for` says).
     """
     X = check_X(X, len(formula.variables))
@@ -556,7 +557,8 @@ def positive_columns(formula: Formula, X: np.ndarray) -> tuple[sympy.Symbol, ...
     return tuple(v for v, column in zip(formula.variables, X.T) if np.all(column > 0))
 
 
-def simplify_on_domain(expr: sympy.Expr, positive: Sequence[sympy.Symbol] = ()) -> sympy.Expr:
+def simplify_on_domain(expr: sympy.Expr, positive: Sequence[sympy.Symbol] = (),
+                       simplified: sympy.Expr | None = None) -> sympy.Expr:
     """`sympy.simplify`, and where some variables are positive on all the data, the shorter forms that knowing it
     allows, in plain symbols.
 
@@ -564,8 +566,9 @@ def simplify_on_domain(expr: sympy.Expr, positive: Sequence[sympy.Symbol] = ()) 
     variable against itself (``x*sqrt((x**2 + y**2)/x**2)`` -> ``sqrt(x**2 + y**2)``), which it cannot prove for
     any sign. That form is taken only when it has fewer variable occurrences than the plain one: one that only
     moves a factor across a root (``c**2/sqrt(1 - v**2/c**2)`` -> ``c**3/sqrt(c**2 - v**2)``) is no simpler to
-    read and holds on less. Then `combine_roots` writes a product of roots as one root where that has fewer nodes."""
-    form = sympy.simplify(expr)
+    read and holds on less. Then `combine_roots` writes a product of roots as one root where that has fewer nodes.
+    ``simplified``: ``sympy.simplify(expr)`` when the caller has it already."""
+    form = sympy.simplify(expr) if simplified is None else simplified
     if not positive:
         return form
     assumed = {v: sympy.Symbol(v.name, positive=True) for v in positive}
@@ -614,12 +617,20 @@ def _simplified(formula: Formula, X: np.ndarray, timeout: float | None, max_node
         return formula
     report["simplify"] = "unchanged"
     try:
-        expr = call_with_timeout(simplify_on_domain, timeout, formula.expr, positive_columns(formula, X))
+        expr = call_with_timeout(sympy.simplify, timeout, formula.expr)
     except TIME_LIMIT_ERRORS:
         report["simplify"] = "timeout (wall clock)"
         return formula
     except Exception:  # sympy can fail in odd ways on odd input; the unsimplified form is still right
         return formula
+    positive = positive_columns(formula, X)
+    if positive:  # a second pass with its own safety net, so that the plain one stops where it always did
+        try:
+            expr = call_with_timeout(simplify_on_domain, timeout, formula.expr, positive, expr)
+        except TIME_LIMIT_ERRORS:
+            report["simplify_on_domain"] = "timeout (wall clock)"
+        except Exception:  # as above: the plain simplification is still right
+            pass
     expr = positive_log_ratios(expr)
     if expr == formula.expr or expr.has(sympy.nan, sympy.zoo):
         return formula
