@@ -301,14 +301,15 @@ def final_round(
     Exponents snap to rationals only (0 included). ``y`` None: the formula's own values are the data (no noise:
     only exact snaps). Snapped values are exact sympy numbers (1.4142135 -> sqrt(2), 2.0 -> 2). Constants with
     |c| >= `max_abs` stay (a physical constant). Then `simplify_on_domain` (told which variables are positive on
-    every row of X) runs on formulas of at most
-    ``simplify_max_nodes`` nodes (None: all), under ``simplify_timeout`` seconds, a wall-clock safety net
+    every row of X) runs on formulas of at most ``simplify_max_nodes`` nodes (None: all), under
+    ``simplify_timeout`` seconds, a wall-clock safety net
     (`lies.core.timeout`); on timeout or error, and if the simplified form does not evaluate like the unsimplified
     one on X (relative 1e-6), the unsimplified form is kept. ``report``, when given, receives ``snapped`` (number
     of constants), ``noise_mse``, ``simplify`` ("done", "unchanged", "too large", "timeout (wall clock)"),
     ``simplify_on_domain`` ("timeout (wall clock)" when the pass with positive variables, which has a safety net of
-    its own, was stopped: the plain simplification stays), ``evaluations`` and ``stopped_by`` ("done", or "evaluations" when the snaps spent ``max_evaluations``:
-    evaluations of f on the rows, refits included, counted as `lies.symbolic.formula.evaluations_for` says).
+    its own, was stopped: the plain simplification stays), ``evaluations`` and ``stopped_by`` ("done", or
+    "evaluations" when the snaps spent ``max_evaluations``: evaluations of f on the rows, refits included, counted
+    as `lies.symbolic.formula.evaluations_for` says).
     """
     X = check_X(X, len(formula.variables))
     report = report if report is not None else {}
