@@ -1,6 +1,8 @@
 """The structure search (lies.symbolic.search) and its stage: sparse sums of library terms chosen by description
 length on validation rows."""
 
+from dataclasses import replace
+
 import numpy as np
 import sympy
 
@@ -116,6 +118,19 @@ def test_the_stage_leaves_an_exact_formula_and_a_shorter_one_alone():
     art = _run(FormulaArtifact(close, {"stage": "final_rounding"}), task, outers=["identity"])
     assert art.formula == close and art.summary["structure_search"]["chosen"] == "input"
     assert "mechanism" not in art.summary and len(art.summary["structure_search"]["front"]) == 7
+
+
+def test_on_a_sub_task_errors_below_its_oracles_count_as_equal():
+    """A decomposition's sub-task holds an oracle's values, and the oracle's error is smooth: a search that scores
+    fits to it as if they were data finds a long formula for that error. With the sub-task's ``oracle_error`` as
+    the floor of its description lengths, the short sum within that error is chosen."""
+    task = _task(lambda X: 3 + 2 * X[:, 0] + 0.004 * np.cos(3 * X[:, 0]), box=(1.0, 3.0))  # the error: 1e-3 of y
+    messy = FormulaArtifact(Formula("3.1 + 1.9*x + 0.05*exp(x) + 0.001*z", ["x", "z"]), {"stage": "final_rounding"})
+    measured = _run(messy, task)
+    assert measured.summary["structure_search"]["chosen"] == "search" and measured.formula.complexity > 10
+    read_off_an_oracle = replace(task, spec=replace(task.spec, oracle_error=0.003))
+    art = _run(messy, read_off_an_oracle)
+    assert art.formula.expr == sympy.sympify("2*x + 3", locals={"x": x})
 
 
 def test_a_formula_that_overflows_on_the_training_rows_is_replaced_not_passed_over():

@@ -1,6 +1,7 @@
 """Separability through an oracle (lies.symbolic.separability) and the decomposition stage that uses it."""
 
 import math
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -189,6 +190,27 @@ def test_the_data_choose_a_simpler_alternative_of_a_part_from_its_front():
     assert art.formula.expr == Formula("a*b*sin(c)", task.variables).expr
     parts = {tuple(p["variables"]): p for p in art.summary["decomposition"]["parts"]}
     assert "sin(c)" in parts[("c",)]["alternative"] and "alternative" not in parts[("a",)]
+
+
+def test_each_sub_task_carries_its_oracles_error_relative_to_its_targets():
+    """A part's sub-task is read off the oracle, so the oracle's held-out error, as a fraction of the part's own
+    values, is its floor (`TaskSpec.oracle_error`); a sub-task split again passes its own error on with the new
+    oracle's, as independent errors add."""
+    parts = {("a",): "1.3*a", ("b",): "0.7*b", ("c",): "2.1*sin(c)"}
+    art, _ = _decomposed(lambda X: X[:, 0] * X[:, 1] * np.sin(X[:, 2]), parts, "a*b*(1.01*sin(c) + 0.01)",
+                         params=DecompositionParams(oracle="formula"), upstream=(upstream := _Solved(parts)))
+    tree = art.summary["decomposition"]
+    for sub, record in zip(upstream.seen, tree["parts"]):
+        expected = tree["sigma"] / float(np.sqrt(np.mean(sub.train.y**2)))
+        assert sub.spec.oracle_error == pytest.approx(expected, rel=1e-12) and record["oracle_error"] > 0
+    nested = _Solved(parts)
+    inner = _task(lambda X: X[:, 0] * X[:, 1] * np.sin(X[:, 2]))
+    inner = replace(inner, spec=replace(inner.spec, oracle_error=0.05))
+    STAGES["decomposition"].run([FormulaArtifact(Formula("a*b*(1.01*sin(c) + 0.01)", inner.variables))], [inner],
+                                DecompositionParams(oracle="formula"), _runtime(), upstream=nested)
+    for sub, outer in zip(nested.seen, upstream.seen):  # the same parts, the same oracle, and an inherited error
+        inherited = 0.05 * float(np.sqrt(np.mean(inner.train.y**2))) / float(np.sqrt(np.mean(sub.train.y**2)))
+        assert sub.spec.oracle_error == pytest.approx(math.hypot(inherited, outer.spec.oracle_error), rel=1e-9)
 
 
 def test_a_part_may_be_its_sub_tasks_power_law():

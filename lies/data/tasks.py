@@ -38,6 +38,9 @@ class TaskSpec:
     target: str | None = None
     variables: tuple[str, ...] | None = None  # CSV only: the input columns (default: every other column)
     noise: float = 0.0  # SRBench's target noise: N(0, (noise * RMS(y_train))^2) added to the training target
+    # a decomposition's sub-task: the RMS error of the oracle its targets are read from, as a fraction of the
+    # targets' RMS. Below it a formula matches the oracle's errors, not the function: description lengths floor it.
+    oracle_error: float = 0.0
 
     @property
     def source(self) -> str:
@@ -53,6 +56,7 @@ class TaskSpec:
             "target": self.target,
             "variables": list(self.variables) if self.variables is not None else None,
             **({"noise": self.noise} if self.noise else {}),  # absent when 0: noiseless task files stay as they were
+            **({"oracle_error": self.oracle_error} if self.oracle_error else {}),  # only a sub-task has one
         }
 
     @classmethod
@@ -67,6 +71,7 @@ class TaskSpec:
             target=d.get("target"),
             variables=tuple(v) if v is not None else None,
             noise=float(d.get("noise", 0.0)),
+            oracle_error=float(d.get("oracle_error", 0.0)),
         )
 
 

@@ -622,7 +622,8 @@ class Upstream:
 
         Under ``network.kind: auto`` a sub-task in raw space is solved twice, by EQL (what ``auto`` trains there)
         and by LIES in raw space, and keeps the formula of shorter description length on its held-out rows (the
-        oracle's values at rows neither fit saw; ``floor``: the relative RMS below which errors count as equal):
+        oracle's values at rows neither fit saw; ``floor``, or the sub-task's oracle error where larger: the relative
+        RMS below which errors count as equal):
         neither kind dominates the other in raw space, and a part is small enough to train both."""
         quiet = runtime.model_copy(update={"progress": False})
 
@@ -639,7 +640,7 @@ class Upstream:
         lies = {name: p.for_kind("lies") if isinstance(p, ByKind) else p for name, p in self.params.items()}
         for i, other in zip(raw, run(lies, [subtasks[i] for i in raw])):
             held = subtasks[i].test
-            scale = (floor * float(np.sqrt(np.mean(held.y**2)))) ** 2
+            scale = (max(floor, subtasks[i].spec.oracle_error) * float(np.sqrt(np.mean(held.y**2)))) ** 2
             with np.errstate(all="ignore"):
                 lengths = [description_length(held.y, a.formula(held.X), a.formula.complexity, scale)
                            if a.formula is not None else np.inf for a in (found[i], other)]
@@ -674,10 +675,17 @@ def _validation_split(task: TaskData, purpose: Purpose, fraction: float,
     return TaskData(task.spec, task.train.subset(order[n_val:]), task.test), task.train.subset(order[:n_val])
 
 
-def _lengths(val: Dataset, formulas: Sequence[Formula], exact_below: float) -> list[float]:
-    """The description lengths of ``formulas`` on the validation rows (errors below ``exact_below`` of the target's
-    RMS count as equal)."""
-    floor = (exact_below * float(np.sqrt(np.mean(val.y**2)))) ** 2
+def _relative_floor(task: TaskData, exact_below: float) -> float:
+    """The RMS error, as a fraction of the target's RMS, below which two formulas of ``task`` fit equally well:
+    ``exact_below``, the arithmetic's; on a decomposition's sub-task the oracle's error if larger, since its targets
+    are the oracle's values and a formula closer to them than that fits the oracle's errors, not the function."""
+    return max(exact_below, task.spec.oracle_error)
+
+
+def _lengths(val: Dataset, formulas: Sequence[Formula], relative_floor: float) -> list[float]:
+    """The description lengths of ``formulas`` on the validation rows (errors below ``relative_floor`` of the
+    target's RMS count as equal: `_relative_floor`)."""
+    floor = (relative_floor * float(np.sqrt(np.mean(val.y**2)))) ** 2
     with np.errstate(all="ignore"):
         return [description_length(val.y, f(val.X), f.complexity, floor) for f in formulas]
 
@@ -722,7 +730,7 @@ def _search_task(art, task: TaskData, params: StructureSearchParams, upstream: U
     fit, val = _validation_split(task, Purpose.STRUCTURE_SEARCH, params.validation_fraction, params.n_rows)
 
     def found() -> tuple[SearchResult, Formula]:
-        floor = (params.exact_below * float(np.sqrt(np.mean(val.y**2)))) ** 2
+        floor = (_relative_floor(task, params.exact_below) * float(np.sqrt(np.mean(val.y**2)))) ** 2
         result = search(task.variables, fit.train.X, fit.train.y, val.X, val.y, params.max_terms,
                         params.max_degree, params.unit_degree, params.beam, floor,
                         params.outers)
@@ -734,7 +742,7 @@ def _search_task(art, task: TaskData, params: StructureSearchParams, upstream: U
     except TIME_LIMIT_ERRORS:
         return _kept("structure_search", art, {"tried": True}, f"out of time ({params.time_limit:g} s)",
                      time.perf_counter() - start)
-    lengths = _lengths(val, [formula, candidate], params.exact_below)
+    lengths = _lengths(val, [formula, candidate], _relative_floor(task, params.exact_below))
     tree = {"tried": True, "library": result.library_size, "chosen_terms": len(result.best.terms),
             "front": [c.to_dict() for c in result.front], "formula": candidate.text,
             "description_length": {"input": lengths[0], "search": lengths[1]}}
@@ -830,6 +838,8 @@ class Decomposition(Stage):
         if held.shape[0] < 10:
             held = X[-10:]
         relative = relative_sigma is not None  # scaling tests ln|f| where the data are of one sign
+        # the parts' oracle error: this oracle's, and on a sub-task the error of the oracle its targets came from
+        inherited = task.spec.oracle_error * float(np.sqrt(np.mean(task.train.y**2)))
         subtasks, reductions = [], []
         for group in split.groups:
             names = [task.variables[k] for k in group]
@@ -844,8 +854,9 @@ class Decomposition(Stage):
             target = f"{task.train.target}_{len(subtasks)}"
             while target in task.variables:  # an output y with an input named y_0
                 target += "_"
+            error = math.hypot(inherited, sigma) / max(float(np.sqrt(np.mean(part_y**2))), 1e-300)
             spec = TaskSpec(name=f"{task.name}[{','.join(names)}]", trial=task.spec.trial,
-                            seed=task_seed(task.spec.seed, depth, ",".join(names)))
+                            seed=task_seed(task.spec.seed, depth, ",".join(names)), oracle_error=error)
             reduction = None
             along_part = lambda values, group=group: oracle(part_rows(values, group, reference))  # noqa: E731
             if params.scaling and len(group) >= 2:
@@ -928,7 +939,8 @@ def _decompose_task(art, task: TaskData, plan, parts: list, params: Decompositio
             tree["parts"].append({"variables": names, "formula": "constant"})
             continue
         formula = getattr(part, "formula", None)
-        record = {"variables": names, "formula": str(formula.expr) if formula is not None else None,
+        record = {"variables": names, "oracle_error": sub.spec.oracle_error,
+                  "formula": str(formula.expr) if formula is not None else None,
                   "r2_train": part.summary.get("r2_train"), "kind": part.summary.get("kind_chosen"),
                   "decomposition": part.summary.get("decomposition")}
         tree["parts"].append(record)
@@ -948,7 +960,7 @@ def _decompose_task(art, task: TaskData, plan, parts: list, params: Decompositio
     for record, alternatives, index in zip(tree["parts"], choices, chosen):
         if index:  # the data chose one of the part's simpler alternatives over its own formula
             record["alternative"] = str(alternatives[index])
-    dl_input, dl_whole = _lengths(val, [art.formula, whole], params.exact_below)
+    dl_input, dl_whole = _lengths(val, [art.formula, whole], _relative_floor(task, params.exact_below))
     tree.update(formula=str(whole.expr), description_length={"input": dl_input, "decomposition": dl_whole})
     if not dl_whole < dl_input:
         return _kept("decomposition", art, tree, "the input describes the validation rows in fewer nats",
@@ -1014,7 +1026,7 @@ def _recombined(kind: str, choices: list[list[sympy.Expr]], at_reference: float,
 
     def refit(index: list[int]) -> tuple[Formula, float]:
         whole = upstream.polish(assembled(index), fit, ("coefficient_optimization",), bounded)
-        return whole, _lengths(val, [whole], params.exact_below)[0]
+        return whole, _lengths(val, [whole], _relative_floor(fit, params.exact_below))[0]
 
     index = [0] * len(choices)
     whole, length = refit(index)
