@@ -120,8 +120,8 @@ def test_failure_causes_and_markdown():
     causes = failure_causes(rows)
     assert list(causes["cause"]) == ["time-out", "fits (R^2 > 0.999) but the structure differs", "structure wrong",
                                      POSITIVE_ONLY]
-    md = markdown(pd.DataFrame({"a": [1.25], "b": ["x"]}))
-    assert md.splitlines() == ["| a | b |", "|---|---|", "| 1.2 | x |"]
+    md = markdown(pd.DataFrame({"a": [1.25, math.nan], "b": ["x", "y"]}))
+    assert md.splitlines() == ["| a | b |", "|---|---|", "| 1.2 | x |", "| – | y |"]
 
 
 def test_ssr_by_mechanism_counts_each_mechanism_and_its_share_of_the_solved():

@@ -372,11 +372,11 @@ def check_ceiling(rows: Sequence[dict]) -> dict[str, list[str]]:
 
 
 def markdown(df: pd.DataFrame, floatfmt: str = ".1f") -> str:
-    """A GitHub-flavoured markdown table without extra dependencies."""
+    """A GitHub-flavoured markdown table without extra dependencies; a share of no tasks (NaN) reads "–"."""
     cols = list(df.columns)
     lines = ["| " + " | ".join(cols) + " |", "|" + "|".join("---" for _ in cols) + "|"]
     for _, row in df.iterrows():
-        cells = [format(v, floatfmt) if isinstance(v, float) else str(v) for v in row]
+        cells = [("–" if math.isnan(v) else format(v, floatfmt)) if isinstance(v, float) else str(v) for v in row]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
