@@ -71,6 +71,30 @@ def test_recombined_parts_give_the_function_back(kind):
     assert np.all(rows[:, 2] == X[:5, 2]) and np.all(rows[:, [0, 1, 3]] == reference[[0, 1, 3]])
 
 
+def test_a_product_plus_a_constant_splits_only_when_offsets_are_tested():
+    """A sum split's part holds the other parts' value at the reference point: 9 + x0 x1 sin(x2), signed. Neither
+    plain test splits it; the product test of f - c, c in closed form, does, and recombines to f. A function that
+    is no product up to any constant, and a sum, are not taken for one."""
+    f = lambda X: 9 + X[:, 0] * X[:, 1] * np.sin(X[:, 2])  # noqa: E731
+    X = _rows(dims=3, low=1.0, high=5.0)  # sin(x2) changes sign
+    assert find_split(f, X, sigma=1e-3, rng=np.random.default_rng(1)) is None
+    split = find_split(f, X, sigma=1e-3, rng=np.random.default_rng(1), offset=True)
+    assert split is not None and split.kind == "product" and split.groups == ((0,), (1,), (2,))
+    assert split.offset == pytest.approx(9.0, rel=1e-6)
+    x = sympy.symbols("x0:3")
+    expr = 9 + x[0] * x[1] * sympy.sin(x[2])
+    reference = np.array([2.0, 3.0, 1.0])
+    shifted = expr - split.offset
+    parts = [shifted.subs({x[k]: reference[k] for k in range(3) if k != g[0]}) for g in split.groups]
+    whole = sympy.lambdify([x], recombine("product", parts, float(f(reference[None])[0]) - split.offset, split.offset))
+    np.testing.assert_allclose(whole(X.T), f(X), rtol=1e-9)
+    never = lambda Z: np.exp(Z[:, 0] * Z[:, 1] / (Z[:, 2] + Z[:, 3]))  # noqa: E731
+    assert find_split(never, _rows(), sigma=0.0, rng=np.random.default_rng(1), offset=True) is None
+    additive = lambda Z: Z[:, 0] * Z[:, 1] + np.sin(Z[:, 2]) - Z[:, 3] ** 2  # noqa: E731
+    split = find_split(additive, _rows(), sigma=0.0, rng=np.random.default_rng(1), offset=True)
+    assert split.kind == "sum" and split.offset == 0.0
+
+
 def test_the_reference_point_avoids_a_zero_of_the_function():
     X = _rows(low=1.0, high=5.0)
     log_ratio = lambda Z: Z[:, 0] * np.log(Z[:, 2] / Z[:, 1])  # noqa: E731  0 where x1 = x2, as at their median
@@ -149,6 +173,22 @@ def _decomposed(f, parts: dict, inexact: str, params: DecompositionParams | None
     art = STAGES["decomposition"].run([FormulaArtifact(Formula(inexact, task.variables), {"stage": "final_rounding"})],
                                       [task], params or DecompositionParams(), _runtime(), upstream=upstream)[0]
     return art, task
+
+
+def test_a_product_plus_a_constant_is_decomposed_only_with_product_offset():
+    """9 + a b sin(c) through an inexact formula: with ``product_offset`` its parts are those of f - c, solved one
+    variable each, and the whole is c plus their product, refitted; without it nothing splits."""
+    f = lambda X: 9 + X[:, 0] * X[:, 1] * np.sin(X[:, 2])  # noqa: E731
+    parts = {("a",): "1.3*a", ("b",): "0.7*b", ("c",): "2.1*sin(c)"}
+    inexact = "9.02 + a*b*(1.01*sin(c) + 0.005*c)"
+    plain = DecompositionParams(scaling=False, translation=False, resolve_whole=False)
+    art, _ = _decomposed(f, parts, inexact, plain)
+    assert art.summary["decomposition"]["tried"] is False
+    art, task = _decomposed(f, parts, inexact, plain.model_copy(update={"product_offset": True}))
+    tree = art.summary["decomposition"]
+    assert tree["split"] == "product" and tree["offset"] == pytest.approx(9.0, abs=0.1)
+    assert art.summary["mechanism"] == "decomposition"
+    assert art.formula.expr == Formula("a*b*sin(c) + 9", task.variables).expr
 
 
 def test_offsets_a_part_takes_from_an_inexact_oracle_are_rounded_away():

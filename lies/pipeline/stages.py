@@ -824,7 +824,10 @@ class Decomposition(Stage):
         oracle, sigma, relative_sigma, oracle_kind = _oracle(formula, task, params)
         if not math.isfinite(sigma):  # the formula as the only oracle, and not finite on the held-out rows
             return "oracle not finite"
-        split = find_split(oracle, X, sigma, draw, params.test_rows, params.error_multiple)
+        split = find_split(oracle, X, sigma, draw, params.test_rows, params.error_multiple, params.product_offset)
+        if split is not None and split.offset:  # f = c + a product: the parts, and f(x0), are those of f - c
+            unshifted = oracle
+            oracle = lambda rows, c=split.offset: unshifted(rows) - c  # noqa: E731
         if split is None:
             if not (params.scaling or params.translation):
                 return "no separable split"
@@ -930,6 +933,7 @@ def _decompose_task(art, task: TaskData, plan, parts: list, params: Decompositio
     split = plan.split
     tree = {"tried": True, "split": split.kind, "oracle": plan.oracle, "sigma": plan.sigma,
             "reference": dict(zip(task.variables, map(float, plan.reference))), "at_reference": plan.at_reference,
+            **({"offset": split.offset} if split.offset else {}),
             "parts": []}
     choices = []  # per part: its formula, then the alternatives the data may choose instead
     for group, sub, part, reduction in zip(split.groups, plan.subtasks, parts, plan.reductions):
@@ -953,7 +957,7 @@ def _decompose_task(art, task: TaskData, plan, parts: list, params: Decompositio
         choices.append(alternatives)
     fit, val = _validation_split(task, Purpose.DECOMPOSITION, params.validation_fraction)
     try:
-        whole, chosen = _recombined(split.kind, choices, plan.at_reference, task.variables, fit, val, upstream,
+        whole, chosen = _recombined(split, choices, plan.at_reference, task.variables, fit, val, upstream,
                                     params)
     except TIME_LIMIT_ERRORS:
         return _kept("decomposition", art, tree, "the refit ran out of time", seconds + time.perf_counter() - start)
@@ -1002,7 +1006,7 @@ def _power_law(part: Dataset) -> list[sympy.Expr]:
                                                               for v, a in zip(symbols, exponents)])]
 
 
-def _recombined(kind: str, choices: list[list[sympy.Expr]], at_reference: float, variables: Sequence[str],
+def _recombined(split: Split, choices: list[list[sympy.Expr]], at_reference: float, variables: Sequence[str],
                 fit: TaskData, val: Dataset, upstream: Upstream | None,
                 params: DecompositionParams) -> tuple[Formula, list[int]]:
     """The whole from its parts (`recombine`), each part chosen among its ``choices`` one part at a time (the
@@ -1014,7 +1018,8 @@ def _recombined(kind: str, choices: list[list[sympy.Expr]], at_reference: float,
     round-to-zero see it, and final rounding's normal form would otherwise make such an offset the fixed 1 of its
     sum: ``(2e16 F + 1)``). Returns the whole and the index chosen for each part."""
     def assembled(index: list[int]) -> Formula:
-        return Formula(recombine(kind, [c[i] for c, i in zip(choices, index)], at_reference), variables)
+        return Formula(recombine(split.kind, [c[i] for c, i in zip(choices, index)], at_reference, split.offset),
+                       variables)
 
     if upstream is None:  # nothing refits: the parts' own formulas, as they are
         index = [0] * len(choices)

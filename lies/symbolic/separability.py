@@ -10,7 +10,13 @@ is zero for every a, a', b, b'. It is *multiplicatively* separable, f = g h, whe
 
     Dx = f(a, b) f(a', b') - f(a, b') f(a', b)
 
-is zero (for signed f too, which the log of f cannot handle). Testing each pair of variables alone, the other
+is zero (for signed f too, which the log of f cannot handle). A product plus a constant, f = c + g h (what a sum
+split hands each part: the other parts' value at the reference point), fails that test; but Dx of f - c is
+
+    Dx - c D+,
+
+linear in c, so the c that makes f - c most nearly a product has a closed form per pair of variables, and the
+test of f - c needs no threshold of its own. Testing each pair of variables alone, the other
 variables held at values shared by the four points, gives a graph whose edges are the pairs that interact; its
 connected components are the finest split of the variables, since two variables of different parts never
 interact. The oracle is any smooth fit of the data evaluated anywhere in the box: here, the formula the pipeline
@@ -39,26 +45,29 @@ ORACLE_FLOOR = 1e-9
 
 @dataclass(frozen=True)
 class Split:
-    """A separable split of the variables: ``kind`` "sum" (f = sum of parts), "product" (f = product of parts)
-    or "whole" (one part: all the variables); ``groups`` the variable indices of each part, in column order;
-    ``interaction[i][j]`` the pair's four-point difference in units of its threshold (> 1: interacting)."""
+    """A separable split of the variables: ``kind`` "sum" (f = sum of parts), "product" (f = ``offset`` + product
+    of parts; the parts are then those of f - offset) or "whole" (one part: all the variables); ``groups`` the
+    variable indices of each part, in column order; ``interaction[i][j]`` the pair's four-point difference in units
+    of its threshold (> 1: interacting)."""
 
     kind: str
     groups: tuple[tuple[int, ...], ...]
     interaction: tuple[tuple[float, ...], ...]
+    offset: float = 0.0
 
 
 def pair_interactions(oracle: Oracle, X: np.ndarray, sigma: float, rng: np.random.Generator, rows: int = 256,
                       error_multiple: float = 4.0) -> dict[str, np.ndarray]:
     """Per kind ("sum", "product"), the (n, n) matrix of each pair's RMS four-point difference divided by its
     threshold (``error_multiple`` sigma, times the RMS of f for the product); ``X`` (N, n) are rows of the data,
-    the four points of a test take their values from ``rows`` random rows of it."""
+    the four points of a test take their values from ``rows`` random rows of it. Under "offset", each pair's
+    least-squares c for the product test of f - c (NaN where D+ vanishes: f is a sum along the pair)."""
     X = np.asarray(X, dtype=float)
     n = X.shape[1]
     pick = lambda: X[rng.integers(0, X.shape[0], rows)]  # noqa: E731  (one draw of rows, same shape each time)
     scale = float(np.sqrt(np.mean(oracle(pick()) ** 2)))
     sigma = max(float(sigma), ORACLE_FLOOR * scale)
-    out = {"sum": np.zeros((n, n)), "product": np.zeros((n, n))}
+    out = {"sum": np.zeros((n, n)), "product": np.zeros((n, n)), "offset": np.full((n, n), math.nan)}
     for i in range(n):
         for j in range(i + 1, n):
             base, other = pick(), pick()  # (rows, n): a and b from base, a' and b' from other
@@ -72,8 +81,12 @@ def pair_interactions(oracle: Oracle, X: np.ndarray, sigma: float, rng: np.rando
             p[:, i] = other[:, i]
             f22 = oracle(p)
             with np.errstate(all="ignore"):
-                add = float(np.sqrt(np.mean((f11 + f22 - f12 - f21) ** 2))) / (error_multiple * sigma)
-                mul = float(np.sqrt(np.mean((f11 * f22 - f12 * f21) ** 2))) / (error_multiple * sigma * max(scale, 1e-300))
+                d_sum, d_product = f11 + f22 - f12 - f21, f11 * f22 - f12 * f21  # D+ and Dx, (rows,)
+                add = float(np.sqrt(np.mean(d_sum**2))) / (error_multiple * sigma)
+                mul = float(np.sqrt(np.mean(d_product**2))) / (error_multiple * sigma * max(scale, 1e-300))
+                offset = float(np.sum(d_product * d_sum) / np.sum(d_sum**2))
+            if math.isfinite(offset) and add > 1.0:  # where D+ is noise, f is a sum along the pair: no offset
+                out["offset"][i, j] = out["offset"][j, i] = offset
             out["sum"][i, j] = out["sum"][j, i] = add if math.isfinite(add) else math.inf
             out["product"][i, j] = out["product"][j, i] = mul if math.isfinite(mul) else math.inf
     return out
@@ -101,9 +114,11 @@ def components(interacting: np.ndarray) -> list[tuple[int, ...]]:
 
 
 def find_split(oracle: Oracle, X: np.ndarray, sigma: float, rng: np.random.Generator, rows: int = 256,
-               error_multiple: float = 4.0) -> Split | None:
+               error_multiple: float = 4.0, offset: bool = False) -> Split | None:
     """The finest separable split the oracle shows (the kind with more parts; a sum on a tie, the simpler
-    recombination), or None when every variable interacts with every other through some path."""
+    recombination), or None when every variable interacts with every other through some path. With ``offset``,
+    also a product plus a constant: each pair's least-squares offset c is tried, and f - c's product split is
+    kept where it has more parts than any split of f itself (the first such c, in pair order, on a tie)."""
     if X.shape[1] < 2:
         return None
     scores = pair_interactions(oracle, X, sigma, rng, rows, error_multiple)
@@ -111,8 +126,18 @@ def find_split(oracle: Oracle, X: np.ndarray, sigma: float, rng: np.random.Gener
     for kind in ("sum", "product"):
         groups = components(scores[kind] > 1.0)
         if len(groups) >= 2 and (best is None or len(groups) > len(best.groups)):
-            best = Split(kind, tuple(groups), tuple(tuple(float(v) for v in row) for row in scores[kind]))
+            best = Split(kind, tuple(groups), _rows_of(scores[kind]))
+    if offset:
+        for c in dict.fromkeys(float(v) for v in scores["offset"][np.triu_indices(X.shape[1], 1)] if math.isfinite(v)):
+            shifted = pair_interactions(lambda Z, c=c: oracle(Z) - c, X, sigma, rng, rows, error_multiple)
+            groups = components(shifted["product"] > 1.0)
+            if len(groups) > (len(best.groups) if best is not None else 1):
+                best = Split("product", tuple(groups), _rows_of(shifted["product"]), offset=c)
     return best
+
+
+def _rows_of(matrix: np.ndarray) -> tuple[tuple[float, ...], ...]:
+    return tuple(tuple(float(v) for v in row) for row in matrix)
 
 
 def reference_point(oracle: Oracle, X: np.ndarray) -> np.ndarray:
@@ -142,9 +167,10 @@ def part_rows(values: np.ndarray, group: Sequence[int], reference: np.ndarray) -
     return rows
 
 
-def recombine(kind: str, parts: Sequence[sympy.Expr], at_reference: float) -> sympy.Expr:
+def recombine(kind: str, parts: Sequence[sympy.Expr], at_reference: float, offset: float = 0.0) -> sympy.Expr:
     """The whole from its parts, each part being f with the other variables at the reference point x0:
-    f = sum(parts) - (k - 1) f(x0) for a sum, f = prod(parts) / f(x0)^(k - 1) for a product."""
+    f = sum(parts) - (k - 1) f(x0) for a sum, f = prod(parts) / f(x0)^(k - 1) for a product; for a product with an
+    ``offset`` c, the parts and f(x0) are those of f - c, and c is added back."""
     k = len(parts)
     c = sympy.Float(at_reference)
     if kind == "whole" and k == 1:
@@ -152,7 +178,7 @@ def recombine(kind: str, parts: Sequence[sympy.Expr], at_reference: float) -> sy
     if kind == "sum":
         return sympy.Add(*parts) - (k - 1) * c
     if kind == "product":
-        return sympy.Mul(*parts) / c ** (k - 1)
+        return sympy.Mul(*parts) / c ** (k - 1) + (sympy.Float(offset) if offset else 0)
     raise ValueError(f"unknown split kind {kind!r}")
 
 
