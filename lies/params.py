@@ -303,7 +303,7 @@ class DecompositionParams(StageParams):
     resolve_whole: bool = Field(True, description="when nothing splits and the whole task has neither reduction, "
         "solve it again as its own sub-task on the oracle's values (a second pass of the stages before this one, "
         "seeded anew, on a smoothed target); off, such a task keeps its formula")
-    product_offset: bool = Field(False, description="also test for a product plus a constant, f = c + g h (a sum "
+    product_offset: bool = Field(True, description="also test for a product plus a constant, f = c + g h (a sum "
         "split's part is one: it holds the other parts' value at the reference point), c in closed form per pair of "
         "variables (`lies.symbolic.separability.find_split`); kept where it splits f into more parts than f itself")
 

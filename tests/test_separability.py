@@ -50,9 +50,12 @@ def test_the_threshold_follows_the_oracles_error():
     whose error hides it: the test is as sharp as the oracle, no sharper."""
     f = lambda X: 10 * X[:, 0] + 10 * X[:, 1] + 0.01 * X[:, 0] * X[:, 1]  # noqa: E731
     X = _rows(dims=2)
-    assert find_split(f, X, sigma=0.0, rng=np.random.default_rng(1)) is None
-    split = find_split(f, X, sigma=0.05, rng=np.random.default_rng(1))
+    assert find_split(f, X, sigma=0.0, rng=np.random.default_rng(1), offset=False) is None
+    split = find_split(f, X, sigma=0.05, rng=np.random.default_rng(1), offset=False)
     assert split is not None and split.groups == ((0,), (1,))
+    # Through the exact oracle it is, exactly, a product up to a constant: 0.01 (x0 + 1000)(x1 + 1000) - 10^4.
+    split = find_split(f, X, sigma=0.0, rng=np.random.default_rng(1), offset=True)
+    assert split.kind == "product" and split.groups == ((0,), (1,)) and split.offset == pytest.approx(-1e4, rel=1e-6)
 
 
 @pytest.mark.parametrize("kind", ["sum", "product"])
@@ -77,7 +80,7 @@ def test_a_product_plus_a_constant_splits_only_when_offsets_are_tested():
     is no product up to any constant, and a sum, are not taken for one."""
     f = lambda X: 9 + X[:, 0] * X[:, 1] * np.sin(X[:, 2])  # noqa: E731
     X = _rows(dims=3, low=1.0, high=5.0)  # sin(x2) changes sign
-    assert find_split(f, X, sigma=1e-3, rng=np.random.default_rng(1)) is None
+    assert find_split(f, X, sigma=1e-3, rng=np.random.default_rng(1), offset=False) is None
     split = find_split(f, X, sigma=1e-3, rng=np.random.default_rng(1), offset=True)
     assert split is not None and split.kind == "product" and split.groups == ((0,), (1,), (2,))
     assert split.offset == pytest.approx(9.0, rel=1e-6)
@@ -181,7 +184,7 @@ def test_a_product_plus_a_constant_is_decomposed_only_with_product_offset():
     f = lambda X: 9 + X[:, 0] * X[:, 1] * np.sin(X[:, 2])  # noqa: E731
     parts = {("a",): "1.3*a", ("b",): "0.7*b", ("c",): "2.1*sin(c)"}
     inexact = "9.02 + a*b*(1.01*sin(c) + 0.005*c)"
-    plain = DecompositionParams(scaling=False, translation=False, resolve_whole=False)
+    plain = DecompositionParams(scaling=False, translation=False, resolve_whole=False, product_offset=False)
     art, _ = _decomposed(f, parts, inexact, plain)
     assert art.summary["decomposition"]["tried"] is False
     art, task = _decomposed(f, parts, inexact, plain.model_copy(update={"product_offset": True}))

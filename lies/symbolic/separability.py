@@ -114,7 +114,7 @@ def components(interacting: np.ndarray) -> list[tuple[int, ...]]:
 
 
 def find_split(oracle: Oracle, X: np.ndarray, sigma: float, rng: np.random.Generator, rows: int = 256,
-               error_multiple: float = 4.0, offset: bool = False) -> Split | None:
+               error_multiple: float = 4.0, offset: bool = True) -> Split | None:
     """The finest separable split the oracle shows (the kind with more parts; a sum on a tie, the simpler
     recombination), or None when every variable interacts with every other through some path. With ``offset``,
     also a product plus a constant: each pair's least-squares offset c is tried, and f - c's product split is
