@@ -237,8 +237,8 @@ class FinalRoundingParams(FormulaStageParams):
     decimals: int = Field(1, ge=0, description="snap candidates: integers, this many decimals, p/q, pi, square roots")
     max_evaluations: int = Field(20_000, ge=0, description="evaluations of the formula (refits included) the snaps "
         "may spend; when spent, the constants not yet snapped stay")
-    simplify_max_nodes: int = Field(200, ge=1, description="larger formulas are not simplified (a bound on sympy's "
-        "work)")
+    simplify_max_nodes: int = Field(60, ge=1, description="larger formulas are not simplified: sympy's work grows "
+        "steeply with size, and a formula this large is a fit that simplify shortens by a few nodes at most")
     simplify_seconds: float = Field(60.0, gt=0, description="wall-clock safety net, reported as simplify: timeout")
 
 

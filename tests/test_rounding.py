@@ -187,11 +187,31 @@ def test_a_stopped_pass_on_the_domain_keeps_the_plain_simplification(X2, monkeyp
         raise TimeoutError("stopped")
 
     monkeypatch.setattr(rounding, "simplify_on_domain", stopped)
+    rounding._simplify_work.cache_clear()  # a pass remembered from another test would not be stopped
     f = Formula(x * y / x + x * sympy.sqrt((x**2 + y**2) / x**2), ["x", "y"])
     report = {}
     g = final_round(f, X2, report=report)
     assert g.expr == sympy.simplify(f.expr) != f.expr and report["simplify"] == "done"
     assert report["simplify_on_domain"] == "timeout (wall clock)"
+
+
+def test_a_formula_is_simplified_once_per_process(X2, monkeypatch):
+    import lies.symbolic.rounding as rounding
+
+    calls = []
+
+    def counted(*args):
+        calls.append(args[0])
+        return rounding.sympy.simplify(args[0])
+
+    monkeypatch.setattr(rounding, "simplify_on_domain", counted)
+    rounding._simplify_work.cache_clear()
+    f = Formula(x * y / x + x * sympy.sqrt((x**2 + y**2) / x**2), ["x", "y"])
+    first, again = (final_round(f, X2, report=(report := {})), report), (final_round(f, X2, report=(other := {})), other)
+    assert first[0].expr == again[0].expr == sympy.simplify(f.expr) and first[1] == again[1]
+    assert calls == [f.expr]  # the second call read the first one's work
+    final_round(f, X2 * np.array([[1.0, -1.0]]))  # y negative: another domain (x alone positive), simplified anew
+    assert calls == [f.expr, f.expr]
 
 
 def test_combine_roots_only_over_bases_known_positive():

@@ -33,6 +33,7 @@ Decisions (documented because they differ from the reference code, spec section 
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import Sequence
 
@@ -617,21 +618,13 @@ def _simplified(formula: Formula, X: np.ndarray, timeout: float | None, max_node
         report["simplify"] = "too large"
         return formula
     report["simplify"] = "unchanged"
-    try:
-        expr = call_with_timeout(sympy.simplify, timeout, formula.expr)
-    except TIME_LIMIT_ERRORS:
-        report["simplify"] = "timeout (wall clock)"
+    expr, plain, on_domain = _simplify_work(formula.expr, tuple(positive_columns(formula, X)), timeout)
+    if plain is not None:
+        report["simplify"] = plain
+    if on_domain is not None:
+        report["simplify_on_domain"] = on_domain
+    if expr is None:
         return formula
-    except Exception:  # sympy can fail in odd ways on odd input; the unsimplified form is still right
-        return formula
-    positive = positive_columns(formula, X)
-    if positive:  # a second pass with its own safety net, so that the plain one stops where it always did
-        try:
-            expr = call_with_timeout(simplify_on_domain, timeout, formula.expr, positive, expr)
-        except TIME_LIMIT_ERRORS:
-            report["simplify_on_domain"] = "timeout (wall clock)"
-        except Exception:  # as above: the plain simplification is still right
-            pass
     expr = positive_log_ratios(expr)
     if expr == formula.expr or expr.has(sympy.nan, sympy.zoo):
         return formula
@@ -640,3 +633,28 @@ def _simplified(formula: Formula, X: np.ndarray, timeout: float | None, max_node
         return formula
     report["simplify"] = "done"
     return candidate
+
+
+@functools.lru_cache(maxsize=256)
+def _simplify_work(expr: sympy.Expr, positive: tuple[sympy.Symbol, ...], timeout: float | None
+                   ) -> tuple[sympy.Expr | None, str | None, str | None]:
+    """sympy's share of `_simplified`, remembered per process: (the simplified expression, None when the plain
+    pass did not finish; that pass's report state when it was stopped; the pass on the domain's when it was).
+
+    One formula reaches final rounding many times in a run (a decomposition's part solved by two network kinds,
+    the part-by-part choice re-rounding the same parts), and `sympy.simplify` is most of final rounding's time; a
+    stopped pass is remembered too, so its safety net is spent once per formula, not once per call."""
+    try:
+        form = call_with_timeout(sympy.simplify, timeout, expr)
+    except TIME_LIMIT_ERRORS:
+        return None, "timeout (wall clock)", None
+    except Exception:  # sympy can fail in odd ways on odd input; the unsimplified form is still right
+        return None, None, None
+    if not positive:
+        return form, None, None
+    try:  # a second pass with its own safety net, so that the plain one stops where it always did
+        return call_with_timeout(simplify_on_domain, timeout, expr, positive, form), None, None
+    except TIME_LIMIT_ERRORS:
+        return form, None, "timeout (wall clock)"
+    except Exception:  # as above: the plain simplification is still right
+        return form, None, None
