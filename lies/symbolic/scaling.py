@@ -27,7 +27,7 @@ from typing import Sequence
 import numpy as np
 import sympy
 
-from lies.symbolic.separability import ORACLE_FLOOR, Oracle
+from lies.symbolic.separability import DEFAULTS, ORACLE_FLOOR, Oracle
 
 #: Step of the central differences in log coordinates (relative change of a variable).
 LOG_STEP = 1e-4
@@ -178,8 +178,9 @@ def pair_score(oracle: Oracle, X: np.ndarray, reduction: tuple[Sequence[Fraction
     return score if math.isfinite(score) else math.inf
 
 
-def find_reduction(oracle: Oracle, X: np.ndarray, sigma: float, rng: np.random.Generator, rows: int = 256,
-                   error_multiple: float = 4.0, max_denominator: int = 3, relative: bool = False) -> Reduction | None:
+def find_reduction(oracle: Oracle, X: np.ndarray, sigma: float, rng: np.random.Generator,
+                   rows: int = DEFAULTS.test_rows, error_multiple: float = DEFAULTS.error_multiple,
+                   max_denominator: int = 3, relative: bool = False) -> Reduction | None:
     """The simplest f = P g(u) (fewest and smallest powers, P = 1 first) whose pair score is within half a unit
     (the oracle's error alone) of the best score, when that is at most 1, on the rows ``X`` (N, k) of a group of
     at least two positive variables; else None. ``sigma``: the oracle's RMS error, relative to

@@ -37,6 +37,11 @@ from typing import Callable, Sequence
 import numpy as np
 import sympy
 
+from lies.params import DecompositionParams
+
+#: The declared defaults (`lies.params`) the tests' keyword defaults read (here, `scaling`, `translation`).
+DEFAULTS = DecompositionParams()
+
 Oracle = Callable[[np.ndarray], np.ndarray]  # (N, n) rows -> (N,) values
 
 #: Relative floor of an oracle's error: float64 evaluation of a formula is not exact either.
@@ -56,8 +61,9 @@ class Split:
     offset: float = 0.0
 
 
-def pair_interactions(oracle: Oracle, X: np.ndarray, sigma: float, rng: np.random.Generator, rows: int = 256,
-                      error_multiple: float = 4.0) -> dict[str, np.ndarray]:
+def pair_interactions(oracle: Oracle, X: np.ndarray, sigma: float, rng: np.random.Generator,
+                      rows: int = DEFAULTS.test_rows, error_multiple: float = DEFAULTS.error_multiple
+                      ) -> dict[str, np.ndarray]:
     """Per kind ("sum", "product"), the (n, n) matrix of each pair's RMS four-point difference divided by its
     threshold (``error_multiple`` sigma, times the RMS of f for the product); ``X`` (N, n) are rows of the data,
     the four points of a test take their values from ``rows`` random rows of it. Under "offset", each pair's
@@ -113,8 +119,9 @@ def components(interacting: np.ndarray) -> list[tuple[int, ...]]:
     return parts
 
 
-def find_split(oracle: Oracle, X: np.ndarray, sigma: float, rng: np.random.Generator, rows: int = 256,
-               error_multiple: float = 4.0, offset: bool = True) -> Split | None:
+def find_split(oracle: Oracle, X: np.ndarray, sigma: float, rng: np.random.Generator,
+               rows: int = DEFAULTS.test_rows, error_multiple: float = DEFAULTS.error_multiple,
+               offset: bool = DEFAULTS.product_offset) -> Split | None:
     """The finest separable split the oracle shows (the kind with more parts; a sum on a tie, the simpler
     recombination), or None when every variable interacts with every other through some path. With ``offset``,
     also a product plus a constant: each pair's least-squares offset c is tried, and f - c's product split is

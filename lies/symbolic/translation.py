@@ -23,7 +23,7 @@ from typing import Sequence
 import numpy as np
 import sympy
 
-from lies.symbolic.separability import ORACLE_FLOOR, Oracle
+from lies.symbolic.separability import DEFAULTS, ORACLE_FLOOR, Oracle
 
 #: The smallest shift a pair's test uses, as a fraction of the narrower of the two variables' ranges.
 MIN_SHIFT = 0.1
@@ -103,8 +103,9 @@ def shift_score(oracle: Oracle, X: np.ndarray, i: int, j: int, sign: int, sigma:
     return score if math.isfinite(score) else math.inf
 
 
-def find_translation(oracle: Oracle, X: np.ndarray, sigma: float, rng: np.random.Generator, rows: int = 256,
-                     error_multiple: float = 4.0) -> Translation | None:
+def find_translation(oracle: Oracle, X: np.ndarray, sigma: float, rng: np.random.Generator,
+                     rows: int = DEFAULTS.test_rows, error_multiple: float = DEFAULTS.error_multiple
+                     ) -> Translation | None:
     """The pairs of variables of ``X`` (N, k) through whose difference or sum alone f varies: every pair and sign is
     tested (`shift_score`), and the passing ones are taken best first while their variables are free (so f(x1 - x2,
     y1 - y2) gives both); None when no pair passes. ``sigma``: the oracle's RMS error (absolute)."""
