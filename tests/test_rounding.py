@@ -207,8 +207,9 @@ def test_a_formula_is_simplified_once_per_process(X2, monkeypatch):
     monkeypatch.setattr(rounding, "simplify_on_domain", counted)
     rounding._simplify_work.cache_clear()
     f = Formula(x * y / x + x * sympy.sqrt((x**2 + y**2) / x**2), ["x", "y"])
-    first, again = (final_round(f, X2, report=(report := {})), report), (final_round(f, X2, report=(other := {})), other)
-    assert first[0].expr == again[0].expr == sympy.simplify(f.expr) and first[1] == again[1]
+    report, other = {}, {}
+    first, again = final_round(f, X2, report=report), final_round(f, X2, report=other)
+    assert first.expr == again.expr == sympy.simplify(f.expr) and report == other
     assert calls == [f.expr]  # the second call read the first one's work
     final_round(f, X2 * np.array([[1.0, -1.0]]))  # y negative: another domain (x alone positive), simplified anew
     assert calls == [f.expr, f.expr]

@@ -641,8 +641,8 @@ def _simplify_work(expr: sympy.Expr, positive: tuple[sympy.Symbol, ...], timeout
     """sympy's share of `_simplified`, remembered per process: (the simplified expression, None when the plain
     pass did not finish; that pass's report state when it was stopped; the pass on the domain's when it was).
 
-    One formula reaches final rounding many times in a run (a decomposition's part solved by two network kinds,
-    the part-by-part choice re-rounding the same parts), and `sympy.simplify` is most of final rounding's time; a
+    The same formula can reach final rounding more than once in a process (a decomposition runs the stages again
+    on its sub-tasks and polishes what it recombines), and `sympy.simplify` is most of final rounding's time; a
     stopped pass is remembered too, so its safety net is spent once per formula, not once per call."""
     try:
         form = call_with_timeout(sympy.simplify, timeout, expr)
