@@ -239,6 +239,8 @@ class FinalRoundingParams(FormulaStageParams):
         "may spend; when spent, the constants not yet snapped stay")
     simplify_max_nodes: int = Field(60, ge=1, description="larger formulas are not simplified: sympy's work grows "
         "steeply with size, and a formula this large is a fit that simplify shortens by a few nodes at most")
+    simplify_max_degree: int = Field(32, ge=1, description="a power of a sum whose exponent's numerator exceeds this "
+        "is kept whole (one opaque factor) when the rest is simplified: sympy's polynomial work grows with the degree")
     simplify_seconds: float = Field(60.0, gt=0, description="wall-clock safety net, reported as simplify: timeout")
 
 

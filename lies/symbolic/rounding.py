@@ -282,8 +282,9 @@ def final_round(
     decimals: int = _FINAL.decimals,
     *,
     max_abs: float = 5000.0,
-    simplify_timeout: float | None = 10.0,
-    simplify_max_nodes: int | None = None,
+    simplify_timeout: float | None = _FINAL.simplify_seconds,
+    simplify_max_nodes: int | None = _FINAL.simplify_max_nodes,
+    simplify_max_degree: int | None = _FINAL.simplify_max_degree,
     max_rows: int | None = 20_000,
     max_evaluations: int | None = _FINAL.max_evaluations,
     report: dict | None = None,
@@ -302,9 +303,9 @@ def final_round(
     Exponents snap to rationals only (0 included). ``y`` None: the formula's own values are the data (no noise:
     only exact snaps). Snapped values are exact sympy numbers (1.4142135 -> sqrt(2), 2.0 -> 2). Constants with
     |c| >= `max_abs` stay (a physical constant). Then `simplify_on_domain` (told which variables are positive on
-    every row of X) runs on formulas of at most ``simplify_max_nodes`` nodes (None: all), under
-    ``simplify_timeout`` seconds, a wall-clock safety net
-    (`lies.core.timeout`); on timeout or error, and if the simplified form does not evaluate like the unsimplified
+    every row of X) runs on formulas of at most ``simplify_max_nodes`` nodes (None: all), with each power of a sum
+    whose exponent's numerator exceeds ``simplify_max_degree`` kept whole (`opaque_high_powers`; None: none), under
+    ``simplify_timeout`` seconds, a wall-clock safety net (`lies.core.timeout`); on timeout or error, and if the simplified form does not evaluate like the unsimplified
     one on X (relative 1e-6), the unsimplified form is kept. ``report``, when given, receives ``snapped`` (number
     of constants), ``noise_mse``, ``simplify`` ("done", "unchanged", "too large", "timeout (wall clock)"),
     ``simplify_on_domain`` ("timeout (wall clock)" when the pass with positive variables, which has a safety net of
@@ -326,7 +327,7 @@ def final_round(
             rows, target = X[idx], target[idx]
         new = _snap(formula, par, rows, target, tolerance, decimals, max_abs,
                     evaluations_for(max_evaluations, formula.expr), report)
-    return _simplified(new, X, simplify_timeout, simplify_max_nodes, report)
+    return _simplified(new, X, simplify_timeout, simplify_max_nodes, simplify_max_degree, report)
 
 
 def released(expr: sympy.Expr) -> sympy.Expr:
@@ -612,13 +613,13 @@ def combine_roots(expr: sympy.Expr, positive: Sequence[sympy.Symbol]) -> sympy.E
 
 
 def _simplified(formula: Formula, X: np.ndarray, timeout: float | None, max_nodes: int | None = None,
-                report: dict | None = None) -> Formula:
+                max_degree: int | None = None, report: dict | None = None) -> Formula:
     report = report if report is not None else {}
     if max_nodes is not None and formula.complexity > max_nodes:
         report["simplify"] = "too large"
         return formula
     report["simplify"] = "unchanged"
-    expr, plain, on_domain = _simplify_work(formula.expr, tuple(positive_columns(formula, X)), timeout)
+    expr, plain, on_domain = _simplify_work(formula.expr, tuple(positive_columns(formula, X)), timeout, max_degree)
     if plain is not None:
         report["simplify"] = plain
     if on_domain is not None:
@@ -635,15 +636,44 @@ def _simplified(formula: Formula, X: np.ndarray, timeout: float | None, max_node
     return candidate
 
 
+def opaque_high_powers(expr: sympy.Expr, max_degree: int) -> tuple[sympy.Expr, dict[sympy.Dummy, sympy.Expr]]:
+    """``expr`` with each power of a sum (any non-atomic base) whose rational exponent p/q has |p| > ``max_degree``
+    replaced by a new symbol, and the replacements {symbol: power}, innermost first (`restore_powers` undoes it).
+
+    sympy's simplify expands and cancels polynomials, work that grows with the degree, and a fit can hold a power
+    like ``(1 - c x**a)**1352`` that no rewriting shortens. As one opaque factor it costs nothing, and the rest of
+    the formula is simplified as before: an identity true for a free symbol stays true for the power put back."""
+    hidden: dict[sympy.Dummy, sympy.Expr] = {}
+
+    def hide(power: sympy.Expr) -> sympy.Dummy:
+        symbol = sympy.Dummy(f"power{len(hidden)}")
+        hidden[symbol] = power
+        return symbol
+
+    opaque = expr.replace(lambda e: e.is_Pow and not e.base.is_Atom and e.exp.is_Rational
+                          and abs(e.exp.p) > max_degree, hide)
+    return opaque, hidden
+
+
+def restore_powers(expr: sympy.Expr, hidden: dict[sympy.Dummy, sympy.Expr]) -> sympy.Expr:
+    """``expr`` with the symbols of `opaque_high_powers` replaced by their powers (outermost first, so a power
+    hidden inside another comes back too)."""
+    for symbol, power in reversed(hidden.items()):
+        expr = expr.xreplace({symbol: power})
+    return expr
+
+
 @functools.lru_cache(maxsize=256)
-def _simplify_work(expr: sympy.Expr, positive: tuple[sympy.Symbol, ...], timeout: float | None
-                   ) -> tuple[sympy.Expr | None, str | None, str | None]:
+def _simplify_work(expr: sympy.Expr, positive: tuple[sympy.Symbol, ...], timeout: float | None,
+                   max_degree: int | None = None) -> tuple[sympy.Expr | None, str | None, str | None]:
     """sympy's share of `_simplified`, remembered per process: (the simplified expression, None when the plain
     pass did not finish; that pass's report state when it was stopped; the pass on the domain's when it was).
+    Powers of a sum above ``max_degree`` are kept whole (`opaque_high_powers`; None: none).
 
     The same formula can reach final rounding more than once in a process (a decomposition runs the stages again
     on its sub-tasks and polishes what it recombines), and `sympy.simplify` is most of final rounding's time; a
     stopped pass is remembered too, so its safety net is spent once per formula, not once per call."""
+    expr, hidden = opaque_high_powers(expr, max_degree) if max_degree is not None else (expr, {})
     try:
         form = call_with_timeout(sympy.simplify, timeout, expr)
     except TIME_LIMIT_ERRORS:
@@ -651,10 +681,10 @@ def _simplify_work(expr: sympy.Expr, positive: tuple[sympy.Symbol, ...], timeout
     except Exception:  # sympy can fail in odd ways on odd input; the unsimplified form is still right
         return None, None, None
     if not positive:
-        return form, None, None
+        return restore_powers(form, hidden), None, None
     try:  # a second pass with its own safety net, so that the plain one stops where it always did
-        return call_with_timeout(simplify_on_domain, timeout, expr, positive, form), None, None
+        return restore_powers(call_with_timeout(simplify_on_domain, timeout, expr, positive, form), hidden), None, None
     except TIME_LIMIT_ERRORS:
-        return form, None, "timeout (wall clock)"
+        return restore_powers(form, hidden), None, "timeout (wall clock)"
     except Exception:  # as above: the plain simplification is still right
-        return form, None, None
+        return restore_powers(form, hidden), None, None
