@@ -237,8 +237,9 @@ class FinalRoundingParams(FormulaStageParams):
     decimals: int = Field(1, ge=0, description="snap candidates: integers, this many decimals, p/q, pi, square roots")
     max_evaluations: int = Field(20_000, ge=0, description="evaluations of the formula (refits included) the snaps "
         "may spend; when spent, the constants not yet snapped stay")
-    simplify_max_nodes: int = Field(60, ge=1, description="larger formulas are not simplified: sympy's work grows "
-        "steeply with size, and a formula this large is a fit that simplify shortens by a few nodes at most")
+    max_nodes: int = Field(60, ge=1, description="larger formulas pass through unchanged, neither snapped nor "
+        "simplified: a formula this large is a fit that both shorten by a few nodes at most, at a cost that grows "
+        "steeply with its size")
     simplify_max_degree: int = Field(32, ge=1, description="a power of a sum whose exponent's numerator exceeds this "
         "is kept whole (one opaque factor) when the rest is simplified: sympy's polynomial work grows with the degree")
     simplify_seconds: float = Field(60.0, gt=0, description="wall-clock safety net, reported as simplify: timeout")

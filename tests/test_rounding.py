@@ -155,13 +155,16 @@ def test_final_round_with_simplify_timeout_keeps_unsimplified(X2):
     assert g.expr == 3 * x * y  # rounding happened; (nothing left for simplify to do here anyway)
 
 
-def test_final_round_simplifies_only_up_to_a_size(X2):
-    f = Formula(x * y / x + y, ["x", "y"])  # sympy already makes this 2*y: build a big one instead
-    big = Formula(sum((x + k) ** 2 - x**2 for k in range(1, 12)), ["x", "y"])
+def test_final_round_rounds_only_up_to_a_size(X2):
+    # a big formula with a constant that snaps (2.0000001 -> 2) and sums that simplify shortens
+    squares = sum((x + k) ** 2 - x**2 for k in range(1, 12))
+    big, truth = Formula(F(2.0000001) * y + squares, ["x", "y"]), Formula(2 * y + squares, ["x", "y"])(X2)
     report = {}
-    assert final_round(big, X2, simplify_max_nodes=5, report=report) == big and report["simplify"] == "too large"
-    assert final_round(big, X2, simplify_max_nodes=None, report=report).complexity < big.complexity
-    assert report["simplify"] == "done"
+    assert final_round(big, X2, truth, max_nodes=5, report=report) == big  # passed through: no snap, no simplify
+    assert report["simplify"] == "too large" and report["snapped"] == 0
+    rounded = final_round(big, X2, truth, max_nodes=None, report=report)
+    assert rounded.complexity < big.complexity and report["simplify"] == "done" and report["snapped"] >= 1
+    assert not rounded.expr.atoms(sympy.Float)
 
 
 def test_final_round_simplifies_knowing_which_variables_the_data_keep_positive(X2):

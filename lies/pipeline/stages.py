@@ -573,7 +573,7 @@ class FinalRounding(_FormulaStage):
 
         report: dict = {"r2_train_before": r2_score(task.train.y, art.formula(task.train.X))}
         formula = final_round(art.formula, task.train.X, task.train.y, params.tolerance, params.decimals,
-                              simplify_timeout=params.simplify_seconds, simplify_max_nodes=params.simplify_max_nodes,
+                              simplify_timeout=params.simplify_seconds, max_nodes=params.max_nodes,
                               simplify_max_degree=params.simplify_max_degree,
                               max_evaluations=params.max_evaluations, report=report)
         return formula, report

@@ -283,7 +283,7 @@ def final_round(
     *,
     max_abs: float = 5000.0,
     simplify_timeout: float | None = _FINAL.simplify_seconds,
-    simplify_max_nodes: int | None = _FINAL.simplify_max_nodes,
+    max_nodes: int | None = _FINAL.max_nodes,
     simplify_max_degree: int | None = _FINAL.simplify_max_degree,
     max_rows: int | None = 20_000,
     max_evaluations: int | None = _FINAL.max_evaluations,
@@ -291,7 +291,9 @@ def final_round(
 ) -> Formula:
     """Snap constants to simpler values where the data cannot tell them apart, then `sympy.simplify` (III-E).
 
-    First the formula is brought to `scale_free`'s normal form (no scale that no datum fixes, so a ratio that
+    A formula of more than ``max_nodes`` nodes (None: no bound) is returned as it is (``simplify``: "too large"):
+    a fit that size is not made readable by either step, and both cost time that grows with its size. Before and
+    after the snaps the same bound holds. First the formula is brought to `scale_free`'s normal form (no scale that no datum fixes, so a ratio that
     should be 1 is a constant that can snap to 1). A constant snaps to the shortest (`description_length`) of
     `snap_candidates` (an integer, ``decimals`` decimals, a small rational, a multiple of pi or of a root) when
     the mean squared error on (X, y) grows by at most ``tolerance`` times the noise the formula leaves (its own
@@ -303,9 +305,9 @@ def final_round(
     Exponents snap to rationals only (0 included). ``y`` None: the formula's own values are the data (no noise:
     only exact snaps). Snapped values are exact sympy numbers (1.4142135 -> sqrt(2), 2.0 -> 2). Constants with
     |c| >= `max_abs` stay (a physical constant). Then `simplify_on_domain` (told which variables are positive on
-    every row of X) runs on formulas of at most ``simplify_max_nodes`` nodes (None: all), with each power of a sum
-    whose exponent's numerator exceeds ``simplify_max_degree`` kept whole (`opaque_high_powers`; None: none), under
-    ``simplify_timeout`` seconds, a wall-clock safety net (`lies.core.timeout`); on timeout or error, and if the simplified form does not evaluate like the unsimplified
+    every row of X) runs, with each power of a sum whose exponent's numerator exceeds ``simplify_max_degree`` kept
+    whole (`opaque_high_powers`; None: none), under ``simplify_timeout`` seconds, a wall-clock safety net
+    (`lies.core.timeout`); on timeout or error, and if the simplified form does not evaluate like the unsimplified
     one on X (relative 1e-6), the unsimplified form is kept. ``report``, when given, receives ``snapped`` (number
     of constants), ``noise_mse``, ``simplify`` ("done", "unchanged", "too large", "timeout (wall clock)"),
     ``simplify_on_domain`` ("timeout (wall clock)" when the pass with positive variables, which has a safety net of
@@ -315,6 +317,9 @@ def final_round(
     """
     X = check_X(X, len(formula.variables))
     report = report if report is not None else {}
+    if max_nodes is not None and formula.complexity > max_nodes:  # a fit, not a formula to read: kept as it is
+        report.update(snapped=0, simplify="too large")
+        return formula
     formula = _scale_free(formula, X)
     par = parametrize(formula)
     new = formula
@@ -327,7 +332,7 @@ def final_round(
             rows, target = X[idx], target[idx]
         new = _snap(formula, par, rows, target, tolerance, decimals, max_abs,
                     evaluations_for(max_evaluations, formula.expr), report)
-    return _simplified(new, X, simplify_timeout, simplify_max_nodes, simplify_max_degree, report)
+    return _simplified(new, X, simplify_timeout, max_nodes, simplify_max_degree, report)
 
 
 def released(expr: sympy.Expr) -> sympy.Expr:
