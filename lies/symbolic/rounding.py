@@ -293,9 +293,10 @@ def final_round(
 
     A formula of more than ``max_nodes`` nodes (None: no bound) is returned as it is (``simplify``: "too large"):
     a fit that size is not made readable by either step, and both cost time that grows with its size. Before and
-    after the snaps the same bound holds. First the formula is brought to `scale_free`'s normal form (no scale that no datum fixes, so a ratio that
-    should be 1 is a constant that can snap to 1). A constant snaps to the shortest (`description_length`) of
-    `snap_candidates` (an integer, ``decimals`` decimals, a small rational, a multiple of pi or of a root) when
+    after the snaps the same bound holds. First the formula is brought to `scale_free`'s normal form (no scale
+    that no datum fixes, so a ratio that should be 1 is a constant that can snap to 1). A constant snaps to the
+    shortest (`description_length`) of `snap_candidates` (an integer, ``decimals`` decimals, a small rational, a
+    multiple of pi or of a root) when
     the mean squared error on (X, y) grows by at most ``tolerance`` times the noise the formula leaves (its own
     mean squared error on the data, at least `noise_floor`): so a snap never costs more accuracy than the noise
     already in the data. All snaps together stay within that one allowance: first every constant within 0.1 % of
@@ -685,11 +686,12 @@ def _simplify_work(expr: sympy.Expr, positive: tuple[sympy.Symbol, ...], timeout
         return None, "timeout (wall clock)", None
     except Exception:  # sympy can fail in odd ways on odd input; the unsimplified form is still right
         return None, None, None
-    if not positive:
-        return restore_powers(form, hidden), None, None
-    try:  # a second pass with its own safety net, so that the plain one stops where it always did
-        return restore_powers(call_with_timeout(simplify_on_domain, timeout, expr, positive, form), hidden), None, None
-    except TIME_LIMIT_ERRORS:
-        return restore_powers(form, hidden), None, "timeout (wall clock)"
-    except Exception:  # as above: the plain simplification is still right
-        return restore_powers(form, hidden), None, None
+    on_domain = None
+    if positive:
+        try:  # a second pass with its own safety net, so that the plain one stops where it always did
+            form = call_with_timeout(simplify_on_domain, timeout, expr, positive, form)
+        except TIME_LIMIT_ERRORS:
+            on_domain = "timeout (wall clock)"
+        except Exception:  # as above: the plain simplification is still right
+            pass
+    return restore_powers(form, hidden), None, on_domain
