@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import typing
 from dataclasses import dataclass
-from typing import Any, Literal, Mapping, Sequence
+from typing import Any, ClassVar, Literal, Mapping, Sequence
 
 import pydantic
 import torch
@@ -32,6 +32,7 @@ class StageParams(BaseModel):
     any number (an infinite noise or learning rate would pass every bound and fail stages later, mid-run)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+    renamed: ClassVar[dict[str, str]] = {}  # old key -> its new name: the hint names the new key, not a close one
 
     @model_validator(mode="before")
     @classmethod
@@ -39,6 +40,8 @@ class StageParams(BaseModel):
         if isinstance(data, dict):
             known = list(cls.model_fields)
             for key in data:
+                if key in cls.renamed:
+                    raise ValueError(f"unknown key {key!r}; it was renamed {cls.renamed[key]!r}")
                 if key not in known:
                     hint = did_you_mean(key, known) or f"; known keys: {', '.join(known)}"
                     raise ValueError(f"unknown key {key!r}{hint}")
@@ -243,6 +246,7 @@ class FinalRoundingParams(FormulaStageParams):
     simplify_max_degree: int = Field(32, ge=1, description="a power of a sum whose exponent's numerator exceeds this "
         "is kept whole (one opaque factor) when the rest is simplified: sympy's polynomial work grows with the degree")
     simplify_seconds: float = Field(60.0, gt=0, description="wall-clock safety net, reported as simplify: timeout")
+    renamed: ClassVar[dict[str, str]] = {"simplify_max_nodes": "max_nodes"}
 
 
 class StructureSearchParams(FormulaStageParams):

@@ -534,6 +534,9 @@ def test_stage_outputs_are_byte_stable_when_re_run(tmp_path):
         ({"weak_admm": {"epochs": 0}}, "params: weak_admm.epochs: Input should be greater than or equal to 1"),
         ({"runtime": {"device": "gpu"}}, "params: runtime.device: unknown device 'gpu'"),
         ({"runtime": {"device": "cuda:99"}}, "params: runtime.device: 'cuda:99' "),
+        # a renamed key names its new name, not the closest spelling (simplify_max_degree)
+        ({"final_rounding": {"simplify_max_nodes": 60}},
+         "params: final_rounding: unknown key 'simplify_max_nodes'; it was renamed 'max_nodes'"),
     ],
 )
 def test_params_that_would_fail_mid_run_fail_in_check_params(params, message):
