@@ -260,6 +260,9 @@ class StructureSearchParams(FormulaStageParams):
         "no search)")
     max_degree: int = Field(4, ge=1, description="the largest total degree |a| + |b| of a monomial x^a y^b")
     unit_degree: int = Field(2, ge=1, description="the largest total degree of a monomial inside sin, cos and exp")
+    product_variables: int = Field(4, ge=0, description="a task with at most this many variables also gets the "
+        "library's products (a unit of one variable times a two-variable monomial or another such unit: sin^2 t, "
+        "sqrt(a b) cos d); they grow with the square of the variables (0: none)")
     outers: list[Literal["identity", "inverse", "sqrt", "exp"]] = Field(["identity", "inverse", "sqrt", "exp"],
         min_length=1, description="outer functions of a candidate, y = outer(sum): identity, inverse (1/sum), sqrt "
         "(sqrt(sum)) and exp (exp(sum)), the last two with the target's sign; each where the target allows it")

@@ -34,6 +34,29 @@ def test_the_library_follows_each_variables_range():
     assert sympy.log(x) not in terms and sympy.sin(x**3) not in terms and len(set(terms)) == len(terms)
 
 
+def test_products_add_one_layer_of_the_network_to_the_library():
+    X = np.column_stack([np.linspace(-1, 1, 50), np.linspace(0.5, 2, 50)])  # x crosses 0, z > 0
+    plain, more = library([x, z], X, 4, 2), library([x, z], X, 4, 2, products=True)
+    assert set(plain) < set(more) and len(set(more)) == len(more)
+    added = {sympy.sin(z) ** 2, sympy.sin(x) * sympy.cos(x), sympy.exp(-x) * sympy.cos(z), x * z * sympy.cos(z),
+             sympy.sqrt(z) * x * sympy.sin(x)}  # a unit times a unit, a two-variable monomial times a unit
+    assert added <= set(more) and not added & set(plain)
+    assert sympy.sin(x**2) * sympy.cos(z) not in more  # inside a product's unit: one variable, degree <= 1
+
+
+def test_a_square_of_a_unit_and_a_monomial_times_a_unit_are_found_with_products_only():
+    """sin(u)^2 and a b cos d are no sums of single units on monomials; with the products each is one term."""
+    rng = np.random.default_rng(4)
+    for names, f, low, high in ((["u"], lambda X: np.sin(X[:, 0]) ** 2, 0.5, 4.0),
+                                (["a", "b", "d"], lambda X: X[:, 0] * X[:, 1] * np.cos(X[:, 2]), 1.0, 3.0)):
+        X = rng.uniform(low, high, (1500, len(names)))
+        y = f(X)
+        found = search(names, X[:1200], y[:1200], X[1200:], y[1200:], 4, 4, 2, 10, _floor(y), products=True)
+        assert len(found.best.terms) == 1 and found.best.mse < 1e-20
+        plain = search(names, X[:1200], y[:1200], X[1200:], y[1200:], 4, 4, 2, 10, _floor(y))
+        assert plain.best.mse > 1e6 * max(found.best.mse, 1e-30)
+
+
 def test_the_beam_finds_an_exact_set_among_nearly_collinear_terms():
     rng = np.random.default_rng(0)
     X = np.column_stack([rng.uniform(-1, 1, 800), rng.uniform(-2, 2, 800)])
@@ -118,6 +141,10 @@ def test_the_stage_leaves_an_exact_formula_and_a_shorter_one_alone():
     art = _run(FormulaArtifact(close, {"stage": "final_rounding"}), task, outers=["identity"])
     assert art.formula == close and art.summary["structure_search"]["chosen"] == "input"
     assert "mechanism" not in art.summary and len(art.summary["structure_search"]["front"]) == 7
+    # the products come with up to product_variables variables (two here)
+    assert art.summary["structure_search"]["library"] > _run(FormulaArtifact(close, {"stage": "final_rounding"}),
+                                                              task, outers=["identity"], product_variables=1
+                                                              ).summary["structure_search"]["library"]
 
 
 def test_on_a_sub_task_errors_below_its_oracles_count_as_equal():

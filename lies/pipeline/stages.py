@@ -734,7 +734,7 @@ def _search_task(art, task: TaskData, params: StructureSearchParams, upstream: U
         floor = (_relative_floor(task, params.exact_below) * float(np.sqrt(np.mean(val.y**2)))) ** 2
         result = search(task.variables, fit.train.X, fit.train.y, val.X, val.y, params.max_terms,
                         params.max_degree, params.unit_degree, params.beam, floor,
-                        params.outers)
+                        params.outers, len(task.variables) <= params.product_variables)
         best = result.best.formula
         return result, upstream.polish(best, fit, ("final_rounding",)) if upstream is not None else best
 

@@ -16,7 +16,10 @@ The library is fixed by the units and the inputs' ranges, not by any benchmark's
   ``max_degree``;
 - the Identity unit on each monomial, the Sine unit (sin and its shift by pi/2, cos), the Exp unit (exp(m) and
   exp(-m)) on each monomial of total degree at most ``unit_degree``, the Log unit on each positive variable;
-- a unit of a one-variable monomial times a variable or its inverse (x sin y, x e^(-x), cos(z) / y).
+- a unit of a one-variable monomial times a variable or its inverse (x sin y, x e^(-x), cos(z) / y);
+- with ``products`` (one more layer of the network: the Exp unit of a sum of two Log units), a unit of a variable
+  or its root or inverse times a monomial of two variables (sqrt(a b) cos d, B v sin t), and the product of two
+  such units (sin^2 t, sin t cos t, e^(-t) cos w): the library grows with the square of the variables.
 
 A candidate may also have an outer function, y = outer(sum), the sum fitted to its inverse of y (`OUTERS`): 1/y
 (ratios such as 1 / (a^2 - b^2)), y^2 (the power 1/2, a Log and an Exp unit at the output: lengths and magnitudes,
@@ -97,7 +100,8 @@ def monomials(variables: Sequence[sympy.Symbol], X: np.ndarray, max_degree: int)
     return out
 
 
-def library(variables: Sequence[sympy.Symbol], X: np.ndarray, max_degree: int, unit_degree: int) -> list[sympy.Expr]:
+def library(variables: Sequence[sympy.Symbol], X: np.ndarray, max_degree: int, unit_degree: int,
+            products: bool = False) -> list[sympy.Expr]:
     """The terms of the module docstring, duplicates removed, in a fixed order."""
     monos = monomials(variables, X, max_degree)
     low = [m for m in monos if _degree(m) <= unit_degree]
@@ -107,6 +111,10 @@ def library(variables: Sequence[sympy.Symbol], X: np.ndarray, max_degree: int, u
     # a unit of one variable times a variable or its inverse (x sin y, U cos(k) / k): one more layer of the network
     factors = [m for m in monos if len(m.free_symbols) == 1 and _degree(m) == 1]
     terms += [f * u for f in factors for u in units if len(u.free_symbols) == 1]
+    if products:  # that layer's other products: a unit of x^p (|p| <= 1) times a two-variable monomial or a unit
+        simple = [unit(m) for unit in _UNITS for m in low if len(m.free_symbols) == 1 and _degree(m) <= 1]
+        terms += [m * u for m in low if len(m.free_symbols) == 2 for u in simple]
+        terms += [u * w for u, w in itertools.combinations_with_replacement(simple, 2)]
     return list(dict.fromkeys(terms))
 
 
@@ -119,12 +127,30 @@ def _degree(monomial: sympy.Expr) -> sympy.Rational:
 
 
 def term_values(terms: Sequence[sympy.Expr], variables: Sequence[sympy.Symbol], X: np.ndarray) -> np.ndarray:
-    """(N, L): each term evaluated on the rows (NaN where it is undefined or overflows)."""
+    """(N, L): each term evaluated on the rows (NaN where it is undefined or overflows). Terms share factors (the
+    units in the products), so each sub-expression is evaluated once."""
     X = np.asarray(X, dtype=float)
+    memo: dict[sympy.Expr, np.ndarray] = {v: X[:, k] for k, v in enumerate(variables)}
+    functions = {sympy.sin: np.sin, sympy.cos: np.cos, sympy.exp: np.exp, sympy.log: np.log}
+
+    def value(e: sympy.Expr) -> np.ndarray:
+        if e not in memo:
+            if e.is_Number:
+                memo[e] = np.full(X.shape[0], float(e))
+            elif e.is_Mul:
+                memo[e] = math.prod((value(a) for a in e.args[1:]), start=value(e.args[0]))
+            elif e.is_Pow:
+                memo[e] = np.power(value(e.base), float(e.exp))
+            elif e.func in functions:
+                memo[e] = functions[e.func](value(e.args[0]))
+            else:
+                memo[e] = np.broadcast_to(sympy.lambdify(variables, e, "numpy")(*X.T), (X.shape[0],))
+        return memo[e]
+
     out = np.empty((X.shape[0], len(terms)))
     with np.errstate(all="ignore"):
         for j, term in enumerate(terms):
-            out[:, j] = np.broadcast_to(sympy.lambdify(variables, term, "numpy")(*X.T), (X.shape[0],))
+            out[:, j] = value(term)
     return out
 
 
@@ -228,12 +254,12 @@ OUTERS: dict[str, Outer] = {
 
 def search(variables: Sequence[str], X_fit: np.ndarray, y_fit: np.ndarray, X_val: np.ndarray, y_val: np.ndarray,
            max_terms: int, max_degree: int, unit_degree: int, beam: int, floor: float,
-           outers: Sequence[str] = ("identity",)) -> SearchResult:
+           outers: Sequence[str] = ("identity",), products: bool = False) -> SearchResult:
     """The front of sparse sums on the fit rows, under each outer function of ``outers`` (`OUTERS`) the data
     allow, and the candidate of shortest description length on the validation rows in the target's own units
     (``floor``: the MSE below which errors count as equal, squared units of y)."""
     symbols = [sympy.Symbol(v) for v in variables]
-    terms = library(symbols, np.concatenate([X_fit, X_val]), max_degree, unit_degree)
+    terms = library(symbols, np.concatenate([X_fit, X_val]), max_degree, unit_degree, products)
     A = term_values(terms, symbols, X_fit)
     usable = np.all(np.isfinite(A), axis=0) & (np.max(np.abs(A), axis=0) <= _MAX_TERM_SCALE)
     with np.errstate(all="ignore"):
