@@ -257,7 +257,8 @@ def search(variables: Sequence[str], X_fit: np.ndarray, y_fit: np.ndarray, X_val
            outers: Sequence[str] = ("identity",), products: bool = False) -> SearchResult:
     """The front of sparse sums on the fit rows, under each outer function of ``outers`` (`OUTERS`) the data
     allow, and the candidate of shortest description length on the validation rows in the target's own units
-    (``floor``: the MSE below which errors count as equal, squared units of y)."""
+    (``floor``: the MSE below which errors count as equal, squared units of y; ``products``: the library's
+    products of two terms, `library`)."""
     symbols = [sympy.Symbol(v) for v in variables]
     terms = library(symbols, np.concatenate([X_fit, X_val]), max_degree, unit_degree, products)
     A = term_values(terms, symbols, X_fit)
